@@ -1,0 +1,164 @@
+//! Actions on the message database: `send_message`, `messages`, `messages_version_ui`,
+//! `messages_version`, `messages_raw`, `messages_md5`, `messages_download`.
+
+use super::http::{md5_hex, Response};
+use super::{gzip, presence, store_failed, Api, Call};
+use crate::protocol::json::{push_array, Object};
+use crate::protocol::lines::{Message, MessageRef, StoredText};
+use crate::protocol::{CallSign, Channel, Epoch, MessageId};
+use crate::store::log;
+
+/// `send_message`: validates every field, then appends one record.
+pub fn send_message(api: &Api, call: &mut Call) -> Response {
+    match build_message(api, call) {
+        Ok(m) => match api.log.append(&[m]) {
+            Ok(()) => Response::ok(),
+            Err(e) => store_failed(e),
+        },
+        Err(reason) => Response::refused(reason),
+    }
+}
+
+fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
+    let p = &call.params;
+    let text = StoredText::escape(p.get("message").unwrap_or("")).map_err(|e| e.to_string())?;
+    let call_sign: CallSign = p
+        .get("call_sign")
+        .unwrap_or("")
+        .parse()
+        .map_err(|e: crate::protocol::FieldError| e.to_string())?;
+    let channel: Channel = p
+        .get("channel")
+        .unwrap_or("")
+        .parse()
+        .map_err(|e: crate::protocol::FieldError| e.to_string())?;
+    if channel.has_space() {
+        return Err("invalid channel: contains whitespace".into());
+    }
+    let id = match p.get_nonempty("id") {
+        Some(id) => id.parse::<MessageId>().map_err(|e| e.to_string())?,
+        None => log::random_id().map_err(|e| e.to_string())?,
+    };
+    // The sender's clock is used only when it is ahead of ours (legacy), and not by more
+    // than the mesh accepts.
+    let epoch = match p.get_nonempty("epoch") {
+        Some(e) => {
+            let e: Epoch = e
+                .parse()
+                .map_err(|e: crate::protocol::FieldError| e.to_string())?;
+            if e.too_far_ahead(call.now) {
+                return Err("invalid epoch: more than 30 days ahead".into());
+            }
+            e.max(call.now)
+        }
+        None => call.now,
+    };
+    Ok(Message {
+        id,
+        epoch,
+        text,
+        call_sign,
+        node: api.cfg.node().clone(),
+        platform: api.cfg.platform,
+        channel,
+    })
+}
+
+/// Writes the `messages` JSON array (newest first) of a view.
+pub fn write_messages_json(out: &mut Vec<u8>, messages: &[MessageRef]) {
+    push_array(out, messages.iter().rev(), |out, m| {
+        Object::new(out)
+            .str("id", &m.id.to_string())
+            .num("epoch", m.epoch.0)
+            .stored_text("message", m.text)
+            .str("call_sign", m.call_sign)
+            .str("node", m.node)
+            .str("platform", m.platform.as_str())
+            .str("channel", m.channel)
+            .end();
+    });
+}
+
+/// `messages`: the whole database as JSON, newest first; gzip when accepted. With
+/// `call_sign` and `epoch`, also a presence heartbeat (legacy).
+pub fn messages(api: &Api, call: &mut Call) -> Response {
+    if call.params.get_nonempty("call_sign").is_some()
+        && call.params.get_nonempty("epoch").is_some()
+    {
+        if let Err(r) = presence::heartbeat(api, call) {
+            return r;
+        }
+    }
+    let contents = match api.log.read() {
+        Ok(c) => c,
+        Err(e) => return store_failed(e),
+    };
+    let view = contents.view(api.log.max());
+    let mut body = Vec::with_capacity(contents.len() + contents.len() / 4 + 2);
+    write_messages_json(&mut body, &view.messages);
+    if call.req.accept_gzip {
+        Response::json(gzip::compress(&body)).header("Content-Encoding", "gzip")
+    } else {
+        Response::json(body)
+    }
+}
+
+/// `messages_version_ui`: the version as JSON, plus a presence heartbeat.
+pub fn messages_version_ui(api: &Api, call: &mut Call) -> Response {
+    if call.params.get_nonempty("call_sign").is_some() {
+        if let Err(r) = presence::heartbeat(api, call) {
+            return r;
+        }
+    }
+    match api.log.version() {
+        Ok(v) => Response::json(format!("{{\"messages_version\":{v}}}\n").into_bytes()),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// `messages_version`: the bare number. Deliberately without the legacy trailing newline,
+/// so legacy peers comparing untrimmed take their "unchanged" shortcut against us.
+pub fn messages_version(api: &Api, _call: &mut Call) -> Response {
+    match api.log.version() {
+        Ok(v) => Response::text(v.to_string()),
+        Err(e) => store_failed(e),
+    }
+}
+
+/// The database lines, oldest first, as legacy peers pull them.
+fn raw_lines(api: &Api) -> Result<Vec<u8>, Response> {
+    let contents = api.log.read().map_err(store_failed)?;
+    let view = contents.view(api.log.max());
+    let mut body = Vec::with_capacity(contents.len());
+    for m in &view.messages {
+        body.extend_from_slice(m.line.as_bytes());
+        body.push(b'\n');
+    }
+    Ok(body)
+}
+
+/// `messages_raw`: the database lines with `Content-MD5`.
+pub fn messages_raw(api: &Api, _call: &mut Call) -> Response {
+    match raw_lines(api) {
+        Ok(body) => Response::text(body).with_md5(),
+        Err(r) => r,
+    }
+}
+
+/// `messages_md5`: the MD5 of what `messages_raw` serves.
+pub fn messages_md5(api: &Api, _call: &mut Call) -> Response {
+    match raw_lines(api) {
+        Ok(body) => Response::text(format!("{}\n", md5_hex(&body))),
+        Err(r) => r,
+    }
+}
+
+/// `messages_download`: the database lines as an attachment.
+pub fn messages_download(api: &Api, _call: &mut Call) -> Response {
+    match raw_lines(api) {
+        Ok(body) => Response::text(body)
+            .with_md5()
+            .header("Content-Disposition", "attachment; filename=messages.txt;"),
+        Err(r) => r,
+    }
+}

@@ -1,0 +1,102 @@
+//! Node-level actions: `config`, `sync_status`, `meshchat_nodes`, and the legacy
+//! leftovers `hosts`, `hosts_raw`, `action_log`.
+
+use super::http::Response;
+use super::{store_failed, Api, Call, PROTOCOL_VERSION, VERSION};
+use crate::protocol::json::{push_array, Object};
+use crate::protocol::services;
+
+/// The incremental sync extensions this build speaks (see docs/SYNC.md).
+pub const SYNC_EXTENSIONS: &str = "[\"digest-v1\"]";
+
+/// `config`: who this node is. `protocol_verison` is misspelt on purpose: clients read it.
+pub fn config(api: &Api, _call: &mut Call) -> Response {
+    let cfg = api.cfg;
+    let mut body = Vec::with_capacity(256);
+    let mut o = Object::new(&mut body);
+    o.str("version", VERSION)
+        .str("protocol_verison", PROTOCOL_VERSION)
+        .str("protocol_version", PROTOCOL_VERSION)
+        .str("node", cfg.node().as_str())
+        .str("zone", cfg.zone())
+        .str("default_channel", &cfg.default_channel)
+        .num("debug", u64::from(cfg.debug))
+        .str("platform", cfg.platform.as_str());
+    if cfg.digest_sync {
+        o.raw("sync", SYNC_EXTENSIONS.as_bytes());
+    }
+    o.end();
+    body.push(b'\n');
+    Response::json(body)
+}
+
+/// `sync_status`: when each peer was last synced, newest first.
+pub fn sync_status(api: &Api, _call: &mut Call) -> Response {
+    let list = match api.status.read() {
+        Ok(l) => l,
+        Err(e) => return store_failed(e),
+    };
+    let mut body = Vec::new();
+    push_array(&mut body, &list, |out, s| {
+        Object::new(out)
+            .str("node", s.node.as_str())
+            .num("epoch", s.epoch.0)
+            .end();
+    });
+    body.push(b'\n');
+    Response::json(body)
+}
+
+/// Every MeshChat service the node's service files advertise (both formats).
+pub fn advertised(api: &Api) -> Vec<services::Service> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&api.cfg.services_dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files.push(api.cfg.services_olsr.clone());
+    for path in files {
+        if let Ok(bytes) = read_capped(&path) {
+            out.extend(services::parse(&String::from_utf8_lossy(&bytes)).services);
+        }
+    }
+    out
+}
+
+fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(crate::protocol::limits::MAX_SERVICES_FILE as u64)
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// `meshchat_nodes`: `node \t port` of every node advertising the zone `zone_name`.
+pub fn meshchat_nodes(api: &Api, call: &mut Call) -> Response {
+    let zone = call.params.get("zone_name").unwrap_or("").to_string();
+    let mut body = String::new();
+    let mut seen = Vec::new();
+    for s in advertised(api) {
+        if s.zone == zone && !seen.contains(&(s.host.clone(), s.port)) {
+            body.push_str(&format!("{}\t{}\n", s.host, s.port));
+            seen.push((s.host, s.port));
+        }
+    }
+    Response::text(body)
+}
+
+/// `hosts`: the legacy DHCP host list; the files it read are gone on current firmware.
+pub fn hosts(_api: &Api, _call: &mut Call) -> Response {
+    Response::json(b"[]\n".to_vec())
+}
+
+/// `hosts_raw`: as `hosts`, as lines: none. (Legacy labels it JSON.)
+pub fn hosts_raw(_api: &Api, _call: &mut Call) -> Response {
+    Response::json(Vec::new())
+}
+
+/// `action_log`: always an empty list.
+pub fn action_log(_api: &Api, _call: &mut Call) -> Response {
+    Response::json(b"[]\n".to_vec())
+}

@@ -1,0 +1,451 @@
+//! Configuration, in two stages: raw values (the UCI file, then flags on top) are
+//! validated into a [`Config`]; a bad value is reported quoted, at start-up.
+//!
+//! The file is `/etc/config/meshchat` unless `--config FILE` or `MESHCHAT_CONFIG` names
+//! another. Node name and zone are resolved lazily from the node's own files
+//! (`/etc/local/uci/hsmmmesh`, `/etc/config.mesh/setup`) so a CGI action that does not
+//! need them never reads them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::protocol::limits::MAX_CONFIG_FILE;
+use crate::protocol::{uci, NodeName, Platform};
+use crate::store::Paths;
+
+/// The configuration file used when none is named.
+pub const DEFAULT_FILE: &str = "/etc/config/meshchat";
+/// The environment variable that names another configuration file.
+pub const ENV_VAR: &str = "MESHCHAT_CONFIG";
+/// The zone when the node advertises none.
+pub const DEFAULT_ZONE: &str = "MeshChat";
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The named file could not be read.
+    Read { path: PathBuf, reason: String },
+    /// An option holds a value that does not fit.
+    Invalid {
+        option: String,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Read { path, reason } => {
+                write!(f, "cannot read configuration {}: {reason}", path.display())
+            }
+            Error::Invalid {
+                option,
+                value,
+                reason,
+            } => {
+                write!(f, "invalid {option} '{value}': {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Values given on the command line; each overrides the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub node: Option<String>,
+    pub zone: Option<String>,
+    /// `--data DIR`: the log in `DIR/data`, RAM files in `DIR/ram`.
+    pub data: Option<PathBuf>,
+    /// Any other `option=value`.
+    pub options: Vec<(String, String)>,
+}
+
+/// Raw option values: the file's `meshchat` section, then the overrides.
+#[derive(Debug, Clone, Default)]
+pub struct Raw {
+    values: Vec<(String, String)>,
+}
+
+impl Raw {
+    /// Reads the file chosen by `overrides.config`, `MESHCHAT_CONFIG` or the default, and
+    /// applies the overrides. A missing default file is not an error.
+    pub fn load(overrides: &Overrides, env_file: Option<PathBuf>) -> Result<Raw, Error> {
+        let (path, required) = match (&overrides.config, env_file) {
+            (Some(p), _) => (p.clone(), true),
+            (None, Some(p)) => (p, true),
+            (None, None) => (PathBuf::from(DEFAULT_FILE), false),
+        };
+        let mut raw = match read_limited(&path) {
+            Ok(text) => Raw::from_uci(&text),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Raw::default(),
+            Err(e) => {
+                return Err(Error::Read {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        raw.apply(overrides);
+        Ok(raw)
+    }
+
+    /// The values of every `config meshchat` section of a UCI text.
+    pub fn from_uci(text: &str) -> Raw {
+        let values = uci::parse(text)
+            .into_iter()
+            .filter(|s| s.kind == "meshchat")
+            .flat_map(|s| s.values)
+            .collect();
+        Raw { values }
+    }
+
+    /// Puts the command-line values on top.
+    pub fn apply(&mut self, o: &Overrides) {
+        let mut set = |k: &str, v: String| {
+            self.values.retain(|(key, _)| key != k);
+            self.values.push((k.to_string(), v));
+        };
+        if let Some(n) = &o.node {
+            set("node", n.clone());
+        }
+        if let Some(z) = &o.zone {
+            set("zone", z.clone());
+        }
+        if let Some(d) = &o.data {
+            set("data_dir", d.join("data").to_string_lossy().into_owned());
+            set("ram_dir", d.join("ram").to_string_lossy().into_owned());
+        }
+        for (k, v) in &o.options {
+            set(k, v.clone());
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, key: &str) -> impl Iterator<Item = &str> {
+        let key = key.to_string();
+        self.values
+            .iter()
+            .filter(move |(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_limited(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_FILE as u64)
+        .read_to_string(&mut s)?;
+    Ok(s)
+}
+
+/// A static peer from `list peer 'host:port'`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticPeer {
+    pub host: NodeName,
+    pub port: u16,
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    node_option: Option<NodeName>,
+    zone_option: Option<String>,
+    node: OnceLock<NodeName>,
+    zone: OnceLock<String>,
+    pub paths: Paths,
+    pub max_messages: usize,
+    pub max_file_storage: u64,
+    pub poll_interval: u64,
+    pub default_channel: String,
+    pub services_dir: PathBuf,
+    pub services_olsr: PathBuf,
+    pub peers: Vec<StaticPeer>,
+    pub admin_token: Option<String>,
+    /// `node` (an AREDN node) or `pi` (anything else): what our lines carry.
+    pub platform: Platform,
+    /// Whether this node offers and uses the incremental sync extension.
+    pub digest_sync: bool,
+    /// The `debug` value `config` reports (0 or 1).
+    pub debug: bool,
+    /// Where the node keeps its name (`hsmmmesh.settings.node`).
+    pub hsmmmesh_file: PathBuf,
+    /// Where the node keeps its advertised services.
+    pub setup_file: PathBuf,
+    /// Root's password line, for recognising the node admin's `authV1` cookie.
+    pub shadow_file: PathBuf,
+}
+
+fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
+    Error::Invalid {
+        option: option.to_string(),
+        value: value.to_string(),
+        reason,
+    }
+}
+
+fn number<T: std::str::FromStr>(raw: &Raw, key: &str, default: T, min: T) -> Result<T, Error>
+where
+    T: PartialOrd,
+{
+    match raw.get(key) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<T>() {
+            Ok(n) if n >= min => Ok(n),
+            Ok(_) => Err(invalid(key, v, "is too small")),
+            Err(_) => Err(invalid(key, v, "must be a whole number")),
+        },
+    }
+}
+
+fn flag(raw: &Raw, key: &str, default: bool) -> Result<bool, Error> {
+    match raw.get(key).map(str::trim) {
+        None => Ok(default),
+        Some("1" | "on" | "yes" | "true" | "enabled") => Ok(true),
+        Some("0" | "off" | "no" | "false" | "disabled") => Ok(false),
+        Some(v) => Err(invalid(key, v, "must be 0 or 1")),
+    }
+}
+
+impl Config {
+    /// Validates raw values.
+    pub fn from_raw(raw: &Raw) -> Result<Config, Error> {
+        let path = |key: &str, default: &str| PathBuf::from(raw.get(key).unwrap_or(default));
+        let node_option = match raw.get("node").filter(|v| !v.is_empty()) {
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|e: crate::protocol::FieldError| invalid("node", v, e.reason))?,
+            ),
+            None => None,
+        };
+        let zone_option = match raw.get("zone").filter(|v| !v.is_empty()) {
+            Some(z) if z.chars().any(char::is_control) || z.contains('|') => {
+                return Err(invalid(
+                    "zone",
+                    z,
+                    "must not hold control characters or '|'",
+                ))
+            }
+            Some(z) => Some(z.to_string()),
+            None => None,
+        };
+        let ram_dir = path("ram_dir", "/tmp/meshchat");
+        let files_dir = raw
+            .get("files_dir")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| ram_dir.join("files"));
+        let paths = Paths {
+            data_dir: path("data_dir", "/usr/local/meshchat"),
+            ram_dir,
+            files_dir,
+        };
+
+        let mut peers = Vec::new();
+        for p in raw.all("peer") {
+            let parsed = p.rsplit_once(':').and_then(|(h, port)| {
+                Some(StaticPeer {
+                    host: h.parse().ok()?,
+                    port: port.parse().ok().filter(|&n| n > 0)?,
+                })
+            });
+            peers.push(parsed.ok_or_else(|| invalid("peer", p, "must be host:port"))?);
+        }
+        let default_channel = raw.get("default_channel").unwrap_or("").to_string();
+        crate::protocol::Channel::check(&default_channel)
+            .map_err(|e| invalid("default_channel", &default_channel, e.reason))?;
+        let hsmmmesh_file = path("hsmmmesh_file", "/etc/local/uci/hsmmmesh");
+        let platform = match raw.get("platform") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid("platform", v, "must be node or pi"))?,
+            None if hsmmmesh_file.exists() => Platform::Node,
+            None => Platform::Pi,
+        };
+        let admin_token = raw
+            .get("admin_token")
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if admin_token.as_ref().is_some_and(|t| t.len() < 12) {
+            return Err(invalid(
+                "admin_token",
+                "...",
+                "must be at least 12 characters",
+            ));
+        }
+        Ok(Config {
+            node_option,
+            zone_option,
+            node: OnceLock::new(),
+            zone: OnceLock::new(),
+            paths,
+            max_messages: number(raw, "max_messages", 500, 1)?,
+            max_file_storage: number(raw, "max_file_storage", 512 * 1024, 0)?,
+            poll_interval: number(raw, "poll_interval", 10, 1)?,
+            default_channel,
+            services_dir: path("services_dir", "/var/run/arednlink/services"),
+            services_olsr: path("services_olsr", "/var/run/services_olsr"),
+            peers,
+            admin_token,
+            platform,
+            digest_sync: flag(raw, "digest_sync", true)?,
+            debug: flag(raw, "debug", false)?,
+            hsmmmesh_file,
+            setup_file: path("setup_file", "/etc/config.mesh/setup"),
+            shadow_file: path("shadow_file", "/etc/shadow"),
+        })
+    }
+
+    /// Loads the configuration for a command: file, environment, flags.
+    pub fn load(overrides: &Overrides) -> Result<Config, Error> {
+        let env_file = std::env::var_os(ENV_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        Config::from_raw(&Raw::load(overrides, env_file)?)
+    }
+
+    /// This node's name: the option, else the node's own setting, else the host name.
+    pub fn node(&self) -> &NodeName {
+        self.node.get_or_init(|| {
+            self.node_option
+                .clone()
+                .or_else(|| node_from_hsmmmesh(&self.hsmmmesh_file))
+                .or_else(|| {
+                    std::fs::read_to_string("/proc/sys/kernel/hostname")
+                        .ok()?
+                        .trim()
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or_else(|| NodeName::from_static("meshchat"))
+        })
+    }
+
+    /// The zone: the option, else the name of the node's `|meshchat` service entry minus
+    /// its ` [icon]`, else `MeshChat`.
+    pub fn zone(&self) -> &str {
+        self.zone.get_or_init(|| {
+            self.zone_option
+                .clone()
+                .or_else(|| zone_from_setup(&self.setup_file))
+                .unwrap_or_else(|| DEFAULT_ZONE.to_string())
+        })
+    }
+}
+
+fn node_from_hsmmmesh(path: &Path) -> Option<NodeName> {
+    let text = read_limited(path).ok()?;
+    uci::parse(&text)
+        .iter()
+        .filter(|s| s.kind == "settings" || s.name.as_deref() == Some("settings"))
+        .find_map(|s| s.get("node")?.trim().parse().ok())
+}
+
+/// The zone advertised in a node's setup file (`list service 'NAME|1|http|HOST|PORT|meshchat'`).
+pub fn zone_from_setup(path: &Path) -> Option<String> {
+    let text = read_limited(path).ok()?;
+    uci::parse(&text)
+        .iter()
+        .flat_map(|s| s.all("service").map(str::to_string).collect::<Vec<_>>())
+        .find_map(|entry| {
+            let name = entry.strip_suffix("|meshchat")?.split('|').next()?;
+            let zone = crate::protocol::services::zone_of(name);
+            (!zone.is_empty()).then(|| zone.to_string())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> Result<Config, Error> {
+        Config::from_raw(&Raw::from_uci(text))
+    }
+
+    #[test]
+    fn defaults_match_the_mesh() {
+        let c = cfg("").unwrap();
+        assert_eq!(c.max_messages, 500);
+        assert_eq!(c.max_file_storage, 524288);
+        assert_eq!(c.poll_interval, 10);
+        assert_eq!(c.paths.data_dir, Path::new("/usr/local/meshchat"));
+        assert_eq!(c.paths.ram_dir, Path::new("/tmp/meshchat"));
+        assert_eq!(c.services_dir, Path::new("/var/run/arednlink/services"));
+        assert!(c.digest_sync);
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let mut raw = Raw::from_uci(
+            "config meshchat 'main'\n\toption node 'file-node'\n\toption zone 'Ops'\n\
+\toption max_messages '10000'\n\tlist peer 'pi-1:8081'\n\toption default_channel 'ops'\n",
+        );
+        raw.apply(&Overrides {
+            node: Some("flag-node".into()),
+            data: Some("/srv/mc".into()),
+            ..Default::default()
+        });
+        let c = Config::from_raw(&raw).unwrap();
+        assert_eq!(c.node().as_str(), "flag-node");
+        assert_eq!(c.zone(), "Ops");
+        assert_eq!(c.max_messages, 10000);
+        assert_eq!(c.paths.data_dir, Path::new("/srv/mc/data"));
+        assert_eq!(c.paths.files_dir, Path::new("/srv/mc/ram/files"));
+        assert_eq!(
+            c.peers,
+            [StaticPeer {
+                host: "pi-1".parse().unwrap(),
+                port: 8081
+            }]
+        );
+        assert_eq!(c.default_channel, "ops");
+    }
+
+    #[test]
+    fn bad_values_are_reported_quoted() {
+        let e = cfg("config meshchat main\n option max_messages '12x'\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid max_messages '12x': must be a whole number"
+        );
+        assert!(cfg("config meshchat main\n list peer 'a;reboot:80'\n").is_err());
+        assert!(cfg("config meshchat main\n option node 'bad node'\n").is_err());
+        assert!(cfg("config meshchat main\n option digest_sync 'maybe'\n").is_err());
+    }
+
+    #[test]
+    fn node_and_zone_from_the_node_files() {
+        let dir = std::env::temp_dir().join(format!("meshchat-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("hsmmmesh"),
+            "config settings 'settings'\n\toption node 'KN6PLV-hap'\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("setup"),
+            "config services 'services'\n\tlist service 'Web [link]|1|http|KN6PLV-hap|80|'\n\
+\tlist service 'Ops Chat [chat]|1|http|KN6PLV-hap|8080|meshchat'\n",
+        )
+        .unwrap();
+        let text = format!(
+            "config meshchat 'main'\n option hsmmmesh_file '{0}/hsmmmesh'\n option setup_file '{0}/setup'\n",
+            dir.display()
+        );
+        let c = cfg(&text).unwrap();
+        assert_eq!(c.node().as_str(), "KN6PLV-hap");
+        assert_eq!(c.zone(), "Ops Chat");
+        assert_eq!(c.platform, Platform::Node);
+    }
+}

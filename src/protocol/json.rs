@@ -1,0 +1,156 @@
+//! The JSON writer for every response body: compact, no allocation per value.
+//!
+//! Hand-written rather than serde because the hot path (`messages`) streams each stored
+//! message text through the legacy unescape straight into the JSON escape.
+
+use super::lines::unescape_each;
+
+/// Appends `s` as a quoted JSON string.
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    push_escaped(out, s);
+    out.push(b'"');
+}
+
+/// Appends a stored message text, unescaped the legacy way, as a quoted JSON string.
+pub fn push_stored_text(out: &mut Vec<u8>, stored: &str) {
+    out.push(b'"');
+    unescape_each(stored, |piece| push_escaped(out, piece));
+    out.push(b'"');
+}
+
+fn push_escaped(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            // `<` and `>` escaped so a body can never be sniffed into markup.
+            b'<' => b"\\u003c",
+            b'>' => b"\\u003e",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Builds one JSON object, key by key.
+pub struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Starts an object at the end of `out`.
+    pub fn new(out: &'a mut Vec<u8>) -> Object<'a> {
+        out.push(b'{');
+        Object { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        push_str(self.out, k);
+        self.out.push(b':');
+        self.out
+    }
+
+    /// A string member.
+    pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
+        let out = self.key(k);
+        push_str(out, v);
+        self
+    }
+
+    /// A message text member, stored form in, user form out.
+    pub fn stored_text(&mut self, k: &str, v: &str) -> &mut Self {
+        let out = self.key(k);
+        push_stored_text(out, v);
+        self
+    }
+
+    /// A number member.
+    pub fn num(&mut self, k: &str, v: u64) -> &mut Self {
+        let out = self.key(k);
+        out.extend_from_slice(v.to_string().as_bytes());
+        self
+    }
+
+    /// A member whose value is already JSON.
+    pub fn raw(&mut self, k: &str, json: &[u8]) -> &mut Self {
+        let out = self.key(k);
+        out.extend_from_slice(json);
+        self
+    }
+
+    /// Closes the object.
+    pub fn end(&mut self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Writes a JSON array of the items, each written by `write`.
+pub fn push_array<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+    out.push(b']');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_parses_back() {
+        let nasty = "a\"b\\c\nd\te\u{1}f<script>é\u{7f}";
+        let mut out = Vec::new();
+        Object::new(&mut out).str("k", nasty).num("n", 42).end();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["k"], nasty);
+        assert_eq!(v["n"], 42);
+        assert!(!out.windows(7).any(|w| w == b"<script"));
+    }
+
+    #[test]
+    fn stored_text_is_unescaped() {
+        let mut out = Vec::new();
+        push_stored_text(&mut out, "line1\\nline2 \\\"q\\\"");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v, "line1\nline2 \"q\"");
+    }
+
+    #[test]
+    fn arrays() {
+        let mut out = Vec::new();
+        push_array(&mut out, [1u64, 2, 3], |o, n| {
+            o.extend_from_slice(n.to_string().as_bytes())
+        });
+        assert_eq!(out, b"[1,2,3]");
+        let mut out = Vec::new();
+        push_array(&mut out, Vec::<u64>::new(), |_, _| {});
+        assert_eq!(out, b"[]");
+    }
+}

@@ -1,0 +1,16 @@
+//! The wire formats of PROTOCOL.md: database lines, raw lists, query/form/multipart
+//! bodies, JSON shapes, service lists and UCI files.
+//!
+//! In scope: parsing bytes into typed values and writing typed values back as bytes.
+//! Out of scope: files, sockets, locks, the clock (callers pass `now` in).
+
+pub mod form;
+pub mod json;
+pub mod limits;
+pub mod lines;
+pub mod multipart;
+pub mod services;
+pub mod types;
+pub mod uci;
+
+pub use types::*;

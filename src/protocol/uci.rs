@@ -1,0 +1,136 @@
+//! UCI configuration files (`/etc/config/meshchat`, `/etc/config.mesh/setup`,
+//! `/etc/local/uci/hsmmmesh`): `config TYPE 'NAME'` sections of `option` and `list` lines.
+//!
+//! Read-only and forgiving: a line that is not understood is skipped, as `uci` itself
+//! reports and skips it.
+
+/// One `config` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Section {
+    pub kind: String,
+    pub name: Option<String>,
+    /// `option` and `list` values in file order; a list repeats its key.
+    pub values: Vec<(String, String)>,
+}
+
+impl Section {
+    /// The last value of an option.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a list (or option).
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.values
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits a line into words, honouring single and double quotes and `#` comments.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '#' if !in_word => break,
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    cur.push(q);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                cur.push(n);
+                            }
+                        }
+                        q => cur.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// Parses a whole file.
+pub fn parse(text: &str) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    for line in text.lines() {
+        let w = words(line);
+        match w.first().map(String::as_str) {
+            Some("config") if w.len() >= 2 => sections.push(Section {
+                kind: w[1].clone(),
+                name: w.get(2).cloned(),
+                values: Vec::new(),
+            }),
+            Some("option") | Some("list") if w.len() >= 3 => {
+                if let Some(s) = sections.last_mut() {
+                    s.values.push((w[1].clone(), w[2].clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    sections
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sections_options_and_lists() {
+        let s = parse(
+            "# comment\nconfig meshchat 'main'\n\toption zone 'Ops Chat' # trailing\n\
+\toption max_messages \"1000\"\n\tlist peer 'a:8080'\n\tlist peer b:80\n\
+config services 'services'\n\tlist service 'MeshChat [chat]|1|http|KN6PLV-hap|8080|meshchat'\n\
+garbage line\noption orphan x\n",
+        );
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].kind, "meshchat");
+        assert_eq!(s[0].name.as_deref(), Some("main"));
+        assert_eq!(s[0].get("zone"), Some("Ops Chat"));
+        assert_eq!(s[0].get("max_messages"), Some("1000"));
+        assert_eq!(s[0].all("peer").collect::<Vec<_>>(), ["a:8080", "b:80"]);
+        assert_eq!(
+            s[1].get("service"),
+            Some("MeshChat [chat]|1|http|KN6PLV-hap|8080|meshchat")
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! The lock every writer takes: an exclusive `flock` on one file in the RAM directory.
+//! Readers never lock: writers replace files atomically or append whole records.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+
+use super::{Error, Result};
+
+/// Held while a writer works; dropping it (or the process dying) releases the lock.
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    /// Waits for the exclusive lock.
+    pub fn exclusive(path: &Path) -> Result<Lock> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(Error::io("open lock file", path))?;
+        file.lock().map_err(Error::io("lock", path))?;
+        Ok(Lock { _file: file })
+    }
+}

@@ -1,0 +1,130 @@
+//! Everything meshchat keeps on disk: the message log (persistent), and in the RAM
+//! directory the presence lists, remote file lists, sync status and shared files.
+//!
+//! In scope: file formats on disk, locking, crash safety, trimming. Out of scope: HTTP,
+//! CGI, configuration files, the clock (callers pass `now`).
+
+pub mod atomic;
+pub mod files;
+pub mod lock;
+pub mod log;
+pub mod status;
+pub mod users;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A store operation that failed.
+#[derive(Debug)]
+pub enum Error {
+    /// A file operation failed; `what` says which, `path` where.
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// The file system has no room left (`ENOSPC` or the quota we keep free).
+    NoSpace(PathBuf),
+}
+
+impl Error {
+    /// Wraps an I/O error with what was being done, and where.
+    pub fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+        move |source| {
+            if source.raw_os_error() == Some(libc::ENOSPC) {
+                Error::NoSpace(path.to_path_buf())
+            } else {
+                Error::Io {
+                    what,
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { what, path, source } => {
+                write!(f, "cannot {what} {}: {source}", path.display())
+            }
+            Error::NoSpace(path) => write!(f, "no space left for {}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Results of store operations.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Where everything lives. Built from the configuration; every path can point anywhere,
+/// so tests run in temporary directories.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Persistent: the message log.
+    pub data_dir: PathBuf,
+    /// RAM: users, remote lists, sync status, caches, the lock file.
+    pub ram_dir: PathBuf,
+    /// Shared files (RAM by default).
+    pub files_dir: PathBuf,
+}
+
+impl Paths {
+    /// The message log.
+    pub fn log(&self) -> PathBuf {
+        self.data_dir.join("messages.log")
+    }
+    /// The one lock file every writer takes.
+    pub fn lock(&self) -> PathBuf {
+        self.ram_dir.join("lock")
+    }
+    /// Cached facts about the log (record count, version), keyed on its identity.
+    pub fn log_meta(&self) -> PathBuf {
+        self.ram_dir.join("messages.meta")
+    }
+    /// This node's users.
+    pub fn local_users(&self) -> PathBuf {
+        self.ram_dir.join("users_local")
+    }
+    /// Users learnt from peers.
+    pub fn remote_users(&self) -> PathBuf {
+        self.ram_dir.join("users_remote")
+    }
+    /// When each peer was last synced.
+    pub fn sync_status(&self) -> PathBuf {
+        self.ram_dir.join("sync_status")
+    }
+    /// Per-peer sync counters for the status page.
+    pub fn peer_stats(&self) -> PathBuf {
+        self.ram_dir.join("peer_stats")
+    }
+    /// A peer's file list.
+    pub fn remote_files(&self, node: &crate::protocol::NodeName) -> PathBuf {
+        self.ram_dir.join(format!("remote_files.{node}"))
+    }
+    /// Who may delete which shared file.
+    pub fn file_owners(&self) -> PathBuf {
+        self.ram_dir.join("file_owners")
+    }
+
+    /// Creates the directories that do not exist yet.
+    pub fn create_dirs(&self) -> Result<()> {
+        for dir in [&self.data_dir, &self.ram_dir, &self.files_dir] {
+            std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a whole small file; a missing file reads as empty.
+pub fn read_optional(path: &Path) -> Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io("read", path)(e)),
+    }
+}
