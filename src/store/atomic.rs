@@ -19,12 +19,9 @@ pub fn temp_path(path: &Path) -> PathBuf {
 pub fn replace(path: &Path, contents: &[u8], durable: bool) -> Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(Error::io("create", &tmp))?;
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        let mut f = super::open_in_dir(&opts, &tmp).map_err(Error::io("create", &tmp))?;
         f.write_all(contents).map_err(Error::io("write", &tmp))?;
         if durable {
             f.sync_all().map_err(Error::io("sync", &tmp))?;

@@ -14,12 +14,9 @@ pub struct Lock {
 impl Lock {
     /// Waits for the exclusive lock.
     pub fn exclusive(path: &Path) -> Result<Lock> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(Error::io("open lock file", path))?;
+        let mut opts = OpenOptions::new();
+        opts.create(true).truncate(false).write(true);
+        let file = super::open_in_dir(&opts, path).map_err(Error::io("open lock file", path))?;
         file.lock().map_err(Error::io("lock", path))?;
         Ok(Lock { _file: file })
     }

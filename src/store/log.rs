@@ -297,12 +297,9 @@ impl Log {
     }
 
     fn append_locked(&self, messages: &[Message]) -> Result<()> {
-        let mut f = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .map_err(Error::io("open", &self.path))?;
+        let mut opts = OpenOptions::new();
+        opts.read(true).append(true).create(true);
+        let mut f = super::open_in_dir(&opts, &self.path).map_err(Error::io("open", &self.path))?;
         let before = f.metadata().map_err(Error::io("stat", &self.path))?;
         let mut buf = String::with_capacity(160 * messages.len());
         // A record torn by a crash has no newline: end it, so ours starts on a fresh line.

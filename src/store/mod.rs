@@ -128,3 +128,17 @@ pub fn read_optional(path: &Path) -> Result<Vec<u8>> {
         Err(e) => Err(Error::io("read", path)(e)),
     }
 }
+
+/// Opens with `opts`; when the parent directory is missing (RAM directories vanish at
+/// reboot), creates it and tries once more.
+pub fn open_in_dir(opts: &std::fs::OpenOptions, path: &Path) -> io::Result<std::fs::File> {
+    match opts.open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            opts.open(path)
+        }
+        r => r,
+    }
+}

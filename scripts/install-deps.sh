@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs what building and testing meshchat needs on a fresh Debian machine.
+# Usage: install-deps.sh rust|all. Installs only what is missing; quiet when all is there.
+set -eu
+
+need_apt=""
+want() { command -v "$1" >/dev/null 2>&1 || need_apt="$need_apt $2"; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "install-deps: cargo not found; install Rust (https://rustup.rs) first" >&2
+    exit 1
+fi
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+fi
+
+if [ "${1:-all}" = all ]; then
+    want gzip gzip
+    want valgrind valgrind
+    want hyperfine hyperfine
+    want chromium chromium
+    want qemu-mips-static qemu-user-static
+    want busybox busybox
+    want file file
+fi
+
+if [ -n "$need_apt" ]; then
+    echo "install-deps: apt-get install$need_apt"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $need_apt >/dev/null
+fi
