@@ -5,6 +5,8 @@
 //! server generates, and file-system sizes. Each deliberate difference of PROTOCOL.md is
 //! asserted where it shows.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -513,7 +515,7 @@ http://other:8080/meshchat|tcp|Elsewhere [chat]\n",
 #[test]
 fn second_node_fixtures_read_back() {
     // 40–49 show a legacy node after a pull: the line formats we parse for sync.
-    for f in ["41-B_messages_raw.http"] {
+    for f in ["41-B_messages_raw.http", "11-messages_raw.http"] {
         let l = fixture(f);
         let (msgs, bad) = meshchat::protocol::lines::parse_all(
             &l.text(),

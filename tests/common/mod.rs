@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests: a temporary node (config + directories), the
 //! real binary run as a CGI program with the environment uhttpd gives, and `serve`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
