@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the pinned cross-build tools into the repository's tools/ folder (gitignored):
+# the Rust nightly with rust-src (rustup), zig from PyPI in a venv, cargo-zigbuild from
+# crates.io. Idempotent: quiet when everything is there. Versions: scripts/cross/pins.
+set -eu
+cd "$(dirname "$0")/../.."
+. scripts/cross/pins
+
+TOOLS=$PWD/tools
+mkdir -p "$TOOLS"
+
+if ! rustup run "$CROSS_TOOLCHAIN" rustc --version >/dev/null 2>&1 ||
+   ! [ -d "$(rustup run "$CROSS_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+    echo "cross: installing Rust $CROSS_TOOLCHAIN with rust-src"
+    rustup toolchain install "$CROSS_TOOLCHAIN" --profile minimal -c rust-src
+fi
+
+if ! "$TOOLS/venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIG_VERSION"; then
+    echo "cross: installing ziglang==$ZIG_VERSION into tools/venv"
+    rm -rf "$TOOLS/venv"
+    python3 -m venv "$TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "ziglang==$ZIG_VERSION"
+fi
+
+if ! "$TOOLS/bin/cargo-zigbuild" --version 2>/dev/null | grep -q " $ZIGBUILD_VERSION\$"; then
+    echo "cross: installing cargo-zigbuild $ZIGBUILD_VERSION into tools/bin"
+    cargo install -q --locked --root "$TOOLS" "cargo-zigbuild@$ZIGBUILD_VERSION"
+fi
