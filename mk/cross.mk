@@ -10,7 +10,7 @@ ARCH ?= $(CROSS_ARCHS)
 
 TEST_TARGETS += test-cross
 
-.PHONY: cross cross-tools cross-repro test-cross
+.PHONY: cross cross-tools cross-repro cross-sizes test-cross
 
 cross-tools: deps-rust
 	@scripts/cross/tools.sh
@@ -24,3 +24,7 @@ test-cross: deps cross
 
 cross-repro: cross
 	scripts/cross/repro.sh $(ARCH)
+
+# What each crate costs in the mips_24kc binary (unstripped build in target-bloat/).
+cross-sizes: cross-tools
+	python3 scripts/cross/sizes.py $(if $(filter 1,$(words $(ARCH))),$(ARCH),mips_24kc)

@@ -39,6 +39,12 @@ deb:
 # dpkg-deb --info/--contents, then dpkg --root installs into a throw-away root.
 test-deb: deps deb
 	python3 tests/packages/deb_test.py $(filter $(DEB_ARCHS),$(ARCH))
+	@rm -rf build/dist-repro/deb
+	@MESHCHAT_DIST=$(CURDIR)/build/dist-repro python3 scripts/package/deb.py $(filter $(DEB_ARCHS),$(ARCH)) >/dev/null
+	@cd dist/deb && for f in $$(cd ../../build/dist-repro/deb && ls); do \
+		cmp -s "$$f" "../../build/dist-repro/deb/$$f" || { echo "deb-repro: $$f differs" >&2; exit 1; }; \
+	done
+	@echo "deb-repro: a second build of the .deb files gives the same bytes"
 
 # openwrt-feed/net/meshchat/Makefile loaded by GNU make in a stand-in buildroot.
 test-feed: deps

@@ -15,6 +15,7 @@ export XDG_CACHE_HOME="$ROOT/build/cache"
 export ZIG_GLOBAL_CACHE_DIR="$ROOT/build/cache/zig"
 export ZIG_LOCAL_CACHE_DIR="$ROOT/build/cache/zig-local"
 export CARGO_TARGET_DIR="${CROSS_TARGET_DIR:-$ROOT/target-cross}"
+OUT="${CROSS_OUT:-$ROOT/build/cross}"
 # 64-bit time_t on the 32-bit targets (musl >= 1.2 symbols): epochs outlive 2038.
 export RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1
 # Reproducible: no host paths in the binary, no build-time timestamps.
@@ -25,6 +26,8 @@ export SOURCE_DATE_EPOCH
 # docs/PACKAGING.md; every error already travels as a Result), and std is rebuilt with
 # opt-level z and without backtrace symbolisation.
 PROFILE_FLAGS="${CROSS_PROFILE_FLAGS-"-Zpanic-immediate-abort --config profile.release.panic=\"immediate-abort\""}"
+
+OBJCOPY="$(rustup run "$CROSS_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy"
 
 ARCHS="$*"
 [ -n "$ARCHS" ] || ARCHS=$(awk '!/^#/ && NF { print $1 }' scripts/cross/targets)
@@ -40,9 +43,15 @@ for arch in $ARCHS; do
     cargo "+$CROSS_TOOLCHAIN" zigbuild --release --locked --target "$target" \
         -Zbuild-std=std,panic_abort -Zbuild-std-features= \
         -Ztrim-paths --config 'profile.release.trim-paths="all"' \
-        $PROFILE_FLAGS
-    mkdir -p "build/cross/$arch"
-    cp "$CARGO_TARGET_DIR/$target/release/meshchat" "build/cross/$arch/meshchat.tmp"
-    mv "build/cross/$arch/meshchat.tmp" "build/cross/$arch/meshchat"
-    printf 'cross: %-26s %8d bytes\n' "$arch" "$(wc -c < "build/cross/$arch/meshchat")"
+        $PROFILE_FLAGS ${CROSS_EXTRA_FLAGS:-}
+    mkdir -p "$OUT/$arch"
+    # The linker's strip leaves sections that are never loaded, such as MIPS's .pdr
+    # (90 KB of procedure descriptors) and .comment: drop them.
+    if [ -n "${CROSS_NO_OBJCOPY:-}" ]; then
+        cp "$CARGO_TARGET_DIR/$target/release/meshchat" "$OUT/$arch/meshchat.tmp"
+    else
+        "$OBJCOPY" --strip-all "$CARGO_TARGET_DIR/$target/release/meshchat" "$OUT/$arch/meshchat.tmp"
+    fi
+    mv "$OUT/$arch/meshchat.tmp" "$OUT/$arch/meshchat"
+    printf 'cross: %-26s %8d bytes\n' "$arch" "$(wc -c < "$OUT/$arch/meshchat")"
 done

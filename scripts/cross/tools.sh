@@ -9,10 +9,12 @@ cd "$(dirname "$0")/../.."
 TOOLS=$PWD/tools
 mkdir -p "$TOOLS"
 
+sysroot() { rustup run "$CROSS_TOOLCHAIN" rustc --print sysroot 2>/dev/null; }
 if ! rustup run "$CROSS_TOOLCHAIN" rustc --version >/dev/null 2>&1 ||
-   ! [ -d "$(rustup run "$CROSS_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
-    echo "cross: installing Rust $CROSS_TOOLCHAIN with rust-src"
-    rustup toolchain install "$CROSS_TOOLCHAIN" --profile minimal -c rust-src
+   ! [ -d "$(sysroot)/lib/rustlib/src/rust/library" ] ||
+   ! [ -x "$(sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy" ]; then
+    echo "cross: installing Rust $CROSS_TOOLCHAIN with rust-src and llvm-tools"
+    rustup toolchain install "$CROSS_TOOLCHAIN" --profile minimal -c rust-src -c llvm-tools
 fi
 
 if ! "$TOOLS/venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIG_VERSION"; then

@@ -95,10 +95,14 @@ def installed_paths():
     return sorted(paths)
 
 
-def write_sums(dist):
+def write_sums(dist, skip=("deb",)):
+    """dist/SHA256SUMS over every file below dist, except the folders in skip (the .deb
+    files have their own list in dist/deb)."""
     import hashlib
     lines = []
     for d, dirs, files in os.walk(dist):
+        if d == dist:
+            dirs[:] = [x for x in dirs if x not in skip]
         dirs.sort()
         for f in sorted(files):
             if f == "SHA256SUMS" or f.endswith(".tmp"):

@@ -20,6 +20,8 @@ sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import pkglib  # noqa: E402
 
 FAILURES = []
+# DESIGN.md: stripped binary budget and goal, bytes (KB = 1024).
+BUDGETS = {"mips_24kc": (800 * 1024, 500 * 1024)}
 
 
 def check(cond, what):
@@ -75,6 +77,10 @@ def test_arch(arch):
         check("Soft float" in attrs, f"{arch}: MIPS soft-float ABI")
     size = os.path.getsize(binary)
     print(f"  size {size} bytes")
+    if arch in BUDGETS:
+        budget, goal = BUDGETS[arch]
+        check(size <= budget, f"{arch}: stripped binary {size} bytes <= budget {budget} "
+              f"(goal {goal}: {'met' if size <= goal else f'{size - goal} bytes over'})")
 
     v = subprocess.run(cmd + [binary, "--version"], capture_output=True, text=True, timeout=60)
     check(v.returncode == 0 and v.stdout == f"meshchat {pkglib.version()}\n",
