@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod files;
 pub mod lock;
 pub mod log;
+pub mod peers;
 pub mod status;
 pub mod users;
 
