@@ -196,10 +196,12 @@ fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
     }
 }
 
-fn number<T: std::str::FromStr>(raw: &Raw, key: &str, default: T, min: T) -> Result<T, Error>
-where
-    T: PartialOrd,
-{
+fn number<T: std::str::FromStr + PartialOrd>(
+    raw: &Raw,
+    key: &str,
+    default: T,
+    min: T,
+) -> Result<T, Error> {
     match raw.get(key) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<T>() {

@@ -256,7 +256,9 @@ fn header_params(value: &str) -> Vec<(String, String)> {
             chars.next();
             while let Some(c) = chars.next() {
                 match c {
-                    '\\' => {
+                    // `\"` and `\\` are escapes (curl); any other backslash is literal
+                    // (browsers send Windows paths as they are).
+                    '\\' if matches!(chars.peek(), Some('"') | Some('\\')) => {
                         if let Some(n) = chars.next() {
                             val.push(n);
                         }
@@ -358,6 +360,10 @@ Content-Type: application/octet-stream\r\n\r\n"
             let (field, name, data, done) = &sink.files[0];
             assert_eq!(field, "uploadfile");
             assert_eq!(name, "a;b \"c\".bin");
+            assert_eq!(
+                header_params(" form-data; filename=\"C:\\x\\y.txt\"")[0].1,
+                "C:\\x\\y.txt"
+            );
             assert_eq!(data, &file);
             assert!(done);
         }

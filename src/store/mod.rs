@@ -33,7 +33,11 @@ impl Error {
     /// Wraps an I/O error with what was being done, and where.
     pub fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
         move |source| {
-            if source.raw_os_error() == Some(libc::ENOSPC) {
+            // EFBIG: the file-size limit of the process, a full disk by another name.
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT)
+            ) {
                 Error::NoSpace(path.to_path_buf())
             } else {
                 Error::Io {

@@ -51,12 +51,12 @@ impl Users {
         let (mut users, _) = self.read(&self.local)?;
         users.retain(|u| u.call_sign != user.call_sign && fresh(u, now));
         users.push(user);
-        users.sort_by(|a, b| b.epoch.cmp(&a.epoch));
+        users.sort_by_key(|a| std::cmp::Reverse(a.epoch));
         users.truncate(MAX_USERS);
         atomic::replace(&self.local, write_list(&users).as_bytes(), false)
     }
 
-    fn read(&self, path: &PathBuf) -> Result<(Vec<User>, usize)> {
+    fn read(&self, path: &std::path::Path) -> Result<(Vec<User>, usize)> {
         let bytes = read_optional(path)?;
         Ok(parse_all(&String::from_utf8_lossy(&bytes), User::parse))
     }
@@ -70,7 +70,7 @@ impl Users {
     pub fn all(&self) -> Result<Vec<User>> {
         let (mut users, _) = self.read(&self.local)?;
         users.extend(self.read(&self.remote)?.0);
-        users.sort_by(|a, b| b.epoch.cmp(&a.epoch));
+        users.sort_by_key(|a| std::cmp::Reverse(a.epoch));
         Ok(users)
     }
 
@@ -90,7 +90,7 @@ impl Users {
             }
         }
         users.retain(|u| fresh(u, now));
-        users.sort_by(|a, b| b.epoch.cmp(&a.epoch));
+        users.sort_by_key(|a| std::cmp::Reverse(a.epoch));
         users.truncate(MAX_USERS);
         atomic::replace(&self.remote, write_list(&users).as_bytes(), false)
     }
