@@ -256,7 +256,7 @@ pub fn parse_ids(s: &str) -> Result<Vec<MessageId>, DigestError> {
     if s == "-" {
         return Ok(Vec::new());
     }
-    if s.is_empty() || s.len() % 8 != 0 || !s.is_ascii() {
+    if s.is_empty() || !s.len().is_multiple_of(8) || !s.is_ascii() {
         return Err(bad("id list"));
     }
     (0..s.len() / 8)
@@ -304,9 +304,13 @@ impl Query {
             's' => bounds(rest).map(|(lo, hi)| Query::Split(lo, hi)),
             'l' => bounds(rest).map(|(lo, hi)| Query::List(lo, hi)),
             'h' => {
-                let (r, ids) = rest.rsplit_once('-').ok_or(bad("query range"))?;
-                let (lo, hi) = bounds(r)?;
-                Ok(Query::Have(lo, hi, parse_ids(ids)?))
+                // Bounds hold no '-'; the id list may be the single '-' of "none".
+                let mut parts = rest.splitn(3, '-');
+                let (Some(lo), Some(hi), Some(ids)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(bad("query range"));
+                };
+                Ok(Query::Have(lo.parse()?, hi.parse()?, parse_ids(ids)?))
             }
             'g' => Ok(Query::Get(parse_ids(rest)?)),
             _ => Err(bad("unknown query")),

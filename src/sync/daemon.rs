@@ -88,6 +88,8 @@ struct Done {
     body_bytes: u64,
     requests: u32,
     took: Duration,
+    /// CPU time the worker spent on the round.
+    cpu: Duration,
 }
 
 struct State {
@@ -125,8 +127,17 @@ fn round(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<O
     Ok(out)
 }
 
+/// CPU time of the calling thread, from `/proc`; zero where unavailable.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
 fn work(node: &Node, job: Job) -> Done {
     let started = Instant::now();
+    let cpu = thread_cpu();
     let client = Client::new(job.peer.url(), node.stall);
     let mut memo = job.memo;
     let result = round(node, &job.peer, &client, &mut memo);
@@ -138,6 +149,7 @@ fn work(node: &Node, job: Job) -> Done {
         body_bytes: client.body_bytes(),
         requests: client.requests(),
         took: started.elapsed(),
+        cpu: thread_cpu().saturating_sub(cpu),
     }
 }
 
@@ -289,7 +301,6 @@ impl Daemon {
                 s.failures = 0;
                 s.stats.pulled += out.tally.pulled;
                 s.stats.rejected += out.tally.rejected;
-                s.stats.last_sync = super::now();
                 match &out.refused {
                     Some(e) => {
                         s.stats.errors += 1;
@@ -297,6 +308,7 @@ impl Daemon {
                         (false, format!("body refused: {e}"))
                     }
                     None => {
+                        s.stats.last_sync = super::now();
                         s.stats.last_error.clear();
                         (true, format!("in sync ({})", s.stats.mode.as_str()))
                     }
@@ -337,14 +349,15 @@ impl Daemon {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "peer={} mode={} ok={} pulled={pulled} rejected={rejected} requests={} body_bytes={} wire_bytes={} ms={}",
+                "peer={} mode={} ok={} pulled={pulled} rejected={rejected} requests={} body_bytes={} wire_bytes={} ms={} cpu_us={}",
                 s.peer,
                 s.stats.mode.as_str(),
                 u8::from(ok),
                 d.requests,
                 d.body_bytes,
                 d.bytes,
-                d.took.as_millis()
+                d.took.as_millis(),
+                d.cpu.as_micros()
             );
             let _ = out.flush();
         }

@@ -235,6 +235,54 @@ mod tests {
     }
 
     #[test]
+    fn recorded_service_files_of_both_eras() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/services");
+        let text = format!(
+            "config meshchat 'main'\n\toption node 'me-node'\n\toption zone 'MeshChat'\n\
+\toption services_dir '{0}/arednlink'\n\toption services_olsr '{0}/services_olsr'\n\
+\tlist peer 'static-pi:8081'\n\tlist peer 'kn6plv-hap:8080'\n",
+            dir.display()
+        );
+        let cfg = Config::from_raw(&crate::config::Raw::from_uci(&text)).unwrap();
+        let found = discover(&cfg);
+        let got: Vec<String> = found.peers.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "KN6PLV-hap:8080",
+                "K7FPV-rpi:80",
+                "ab1cd-node:8080",
+                "K7FPV-node:8080",
+                "KE6ABC-hap.local.mesh:8080",
+                "static-pi:8081",
+            ]
+        );
+        // $(reboot), `id`, port 0, an empty host, and x_y (not a DNS name).
+        assert_eq!(found.rejected, 5);
+        assert!(found
+            .peers
+            .iter()
+            .all(|p| valid_host(&p.host) && !p.host.eq_ignore_ascii_case("me-node")));
+        // Another zone sees other peers in the same files.
+        let ops = text.replace("'MeshChat'", "'Emergency Ops'");
+        let cfg = Config::from_raw(&crate::config::Raw::from_uci(&ops)).unwrap();
+        let got: Vec<String> = discover(&cfg)
+            .peers
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "AB1CD-node:8080",
+                "pi-2:8081",
+                "static-pi:8081",
+                "kn6plv-hap:8080"
+            ]
+        );
+    }
+
+    #[test]
     fn missing_files_are_no_peers() {
         let (s, r) = advertised(
             Path::new("/nonexistent/meshchat/services"),

@@ -44,7 +44,7 @@ impl Candidates {
     }
 
     fn trim(&mut self) {
-        self.items.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        self.items.sort_unstable_by_key(|i| std::cmp::Reverse(i.0));
         self.items.truncate(self.keep);
         let mut buf = String::with_capacity(self.buf.len() / 2);
         for item in &mut self.items {
