@@ -101,6 +101,8 @@ struct State {
     backoff_until: Option<Instant>,
     failures: u32,
     last_seen: Instant,
+    /// Listed by the latest discovery: only those are synced.
+    listed: bool,
     /// What was last logged about this peer, so a dead peer is not logged every round.
     last_logged: String,
 }
@@ -200,6 +202,9 @@ struct Daemon {
 impl Daemon {
     fn refresh(&mut self, now: Instant) {
         let found = discovery::discover(&self.node.cfg);
+        for s in self.peers.values_mut() {
+            s.listed = false;
+        }
         if self.opts.verbose {
             log(&format!(
                 "{} peers ({} refused service entries)",
@@ -212,6 +217,7 @@ impl Daemon {
             match self.peers.get_mut(&key) {
                 Some(s) => {
                     s.last_seen = now;
+                    s.listed = true;
                     s.peer = peer;
                 }
                 None => {
@@ -227,6 +233,7 @@ impl Daemon {
                             backoff_until: None,
                             failures: 0,
                             last_seen: now,
+                            listed: true,
                             last_logged: String::new(),
                         },
                     );
@@ -265,7 +272,7 @@ impl Daemon {
             let Some(s) = self.peers.get_mut(key) else {
                 continue;
             };
-            if s.busy || now < s.due || s.backoff_until.is_some_and(|t| now < t) {
+            if !s.listed || s.busy || now < s.due || s.backoff_until.is_some_and(|t| now < t) {
                 continue;
             }
             s.backoff_until = None;
