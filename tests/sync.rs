@@ -107,7 +107,11 @@ impl Instance {
         let _ = std::fs::remove_file(&olsr_file);
         let mut text = String::new();
         for (i, o) in others.iter().enumerate() {
-            let name = if i % 2 == 0 { "MeshChat [chat]" } else { "MeshChat" };
+            let name = if i % 2 == 0 {
+                "MeshChat [chat]"
+            } else {
+                "MeshChat"
+            };
             let entry = format!("http://{}:{}/meshchat|tcp|{name}", o.host, o.port);
             if self.olsr {
                 text.push_str(&format!("{entry}\t#{}\n", o.host));
@@ -184,7 +188,12 @@ impl Instance {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| (p["port"].as_u64().unwrap(), p["mode"].as_str().unwrap().into()))
+            .map(|p| {
+                (
+                    p["port"].as_u64().unwrap(),
+                    p["mode"].as_str().unwrap().into(),
+                )
+            })
             .collect();
         v.sort();
         v
@@ -220,7 +229,11 @@ impl Drop for Mesh {
             for i in &self.0 {
                 let log = std::fs::read_to_string(i.log_file()).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(30).collect();
-                eprintln!("--- {} sync log (newest first)\n{}", i.name, tail.join("\n"));
+                eprintln!(
+                    "--- {} sync log (newest first)\n{}",
+                    i.name,
+                    tail.join("\n")
+                );
             }
         }
         for i in &mut self.0 {
@@ -282,7 +295,11 @@ fn four_nodes_converge_through_restarts_partitions_and_a_legacy_peer() {
     let port_d = mesh.0[3].port;
     for i in &mesh.0[..3] {
         for (port, mode) in i.modes() {
-            let want = if port == u64::from(port_d) { "legacy" } else { "digest" };
+            let want = if port == u64::from(port_d) {
+                "legacy"
+            } else {
+                "digest"
+            };
             assert_eq!(mode, want, "{} → port {port}", i.name);
         }
     }
@@ -293,7 +310,9 @@ fn four_nodes_converge_through_restarts_partitions_and_a_legacy_peer() {
     mesh.0[0].post("a0000002", "while c was down");
     mesh.0[3].post("d0000002", "legacy, while c was down");
     all.extend(["a0000002".to_string(), "d0000002".to_string()]);
-    wait_for(CONVERGE, "b to have the new ones", || mesh.0[1].ids() == all);
+    wait_for(CONVERGE, "b to have the new ones", || {
+        mesh.0[1].ids() == all
+    });
     std::thread::sleep(Duration::from_secs(2));
     mesh.0[2].restart();
     mesh.0[2].post("c0000002", "back again");
@@ -319,7 +338,11 @@ fn four_nodes_converge_through_restarts_partitions_and_a_legacy_peer() {
         .arg(&old)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     mesh.0[0].post("a0000003", "during the partition");
     wait_for(CONVERGE, "the partition-time message", || {
         mesh.0[3].ids().contains("a0000003")

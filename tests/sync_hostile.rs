@@ -20,7 +20,9 @@ fn advertise(node: &Node, ports: &[u16]) {
     std::fs::create_dir_all(&dir).unwrap();
     let mut text = String::from("##127.0.0.1##\n");
     for p in ports {
-        text.push_str(&format!("http://127.0.0.1:{p}/meshchat|tcp|MeshChat [chat]\n"));
+        text.push_str(&format!(
+            "http://127.0.0.1:{p}/meshchat|tcp|MeshChat [chat]\n"
+        ));
     }
     std::fs::write(dir.join("0"), text).unwrap();
 }
@@ -102,7 +104,10 @@ fn pulls_from_a_recorded_lua_node() {
         "messages_raw" => respond(
             c,
             "200 OK",
-            &[("Content-MD5", raw.header("Content-MD5").unwrap().to_string())],
+            &[(
+                "Content-MD5",
+                raw.header("Content-MD5").unwrap().to_string(),
+            )],
             &raw.body,
         ),
         _ => text(c, b"error no action\n"),
@@ -258,7 +263,10 @@ fn hostile_peers_store_nothing_bad() {
     let out = sync_once(&node, &["--stall", "2", "--stats"]);
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(took < Duration::from_secs(15), "round took {took:?}: {stderr}");
+    assert!(
+        took < Duration::from_secs(15),
+        "round took {took:?}: {stderr}"
+    );
 
     assert_eq!(message_ids(&node), ["600d0001", "900d0001"], "{stderr}");
     let users = node.get("action=users").json();
@@ -362,7 +370,11 @@ fn a_dead_peer_delays_nobody_404_backs_off_and_sigterm_is_prompt() {
         message_ids(&node) == ["5ee00001"]
     });
     assert!(posted.elapsed() < Duration::from_secs(4));
-    assert_eq!(silent.actions().len(), 1, "still waiting on its first request");
+    assert_eq!(
+        silent.actions().len(),
+        1,
+        "still waiting on its first request"
+    );
 
     // 404: asked once, then left alone for 600 s.
     std::thread::sleep(Duration::from_millis(1500));
@@ -379,7 +391,10 @@ fn a_dead_peer_delays_nobody_404_backs_off_and_sigterm_is_prompt() {
         if let Some(s) = d.0.try_wait().unwrap() {
             break s;
         }
-        assert!(t.elapsed() < Duration::from_secs(1), "not stopped within 1 s");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "not stopped within 1 s"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     assert!(status.success(), "{status:?}");

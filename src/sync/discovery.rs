@@ -266,11 +266,7 @@ mod tests {
         // Another zone sees other peers in the same files.
         let ops = text.replace("'MeshChat'", "'Emergency Ops'");
         let cfg = Config::from_raw(&crate::config::Raw::from_uci(&ops)).unwrap();
-        let got: Vec<String> = discover(&cfg)
-            .peers
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
+        let got: Vec<String> = discover(&cfg).peers.iter().map(|p| p.to_string()).collect();
         assert_eq!(
             got,
             [

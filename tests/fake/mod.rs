@@ -69,11 +69,7 @@ impl Fake {
             .lock()
             .unwrap()
             .iter()
-            .map(|p| {
-                Asked { params: p.clone() }
-                    .action()
-                    .to_string()
-            })
+            .map(|p| Asked { params: p.clone() }.action().to_string())
             .collect()
     }
 }
@@ -110,7 +106,13 @@ fn read_request(conn: &mut TcpStream) -> Option<String> {
         conn.read_exact(&mut body).ok()?;
         return Some(String::from_utf8_lossy(&body).into_owned());
     }
-    Some(target.split_once('?').map(|x| x.1).unwrap_or("").to_string())
+    Some(
+        target
+            .split_once('?')
+            .map(|x| x.1)
+            .unwrap_or("")
+            .to_string(),
+    )
 }
 
 /// Writes a whole response.
@@ -139,7 +141,12 @@ pub fn text_md5(conn: &mut TcpStream, body: &[u8]) {
 
 /// A text body without a checksum (`messages_version`).
 pub fn text(conn: &mut TcpStream, body: &[u8]) {
-    respond(conn, "200 OK", &[("Content-type", "text/plain".into())], body);
+    respond(
+        conn,
+        "200 OK",
+        &[("Content-type", "text/plain".into())],
+        body,
+    );
 }
 
 /// A recorded `curl -i` response, replayed byte for byte (with `Connection: close`).
