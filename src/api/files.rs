@@ -204,8 +204,20 @@ pub fn upload_file(api: &Api, call: &mut Call) -> Response {
         Err(MultipartError::Sink(UploadError::Store(e))) => return store_failed(e),
         Err(e) => return Response::refused(e),
     }
-    if !upload.received() {
+    let Some(name) = upload.received().cloned() else {
         return Response::refused("no file in the upload (field uploadfile)");
+    };
+    let token = auth::session_token(call.req.cookie);
+    // Replacing a file deletes the old one: the same rights apply.
+    match api.files.owner(&name) {
+        Ok(_) if !matches!(api.files.open(&name), Ok(Some(_))) => {}
+        Ok(owner) => {
+            let mine = owner.is_some() && owner == token.map(auth::owner_hash);
+            if !mine && !is_admin(api, call) {
+                return Response::forbidden("a file with this name exists; only its uploader or the node admin may replace it");
+            }
+        }
+        Err(e) => return store_failed(e),
     }
     match upload.commit() {
         Ok(()) => {}
@@ -213,7 +225,7 @@ pub fn upload_file(api: &Api, call: &mut Call) -> Response {
         Err(UploadError::Store(e)) => return store_failed(e),
         Err(e) => return Response::refused(e),
     }
-    let (token, new_cookie) = match auth::session_token(call.req.cookie) {
+    let (token, new_cookie) = match token {
         Some(t) => (t.to_string(), false),
         None => match auth::new_session_token() {
             Ok(t) => (t, true),

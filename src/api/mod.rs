@@ -5,6 +5,7 @@
 //! response leaves; adapters in `cgi.rs` and `server.rs` translate.
 
 pub mod auth;
+pub mod digest;
 pub mod files;
 pub mod gzip;
 pub mod http;
@@ -20,6 +21,7 @@ use crate::config::Config;
 use crate::protocol::form::Params;
 use crate::protocol::limits::{MAX_FORM_BODY, MAX_QUERY};
 use crate::protocol::Epoch;
+use crate::store::cache::Cache;
 use crate::store::files::Files;
 use crate::store::log::Log;
 use crate::store::status::Status;
@@ -38,6 +40,7 @@ pub struct Api<'c> {
     pub users: Users,
     pub files: Files,
     pub status: Status,
+    pub cache: Cache,
 }
 
 /// What every action receives: parsed parameters plus the request's context.
@@ -56,6 +59,7 @@ impl<'c> Api<'c> {
             users: Users::new(&cfg.paths),
             files: Files::new(&cfg.paths, cfg.max_file_storage),
             status: Status::new(&cfg.paths),
+            cache: Cache::new(&cfg.paths),
         }
     }
 
@@ -106,13 +110,15 @@ impl<'c> Api<'c> {
             "messages_md5" => messages::messages_md5(self, &mut call),
             "messages_download" => messages::messages_download(self, &mut call),
             "users" => presence::users(self, &mut call),
-            "users_raw" => presence::users_raw(self, &mut call),
+            "users_raw" => digest::advertise(self, presence::users_raw(self, &mut call)),
             "local_files_raw" => files::local_files_raw(self, &mut call),
             "files" => files::files(self, &mut call),
             "file_download" => files::file_download(self, &mut call),
             "upload_file" => files::upload_file(self, &mut call),
             "delete_file" => files::delete_file(self, &mut call),
             "sync_status" => node::sync_status(self, &mut call),
+            "sync_digest" => digest::sync_digest(self, &mut call),
+            "sync_peers" => digest::sync_peers(self, &mut call),
             "meshchat_nodes" => node::meshchat_nodes(self, &mut call),
             "hosts" => node::hosts(self, &mut call),
             "hosts_raw" => node::hosts_raw(self, &mut call),

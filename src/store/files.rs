@@ -256,9 +256,9 @@ impl Upload<'_> {
         self.done.as_ref()
     }
 
-    /// True when a whole file part was received.
-    pub fn received(&self) -> bool {
-        self.complete.is_some()
+    /// The name of the whole file part received, if any.
+    pub fn received(&self) -> Option<&FileName> {
+        self.complete.as_ref().map(|(_, name, _)| name)
     }
 
     /// Moves the received file into place, within quota.

@@ -110,6 +110,12 @@ impl Contents {
         }
     }
 
+    /// Identifies this state of the log (with the trim limit `max`) for response caches;
+    /// `None` when the log changed while it was read, or there is none.
+    pub fn identity(&self, max: usize) -> Option<String> {
+        self.key.map(|k| k.identity(max))
+    }
+
     /// The raw size of the log in bytes.
     pub fn len(&self) -> usize {
         self.bytes.len()
@@ -130,6 +136,11 @@ struct Key {
 }
 
 impl Key {
+    /// A text form for caches keyed on this state of the log and the trim limit.
+    fn identity(&self, max: usize) -> String {
+        format!("log {} {} {} {max}", self.ino, self.size, self.mtime_ns)
+    }
+
     fn of(meta: &fs::Metadata) -> Key {
         Key {
             ino: meta.ino(),
@@ -243,6 +254,13 @@ impl Log {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("stat", &self.path)(e)),
         }
+    }
+
+    /// Identifies the log's current state for response caches (see [`Contents::identity`]).
+    pub fn identity(&self) -> Result<String> {
+        Ok(self
+            .current_key()?
+            .map_or_else(|| "log none".to_string(), |k| k.identity(self.max)))
     }
 
     fn cached_meta(&self) -> Option<Meta> {
@@ -375,6 +393,7 @@ impl Log {
     }
 
     fn compact_locked(&self) -> Result<()> {
+        self.remove_stale_temps();
         let contents = self.read()?;
         let view = contents.view(self.max);
         let mut out = String::with_capacity(contents.len());
@@ -394,6 +413,24 @@ impl Log {
             });
         }
         Ok(())
+    }
+}
+
+impl Log {
+    /// Removes temporary files of compactions that were killed midway (we hold the lock:
+    /// no other compaction is running), so flash space never leaks.
+    fn remove_stale_temps(&self) {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let prefix = format!("{}.tmp", name.to_string_lossy());
+        if let Ok(rd) = fs::read_dir(dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
     }
 }
 
@@ -523,6 +560,31 @@ pub(crate) mod tests {
         fs::remove_file(p.log_meta()).unwrap();
         log.append(&[msg(17, 116, "m")]).unwrap();
         assert_eq!(log.version().unwrap(), (8..=17).sum::<u64>());
+    }
+
+    #[test]
+    fn a_compaction_killed_midway_leaves_the_log_whole() {
+        let p = temp_paths("killed");
+        let log = Log::new(&p, 10);
+        log.append(
+            &(1..=12u32)
+                .map(|i| msg(i, u64::from(i), "m"))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let before = fs::read(log.path()).unwrap();
+        // What a compactor killed while writing leaves behind: a partial temporary file.
+        let stale = atomic::temp_path(log.path()).with_extension("tmp999");
+        fs::write(&stale, &before[..before.len() / 2]).unwrap();
+        assert_eq!(
+            fs::read(log.path()).unwrap(),
+            before,
+            "the log itself is untouched"
+        );
+        assert_eq!(ids(&log), (3..=12).collect::<Vec<_>>());
+        log.compact().unwrap();
+        assert!(!stale.exists(), "the next compaction removes it");
+        assert_eq!(ids(&log), (3..=12).collect::<Vec<_>>());
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! CGI, configuration files, the clock (callers pass `now`).
 
 pub mod atomic;
+pub mod cache;
 pub mod files;
 pub mod lock;
 pub mod log;
+pub mod peers;
 pub mod status;
 pub mod users;
 
