@@ -24,7 +24,7 @@ export SOURCE_DATE_EPOCH
 
 # Size: the cross profile aborts without unwinding or formatting panic messages (see
 # docs/PACKAGING.md; every error already travels as a Result), and std is rebuilt with
-# opt-level z and without backtrace symbolisation.
+# opt-level z, its optimize_for_size variants and without backtrace symbolisation.
 PROFILE_FLAGS="${CROSS_PROFILE_FLAGS-"-Zpanic-immediate-abort --config profile.release.panic=\"immediate-abort\""}"
 
 OBJCOPY="$(rustup run "$CROSS_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy"
@@ -41,7 +41,7 @@ for arch in $ARCHS; do
     echo "cross: $arch ($target)"
     # shellcheck disable=SC2086
     cargo "+$CROSS_TOOLCHAIN" zigbuild --release --locked --target "$target" \
-        -Zbuild-std=std,panic_abort -Zbuild-std-features= \
+        -Zbuild-std=std,panic_abort -Zbuild-std-features="${CROSS_STD_FEATURES-optimize_for_size}" \
         -Ztrim-paths --config 'profile.release.trim-paths="all"' \
         $PROFILE_FLAGS ${CROSS_EXTRA_FLAGS:-}
     mkdir -p "$OUT/$arch"
