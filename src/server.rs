@@ -69,8 +69,17 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
             })
         })
         .collect();
+    // accept() honours the listener's receive timeout too, and tiny_http's accept loop ends
+    // at its first error: left alone, a server nobody connects to for SOCKET_TIMEOUT_SECS
+    // would stop accepting. A connection to ourselves now and then keeps accept() awake.
+    let wake = wake_addr(addr);
+    let mut ticks = 0u32;
     while !sys::stop_requested() {
         thread::sleep(Duration::from_millis(100));
+        ticks += 1;
+        if ticks.is_multiple_of(SOCKET_TIMEOUT_SECS * 10 / 4) {
+            let _ = std::net::TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        }
     }
     eprintln!("meshchat: stopping");
     for _ in &workers {
@@ -80,6 +89,18 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
         let _ = w.join();
     }
     Ok(())
+}
+
+/// Where this server can reach itself (a wildcard address means loopback).
+fn wake_addr(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        a.set_ip(match a {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    a
 }
 
 /// gzip forms of the text assets, made once at start-up.
