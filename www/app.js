@@ -156,7 +156,7 @@ function init() {
     if (document.hidden || !S.call || !$('login').hidden) return;
     markRead();
     renderUsers();
-    if (Date.now() - S.lastOk > 2000) poll(); // catch up at once, not at the slow pace
+    if (Date.now() - S.lastOk > 2000 || Date.now() - usersAt > USERS) poll(); // catch up now
   });
   addEventListener('online', () => S.lost && poll());
   setInterval(tick, 1000);

@@ -147,7 +147,7 @@ export async function openPage(browser, srv, { viewport = { width: 1280, height:
 export async function login(page, call = 'KN6PLV') {
   await page.fill('#login-call', call);
   await page.click('#login-form button');
-  await page.waitForSelector('#page-chat:not([hidden])');
+  await page.waitForSelector('#login', { state: 'hidden' });
   await until(() => page.evaluate(() => document.querySelector('#conn-state').textContent === 'Online'), 'first poll answered');
 }
 
