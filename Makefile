@@ -46,7 +46,7 @@ test: deps lint unit $(TEST_TARGETS)
 	@echo "meshchat: all tests passed"
 
 bench: deps release
-	scripts/bench.sh
+	scripts/bench.py
 
 clean:
 	$(CARGO) clean

@@ -65,31 +65,3 @@ pub fn catch_stop_signals() {
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
-
-/// Sets receive and send timeouts on a listening socket. Linux copies them to every
-/// accepted socket, so a client that stalls is dropped even though the HTTP library
-/// accepts connections itself.
-pub fn set_listener_timeouts(listener: &std::net::TcpListener, secs: u32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let tv = libc::timeval {
-        tv_sec: secs as libc::time_t,
-        tv_usec: 0,
-    };
-    for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: the fd is a live socket owned by `listener`; `tv` is a valid timeval and
-        // its size is passed alongside.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                &tv as *const libc::timeval as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}

@@ -6,6 +6,7 @@ use super::{gzip, presence, store_failed, Api, Call};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{Message, MessageRef, StoredText};
 use crate::protocol::{CallSign, Channel, Epoch, MessageId};
+use crate::store::cache::MAX_TOTAL;
 use crate::store::log;
 
 /// `send_message`: validates every field, then appends one record.
@@ -80,13 +81,33 @@ pub fn write_messages_json(out: &mut Vec<u8>, messages: &[MessageRef]) {
 }
 
 /// `messages`: the whole database as JSON, newest first; gzip when accepted. With
-/// `call_sign` and `epoch`, also a presence heartbeat (legacy).
+/// `call_sign` and `epoch`, also a presence heartbeat (legacy). The body is cached in RAM
+/// per state of the log: every browser fetches it after each change.
 pub fn messages(api: &Api, call: &mut Call) -> Response {
     if call.params.get_nonempty("call_sign").is_some()
         && call.params.get_nonempty("epoch").is_some()
     {
         if let Err(r) = presence::heartbeat(api, call) {
             return r;
+        }
+    }
+    let gzip = call.req.accept_gzip;
+    let name = if gzip {
+        "messages.json.gz"
+    } else {
+        "messages.json"
+    };
+    let reply = |body: Vec<u8>| {
+        let r = Response::json(body);
+        if gzip {
+            r.header("Content-Encoding", "gzip")
+        } else {
+            r
+        }
+    };
+    if let Ok(key) = api.log.identity() {
+        if let Some(body) = api.cache.get(name, &key) {
+            return reply(body);
         }
     }
     let contents = match api.log.read() {
@@ -96,11 +117,13 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
     let view = contents.view(api.log.max());
     let mut body = Vec::with_capacity(contents.len() + contents.len() / 4 + 2);
     write_messages_json(&mut body, &view.messages);
-    if call.req.accept_gzip {
-        Response::json(gzip::compress(&body)).header("Content-Encoding", "gzip")
-    } else {
-        Response::json(body)
+    if gzip {
+        body = gzip::compress(&body);
     }
+    if let Some(key) = contents.identity(api.log.max()) {
+        api.cache.put(name, &key, &body, MAX_TOTAL / 2);
+    }
+    reply(body)
 }
 
 /// `messages_version_ui`: the version as JSON, plus a presence heartbeat.

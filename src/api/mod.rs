@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::protocol::form::Params;
 use crate::protocol::limits::{MAX_FORM_BODY, MAX_QUERY};
 use crate::protocol::Epoch;
+use crate::store::cache::Cache;
 use crate::store::files::Files;
 use crate::store::log::Log;
 use crate::store::status::Status;
@@ -38,6 +39,7 @@ pub struct Api<'c> {
     pub users: Users,
     pub files: Files,
     pub status: Status,
+    pub cache: Cache,
 }
 
 /// What every action receives: parsed parameters plus the request's context.
@@ -56,6 +58,7 @@ impl<'c> Api<'c> {
             users: Users::new(&cfg.paths),
             files: Files::new(&cfg.paths, cfg.max_file_storage),
             status: Status::new(&cfg.paths),
+            cache: Cache::new(&cfg.paths),
         }
     }
 

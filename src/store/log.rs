@@ -110,6 +110,12 @@ impl Contents {
         }
     }
 
+    /// Identifies this state of the log (with the trim limit `max`) for response caches;
+    /// `None` when the log changed while it was read, or there is none.
+    pub fn identity(&self, max: usize) -> Option<String> {
+        self.key.map(|k| k.identity(max))
+    }
+
     /// The raw size of the log in bytes.
     pub fn len(&self) -> usize {
         self.bytes.len()
@@ -130,6 +136,11 @@ struct Key {
 }
 
 impl Key {
+    /// A text form for caches keyed on this state of the log and the trim limit.
+    fn identity(&self, max: usize) -> String {
+        format!("log {} {} {} {max}", self.ino, self.size, self.mtime_ns)
+    }
+
     fn of(meta: &fs::Metadata) -> Key {
         Key {
             ino: meta.ino(),
@@ -243,6 +254,13 @@ impl Log {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("stat", &self.path)(e)),
         }
+    }
+
+    /// Identifies the log's current state for response caches (see [`Contents::identity`]).
+    pub fn identity(&self) -> Result<String> {
+        Ok(self
+            .current_key()?
+            .map_or_else(|| "log none".to_string(), |k| k.identity(self.max)))
     }
 
     fn cached_meta(&self) -> Option<Meta> {

@@ -5,6 +5,7 @@
 //! CGI, configuration files, the clock (callers pass `now`).
 
 pub mod atomic;
+pub mod cache;
 pub mod files;
 pub mod lock;
 pub mod log;

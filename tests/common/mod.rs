@@ -67,7 +67,10 @@ impl Node {
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let mut out = BTreeMap::new();
         walk(&self.dir, &self.dir, &mut out);
-        out.retain(|k, _| !k.ends_with("/lock") && !k.ends_with("messages.meta"));
+        // Caches and the lock are not state: rebuilt or recreated whenever needed.
+        out.retain(|k, _| {
+            !k.ends_with("/lock") && !k.ends_with("messages.meta") && !k.contains("/cache.")
+        });
         out
     }
 }

@@ -1,0 +1,309 @@
+//! The HTTP/1.1 side of `serve`: one request per connection, read with hard limits.
+//!
+//! In scope: the request head (method, target, the few headers meshchat uses), a body
+//! reader bounded by `Content-Length` and a minimum transfer rate, and writing a response.
+//! Out of scope: routing and everything the API does. Connections close after each
+//! response, so a worker is never held by an idle keep-alive client.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Bytes of the request line and headers together.
+pub const MAX_HEAD: usize = 32 * 1024;
+/// Headers per request.
+pub const MAX_HEADERS: usize = 64;
+/// Seconds a client has to send its whole request head (browsers send it at once).
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+/// Seconds any single read or write may block.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// A body must average at least this many bytes per second after the grace period (the
+/// legacy client's own cut-off), so a dripping client cannot hold a worker for long.
+pub const MIN_BODY_RATE: u64 = 1000;
+/// Seconds before the body rate is enforced.
+pub const RATE_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a request could not be read; each maps to one status.
+#[derive(Debug)]
+pub enum HeadError {
+    /// The client closed or stalled before a whole head arrived: no reply.
+    Gone,
+    /// Not HTTP/1.x, or a malformed line: 400.
+    Malformed(&'static str),
+    /// Head larger than [`MAX_HEAD`] or more than [`MAX_HEADERS`] headers: 431.
+    TooLarge,
+    /// A chunked request body (no meshchat client sends one): 411.
+    LengthRequired,
+}
+
+impl fmt::Display for HeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeadError::Gone => f.write_str("client went away"),
+            HeadError::Malformed(why) => write!(f, "malformed request: {why}"),
+            HeadError::TooLarge => f.write_str("request head is too large"),
+            HeadError::LengthRequired => f.write_str("a Content-Length is required"),
+        }
+    }
+}
+
+/// A request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    /// 0 when absent.
+    pub content_length: u64,
+}
+
+impl Head {
+    /// A header's value (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads and parses the request head from `r`, within [`HEAD_DEADLINE`].
+pub fn read_head<R: BufRead>(r: &mut R, started: Instant) -> Result<Head, HeadError> {
+    let mut total = 0usize;
+    let mut lines: Vec<String> = Vec::new();
+    loop {
+        if started.elapsed() > HEAD_DEADLINE {
+            return Err(HeadError::Gone);
+        }
+        let mut line = Vec::new();
+        let n = r
+            .by_ref()
+            .take((MAX_HEAD - total + 1) as u64)
+            .read_until(b'\n', &mut line)
+            .map_err(|_| HeadError::Gone)?;
+        if n == 0 {
+            return Err(HeadError::Gone);
+        }
+        total += n;
+        if total > MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+        if !line.ends_with(b"\n") {
+            // EOF inside a line.
+            return Err(HeadError::Gone);
+        }
+        let text = String::from_utf8(line).map_err(|_| HeadError::Malformed("not UTF-8"))?;
+        let text = text.trim_end_matches(['\r', '\n']).to_string();
+        if text.is_empty() {
+            if lines.is_empty() {
+                continue; // Stray CRLF before a request is allowed (RFC 9112 2.2).
+            }
+            break;
+        }
+        lines.push(text);
+        if lines.len() > MAX_HEADERS + 1 {
+            return Err(HeadError::TooLarge);
+        }
+    }
+    parse_head(&lines)
+}
+
+fn parse_head(lines: &[String]) -> Result<Head, HeadError> {
+    let first = lines.first().ok_or(HeadError::Malformed("empty"))?;
+    let mut parts = first.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(HeadError::Malformed("bad request line"));
+    };
+    if !version.starts_with("HTTP/1.") || !target.starts_with('/') || method.is_empty() {
+        return Err(HeadError::Malformed("bad request line"));
+    }
+    let mut headers = Vec::with_capacity(lines.len() - 1);
+    for l in &lines[1..] {
+        let (name, value) = l
+            .split_once(':')
+            .ok_or(HeadError::Malformed("header without ':'"))?;
+        if name.is_empty() || name.contains(' ') {
+            return Err(HeadError::Malformed("bad header name"));
+        }
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let mut head = Head {
+        method: method.to_string(),
+        target: target.to_string(),
+        headers,
+        content_length: 0,
+    };
+    if head.header("Transfer-Encoding").is_some() {
+        return Err(HeadError::LengthRequired);
+    }
+    if let Some(cl) = head.header("Content-Length") {
+        head.content_length = cl
+            .parse()
+            .map_err(|_| HeadError::Malformed("bad Content-Length"))?;
+    }
+    Ok(head)
+}
+
+/// The request body: exactly `Content-Length` bytes, or an error when the client stalls
+/// or drips slower than [`MIN_BODY_RATE`].
+pub struct BodyReader<'a, R> {
+    inner: &'a mut R,
+    left: u64,
+    read: u64,
+    started: Instant,
+}
+
+impl<'a, R: Read> BodyReader<'a, R> {
+    /// A reader for `len` bytes of body from `inner`.
+    pub fn new(inner: &'a mut R, len: u64) -> Self {
+        BodyReader {
+            inner,
+            left: len,
+            read: 0,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl<R: Read> Read for BodyReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let elapsed = self.started.elapsed();
+        if elapsed > RATE_GRACE && self.read < MIN_BODY_RATE * elapsed.as_secs() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request body is arriving too slowly",
+            ));
+        }
+        let max = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..max])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "request body is shorter than Content-Length",
+            ));
+        }
+        self.left -= n as u64;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Writes a response and lets the connection close.
+pub fn write_response(
+    out: &mut impl Write,
+    status: u16,
+    headers: &[(&str, String)],
+    body: &mut dyn Read,
+    len: u64,
+    head_only: bool,
+) -> io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\n",
+        crate::api::http::reason_phrase(status)
+    );
+    for (name, value) in headers {
+        // Values come from our own code, never raw from a client; still, never split a line.
+        if value.contains(['\r', '\n']) {
+            continue;
+        }
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {len}\r\nConnection: close\r\n\r\n"
+    ));
+    out.write_all(head.as_bytes())?;
+    if !head_only {
+        let copied = io::copy(&mut body.take(len), out)?;
+        if copied != len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "body shorter than announced",
+            ));
+        }
+    }
+    out.flush()
+}
+
+/// Sets the per-operation timeouts on a freshly accepted connection and wraps it for
+/// reading.
+pub fn prepare(stream: &TcpStream) -> io::Result<BufReader<TcpStream>> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    stream.set_nodelay(true)?;
+    Ok(BufReader::with_capacity(8 * 1024, stream.try_clone()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &str) -> Result<Head, HeadError> {
+        read_head(
+            &mut io::Cursor::new(raw.as_bytes().to_vec()),
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn parses_heads() {
+        let h = head("\r\nPOST /cgi-bin/meshchat?action=x HTTP/1.1\r\nHost: a\r\ncontent-length: 12\r\nCookie: a=b; c=d\r\n\r\nbody").unwrap();
+        assert_eq!(h.method, "POST");
+        assert_eq!(h.target, "/cgi-bin/meshchat?action=x");
+        assert_eq!(h.content_length, 12);
+        assert_eq!(h.header("COOKIE"), Some("a=b; c=d"));
+    }
+
+    #[test]
+    fn refuses_bad_heads() {
+        assert!(matches!(head("GET / HTTP/1.1\r\nHo"), Err(HeadError::Gone)));
+        assert!(matches!(
+            head("GARBAGE\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
+        assert!(matches!(
+            head("GET http://x/ HTTP/1.1\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
+        assert!(matches!(
+            head("GET / SPDY/3\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
+        assert!(matches!(
+            head("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
+        assert!(matches!(
+            head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(HeadError::LengthRequired)
+        ));
+        let many = format!(
+            "GET / HTTP/1.1\r\n{}\r\n",
+            "X-A: b\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert!(matches!(head(&many), Err(HeadError::TooLarge)));
+        let huge = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_HEAD));
+        assert!(matches!(head(&huge), Err(HeadError::TooLarge)));
+    }
+
+    #[test]
+    fn body_reader_stops_at_content_length_and_detects_short_bodies() {
+        let mut src = io::Cursor::new(b"hello world".to_vec());
+        let mut out = String::new();
+        BodyReader::new(&mut src, 5)
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "hello");
+        let mut src = io::Cursor::new(b"abc".to_vec());
+        let err = BodyReader::new(&mut src, 10)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

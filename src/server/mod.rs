@@ -1,0 +1,293 @@
+//! `meshchat serve`: the API at `/cgi-bin/meshchat` and the embedded web UI at
+//! `/meshchat/`, for hosts without uhttpd (a Pi, a Debian box, a laptop).
+//!
+//! A fixed pool of worker threads takes accepted connections from a bounded queue; when
+//! the queue is full a new connection gets an immediate 503. Every socket has read and
+//! write timeouts, request heads and bodies are capped (see `http`), and a connection
+//! closes after its response: memory and threads stay bounded whatever clients do.
+//! SIGTERM/SIGINT stop the server after in-flight requests finish (at most a second).
+//!
+//! Written on std rather than tiny_http: tiny_http 0.12 has no socket timeouts, spawns a
+//! thread per connection without bound, and its accept loop ends for good on the first
+//! accept error (EMFILE, or EAGAIN once a listener timeout is set), after which the
+//! server silently stops answering.
+
+pub mod http;
+
+use std::io::{Cursor, Read};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::api::{self, Api, Body, Request, Response};
+use crate::config::Config;
+use crate::sys;
+
+include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+
+/// Worker threads answering requests (small stacks: 16 cost about 2 MB at most).
+pub const WORKERS: usize = 16;
+/// Accepted connections waiting for a worker; beyond this, 503.
+pub const QUEUE: usize = 32;
+/// Stack of a worker thread: requests are handled without deep recursion or big frames.
+const WORKER_STACK: usize = 256 * 1024;
+
+/// Why the server could not run.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+struct Shared {
+    cfg: Config,
+    gz: Vec<Option<Vec<u8>>>,
+    port: u16,
+    busy: AtomicUsize,
+}
+
+/// Binds `listen`, prints `listening on http://ADDR/` (tests read it to learn the port),
+/// and serves until SIGTERM or SIGINT.
+pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
+    cfg.paths.create_dirs().map_err(|e| Error(e.to_string()))?;
+    let listener =
+        TcpListener::bind(listen).map_err(|e| Error(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| Error(e.to_string()))?;
+    sys::catch_stop_signals();
+    println!("listening on http://{addr}/");
+    eprintln!(
+        "meshchat: serving node {} zone '{}' on http://{addr}/meshchat/",
+        cfg.node(),
+        cfg.zone()
+    );
+
+    let shared = Arc::new(Shared {
+        cfg,
+        gz: compress_assets(),
+        port: addr.port(),
+        busy: AtomicUsize::new(0),
+    });
+    let (tx, rx) = sync_channel::<TcpStream>(QUEUE);
+    let rx = Arc::new(Mutex::new(rx));
+    for _ in 0..WORKERS {
+        let (rx, shared) = (rx.clone(), shared.clone());
+        thread::Builder::new()
+            .stack_size(WORKER_STACK)
+            .spawn(move || worker(&rx, &shared))
+            .map_err(|e| Error(format!("cannot start a worker thread: {e}")))?;
+    }
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            match conn {
+                Ok(stream) => match tx.try_send(stream) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(stream)) => overloaded(stream),
+                    Err(TrySendError::Disconnected(_)) => return,
+                },
+                // Out of descriptors, or a connection reset before accept: wait, go on.
+                Err(e) => {
+                    eprintln!("meshchat: accept: {e}");
+                    thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    });
+    while !sys::stop_requested() {
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Let requests in flight finish (their writes are atomic anyway), then leave.
+    let deadline = Instant::now() + Duration::from_millis(900);
+    while shared.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("meshchat: stopped");
+    Ok(())
+}
+
+fn worker(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
+    loop {
+        let next = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(stream) = next else { return };
+        shared.busy.fetch_add(1, Ordering::SeqCst);
+        // A client that hangs up or stalls is not an error worth a log line.
+        let _ = serve_connection(stream, shared);
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Every worker is busy and the queue is full: say so at once and close.
+fn overloaded(mut stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let body = b"busy, try again\n";
+    let _ = http::write_response(
+        &mut stream,
+        503,
+        &[
+            ("Content-type", "text/plain".into()),
+            ("Retry-After", "2".into()),
+        ],
+        &mut &body[..],
+        body.len() as u64,
+        false,
+    );
+}
+
+fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let mut reader = http::prepare(&stream)?;
+    let mut out = std::io::BufWriter::with_capacity(16 * 1024, &stream);
+    let head = match http::read_head(&mut reader, Instant::now()) {
+        Ok(h) => h,
+        Err(http::HeadError::Gone) => return Ok(()),
+        Err(e) => {
+            let status = match e {
+                http::HeadError::TooLarge => 431,
+                http::HeadError::LengthRequired => 411,
+                _ => 400,
+            };
+            let msg = format!("{e}\n");
+            return http::write_response(
+                &mut out,
+                status,
+                &[("Content-type", "text/plain".into())],
+                &mut msg.as_bytes(),
+                msg.len() as u64,
+                false,
+            );
+        }
+    };
+    if head
+        .header("Expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
+        std::io::Write::write_all(&mut out, b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        std::io::Write::flush(&mut out)?;
+    }
+    let head_only = head.method == "HEAD";
+    let mut body = http::BodyReader::new(&mut reader, head.content_length);
+    let response = route(shared, &head, &mut body);
+    let Response {
+        status,
+        headers,
+        body,
+    } = response;
+    let (mut content, len): (Box<dyn Read>, u64) = match body {
+        Body::Bytes(b) => {
+            let len = b.len() as u64;
+            (Box::new(Cursor::new(b)), len)
+        }
+        Body::File(f, len) => (Box::new(f), len),
+    };
+    http::write_response(&mut out, status, &headers, &mut content, len, head_only)
+}
+
+fn route(shared: &Shared, head: &http::Head, body: &mut dyn Read) -> Response {
+    let (path, query) = head.target.split_once('?').unwrap_or((&head.target, ""));
+    let accept_gzip = head
+        .header("Accept-Encoding")
+        .is_some_and(|v| v.contains("gzip"));
+    let get = matches!(head.method.as_str(), "GET" | "HEAD");
+    match path {
+        "/cgi-bin/meshchat" if get || head.method == "POST" => {
+            let mut req = Request {
+                query,
+                post: head.method == "POST",
+                content_type: head.header("Content-Type"),
+                content_length: Some(head.content_length),
+                body,
+                accept_gzip,
+                cookie: head.header("Cookie"),
+                authorization: head.header("Authorization"),
+                server_port: shared.port,
+            };
+            Api::new(&shared.cfg).handle(&mut req)
+        }
+        "/" if get => redirect("/meshchat/"),
+        p if get => asset(p, accept_gzip, &shared.gz),
+        _ => Response::text("method not allowed\n").status(405),
+    }
+}
+
+/// gzip forms of the text assets, made once at start-up.
+fn compress_assets() -> Vec<Option<Vec<u8>>> {
+    ASSETS
+        .iter()
+        .map(|(name, bytes)| {
+            (is_text(name) && bytes.len() > 512).then(|| api::gzip::compress(bytes))
+        })
+        .collect()
+}
+
+fn is_text(name: &str) -> bool {
+    [".html", ".css", ".js", ".svg", ".json", ".txt"]
+        .iter()
+        .any(|e| name.ends_with(e))
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    Response::text(format!("see {to}\n"))
+        .status(302)
+        .header("Location", to)
+}
+
+/// `/meshchat`, `/meshchat/` and `/meshchat/<file>` from the embedded UI. `/meshchat`
+/// answers 200 itself: the node's hourly service check requires it.
+fn asset(path: &str, accept_gzip: bool, gz: &[Option<Vec<u8>>]) -> Response {
+    let name = match path {
+        "/meshchat" | "/meshchat/" => "index.html",
+        p => match p.strip_prefix("/meshchat/") {
+            Some(n) => n,
+            None => return Response::text("not found\n").status(404),
+        },
+    };
+    let Some(i) = ASSETS.iter().position(|(n, _)| *n == name) else {
+        return Response::text("not found\n").status(404);
+    };
+    let (n, bytes) = ASSETS[i];
+    let mut r = match (&gz[i], accept_gzip) {
+        (Some(z), true) => {
+            Response::new(content_type(n), z.clone()).header("Content-Encoding", "gzip")
+        }
+        _ => Response::new(content_type(n), bytes.to_vec()),
+    };
+    r = r
+        .header("Cache-Control", "no-cache")
+        .header("X-Content-Type-Options", "nosniff");
+    if n.ends_with(".html") {
+        r = r
+            .header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+            .header("X-Frame-Options", "DENY");
+    }
+    r
+}
+
+impl Response {
+    /// Sets the HTTP status.
+    pub fn status(mut self, status: u16) -> Response {
+        self.status = status;
+        self
+    }
+}

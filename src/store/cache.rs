@@ -1,0 +1,85 @@
+//! Response caches in the RAM directory, keyed on the state of what they were made from.
+//!
+//! Many browsers fetch the same `messages` body after each change; building it once and
+//! serving the bytes afterwards keeps a CGI request close to the cost of exec itself. A
+//! cache file is `KEY \n BODY`; a stale or missing one is simply rebuilt, so every error
+//! here is ignored.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+
+use super::{atomic, Paths};
+
+/// Bytes of RAM all caches of a node may take together (DESIGN.md: "everything else
+/// ≤ 1 MB" of /tmp, shared with the presence and sync files).
+pub const MAX_TOTAL: usize = 512 * 1024;
+
+/// The response caches of one node.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// The caches described by `paths`.
+    pub fn new(paths: &Paths) -> Cache {
+        Cache {
+            dir: paths.ram_dir.clone(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("cache.{name}"))
+    }
+
+    /// The cached body of `name` if it was made from state `key`.
+    pub fn get(&self, name: &str, key: &str) -> Option<Vec<u8>> {
+        let file = File::open(self.path(name)).ok()?;
+        let len = file.metadata().ok()?.len() as usize;
+        let mut r = BufReader::new(file);
+        let mut line = String::new();
+        r.read_line(&mut line).ok()?;
+        if line.strip_suffix('\n')? != key {
+            return None;
+        }
+        let mut body = Vec::with_capacity(len.saturating_sub(line.len()));
+        r.read_to_end(&mut body).ok()?;
+        Some(body)
+    }
+
+    /// Stores `body` for `name` as made from state `key`, or drops the entry when the
+    /// body is larger than `limit`.
+    pub fn put(&self, name: &str, key: &str, body: &[u8], limit: usize) {
+        if body.len() > limit {
+            let _ = std::fs::remove_file(self.path(name));
+            return;
+        }
+        let mut data = Vec::with_capacity(key.len() + 1 + body.len());
+        data.extend_from_slice(key.as_bytes());
+        data.push(b'\n');
+        data.extend_from_slice(body);
+        let _ = atomic::replace(&self.path(name), &data, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::log::tests::temp_paths;
+
+    #[test]
+    fn hit_miss_and_limit() {
+        let c = Cache::new(&temp_paths("cache"));
+        assert_eq!(c.get("m", "k1"), None);
+        c.put("m", "k1", b"body\nwith lines", 100);
+        assert_eq!(c.get("m", "k1").as_deref(), Some(&b"body\nwith lines"[..]));
+        assert_eq!(c.get("m", "k2"), None);
+        c.put("m", "k2", &[0; 200], 100);
+        assert_eq!(
+            c.get("m", "k1"),
+            None,
+            "an over-limit body drops the old entry"
+        );
+    }
+}
