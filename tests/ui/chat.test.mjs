@@ -195,7 +195,7 @@ test('users: active (<= 120 s) and idle (<= 240 s) users with their node; older 
     await until(async () => (await page.locator('#users .user').count()) === 3, 'three users');
     const users = await page.$$eval('#users .user', (els) => els.map((e) => [e.className, e.querySelector('.who').textContent, e.querySelector('.node').textContent]));
     assert.deepEqual(users, [['user active', 'KN6PLV', 'test-node'], ['user active', 'N0ACT', 'pi-host'], ['user idle', 'K7IDL', 'far-node']]);
-    assert.equal(await page.textContent('#users-count'), '(2 active, 1 idle)');
+    assert.equal(await page.textContent('#users-count'), '2 active · 1 idle');
     assertClean(page);
   } finally { await srv.close(); }
 });
