@@ -11,4 +11,5 @@ pub mod config;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod sys;

@@ -25,6 +25,7 @@ enum Command {
     Serve(ServeCmd),
     Import(ImportCmd),
     Compact(CompactCmd),
+    Sync(SyncCmd),
 }
 
 /// Flags every subcommand takes.
@@ -114,6 +115,39 @@ struct CompactCmd {
     option: Vec<String>,
 }
 
+/// run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
+#[derive(FromArgs)]
+#[argh(subcommand, name = "sync")]
+struct SyncCmd {
+    /// one round with every peer, then exit
+    #[argh(switch)]
+    once: bool,
+    /// log every round, not only changes
+    #[argh(switch)]
+    verbose: bool,
+    /// print one line per peer round on stdout (bytes, requests, time)
+    #[argh(switch)]
+    stats: bool,
+    /// seconds a peer may stall before it is dropped (default 10)
+    #[argh(option, default = "10")]
+    stall: u64,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// this node's name
+    #[argh(option)]
+    node: Option<String>,
+    /// the zone
+    #[argh(option)]
+    zone: Option<String>,
+    /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
+    #[argh(option)]
+    data: Option<PathBuf>,
+    /// any configuration option, as name=value (repeatable)
+    #[argh(option, short = 'o')]
+    option: Vec<String>,
+}
+
 fn overrides(c: Common) -> Result<Overrides, String> {
     let mut options = Vec::new();
     for o in c.option {
@@ -171,6 +205,23 @@ fn run(cli: Cli) -> Result<(), String> {
                 ..Default::default()
             })?;
             import(&cfg, &i.file)
+        }
+        Some(Command::Sync(s)) => {
+            let cfg = load(Common {
+                config: s.config,
+                node: s.node,
+                zone: s.zone,
+                data: s.data,
+                option: s.option,
+            })?;
+            let opts = meshchat::sync::Options {
+                once: s.once,
+                verbose: s.verbose,
+                stats: s.stats,
+                stall: std::time::Duration::from_secs(s.stall.max(1)),
+                ..Default::default()
+            };
+            meshchat::sync::run(cfg, opts).map_err(|e| e.to_string())
         }
         Some(Command::Compact(c)) => {
             let cfg = load(Common {

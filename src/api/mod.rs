@@ -5,6 +5,7 @@
 //! response leaves; adapters in `cgi.rs` and `server.rs` translate.
 
 pub mod auth;
+pub mod digest;
 pub mod files;
 pub mod gzip;
 pub mod http;
@@ -109,13 +110,15 @@ impl<'c> Api<'c> {
             "messages_md5" => messages::messages_md5(self, &mut call),
             "messages_download" => messages::messages_download(self, &mut call),
             "users" => presence::users(self, &mut call),
-            "users_raw" => presence::users_raw(self, &mut call),
+            "users_raw" => digest::advertise(self, presence::users_raw(self, &mut call)),
             "local_files_raw" => files::local_files_raw(self, &mut call),
             "files" => files::files(self, &mut call),
             "file_download" => files::file_download(self, &mut call),
             "upload_file" => files::upload_file(self, &mut call),
             "delete_file" => files::delete_file(self, &mut call),
             "sync_status" => node::sync_status(self, &mut call),
+            "sync_digest" => digest::sync_digest(self, &mut call),
+            "sync_peers" => digest::sync_peers(self, &mut call),
             "meshchat_nodes" => node::meshchat_nodes(self, &mut call),
             "hosts" => node::hosts(self, &mut call),
             "hosts_raw" => node::hosts_raw(self, &mut call),

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod files;
 pub mod lock;
 pub mod log;
+pub mod peers;
 pub mod status;
 pub mod users;
 

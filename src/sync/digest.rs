@@ -1,0 +1,313 @@
+//! The `digest-v1` client (docs/SYNC.md): one small GET per round when nothing changed;
+//! when the peer's messages changed, a top-down comparison of range fingerprints that
+//! fetches only the lines we lack.
+//!
+//! The round: a check request carries what we last saw of the peer (its message version
+//! and the CRC32s of its users and files lists). The peer answers with its current
+//! values, the lists that changed, and, when its version differs, its first partition
+//! (range fingerprints). We compare each range with our own messages in it and ask,
+//! per differing range: "here are my ids, send what I lack" (few on our side), "list
+//! your ids" (few on its side), or "split it" (many on both); until nothing differs.
+
+use super::client::{Client, FetchError};
+use super::discovery::Peer;
+use super::local::{self, Snapshot};
+use super::{Error, Memo, Node, Outcome};
+use crate::protocol::digest::{
+    self, parse_reply, write_queries, Bound, Fingerprint, Query, Range, ACTION, MAX_IDS,
+    MAX_QUERIES, SMALL,
+};
+use crate::protocol::form::percent_encode;
+use crate::protocol::MessageId;
+
+/// Query requests one round may make after the check (a 10,000-message log needs 4).
+pub const MAX_REQUESTS: usize = 12;
+/// Bytes of the `q` parameter of one request (the server reads form bodies up to 64 KB).
+const MAX_Q_BYTES: usize = 24 * 1024;
+/// Every this many rounds the peer's version is forgotten, so the next round compares
+/// the whole range tree even if the peer seems unchanged: a cheap guard against
+/// anything that slipped past the version (a lost message of ours, a collision).
+pub const FULL_CHECK_ROUNDS: u32 = 360;
+
+/// The questions to ask about the peer's ranges and id lists, given what we hold.
+pub fn plan(
+    ranges: &[Range],
+    id_lists: &[(Bound, Bound, Vec<MessageId>)],
+    ours: &Snapshot,
+) -> Vec<Query> {
+    let mut out = Vec::new();
+    for r in ranges {
+        if r.fp.count == 0 {
+            continue;
+        }
+        let mine = digest::range(&ours.keys, r.lo, r.hi);
+        if Fingerprint::of(mine) == r.fp {
+            continue;
+        }
+        if mine.len() <= SMALL {
+            out.push(Query::Have(r.lo, r.hi, mine.iter().map(|k| k.id).collect()));
+        } else if r.fp.count as usize <= SMALL {
+            out.push(Query::List(r.lo, r.hi));
+        } else {
+            out.push(Query::Split(r.lo, r.hi));
+        }
+    }
+    let missing: Vec<MessageId> = id_lists
+        .iter()
+        .flat_map(|(_, _, ids)| ids.iter().copied())
+        .filter(|id| !ours.has(*id))
+        .collect();
+    for chunk in missing.chunks(MAX_IDS) {
+        out.push(Query::Get(chunk.to_vec()));
+    }
+    out
+}
+
+/// Groups queries into requests that stay within the server's limits.
+fn batches(queries: Vec<Query>) -> Vec<Vec<Query>> {
+    let mut out: Vec<Vec<Query>> = Vec::new();
+    let (mut bytes, mut ids) = (0, 0);
+    for q in queries {
+        let size = q.id_count() * 8 + 48;
+        let full = out.last().is_none_or(|b| {
+            b.len() >= MAX_QUERIES || bytes + size > MAX_Q_BYTES || ids + q.id_count() > MAX_IDS
+        });
+        if full {
+            out.push(Vec::new());
+            bytes = 0;
+            ids = 0;
+        }
+        bytes += size;
+        ids += q.id_count();
+        if let Some(b) = out.last_mut() {
+            b.push(q);
+        }
+    }
+    out
+}
+
+/// Reads a reply body; a peer that answers without a checksum does not speak the
+/// extension (any more): `None`.
+fn fetch(reply: Result<super::client::Reply, FetchError>) -> Result<Option<String>, Error> {
+    match reply?.checked_bytes() {
+        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+        Err(FetchError::NoChecksum) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One digest round with `peer`.
+pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
+    let now = super::now();
+    let cfg = &node.cfg;
+    let mut out = Outcome::default();
+    memo.rounds_since_full += 1;
+    if memo.rounds_since_full >= FULL_CHECK_ROUNDS {
+        memo.rounds_since_full = 0;
+        memo.version = None;
+    }
+    let ours = node.local.snapshot()?;
+
+    let mut q = format!(
+        "action={ACTION}&v=1&node={}&platform={}",
+        percent_encode(cfg.node().as_str()),
+        cfg.platform
+    );
+    if let Some(v) = memo.version {
+        q.push_str(&format!("&m={v}"));
+    }
+    for (name, crc) in [("u", memo.users_crc), ("f", memo.files_crc)] {
+        if let Some(c) = crc {
+            q.push_str(&format!("&{name}={}", digest::crc_param(c)));
+        }
+    }
+    if let Some(floor) = ours.floor {
+        q.push_str(&format!("&floor={}", Bound::Key(floor)));
+    }
+    let Some(text) = fetch(client.get(&q))? else {
+        out.downgrade = true;
+        return Ok(out);
+    };
+    let reply = match parse_reply(&text) {
+        Ok(r) => r,
+        // A peer that answers `sync_digest` with something else has turned it off.
+        Err(_) if !text.starts_with(digest::NAME) => {
+            out.downgrade = true;
+            return Ok(out);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let header = reply.header.ok_or(digest::DigestError("no header"))?;
+    if let Some(lines) = &reply.users {
+        out.tally += local::merge_users(&node.users, &lines.join("\n"), now)?;
+        memo.users_crc = header.users;
+    }
+    if let Some(lines) = &reply.files {
+        out.tally += local::replace_files(&node.files, &peer.name, &lines.join("\n"))?;
+        memo.files_crc = header.files;
+    }
+
+    if memo.version != Some(header.version) || !reply.ranges.is_empty() {
+        let mut ranges = reply.ranges;
+        let mut id_lists = Vec::new();
+        let mut converged = false;
+        for _ in 0..=MAX_REQUESTS {
+            let queries = plan(&ranges, &id_lists, &ours);
+            if queries.is_empty() {
+                converged = true;
+                break;
+            }
+            ranges.clear();
+            id_lists.clear();
+            for batch in batches(queries) {
+                let form = format!("action={ACTION}&v=1&q={}", write_queries(&batch));
+                let text = fetch(client.post(&form))?.ok_or(FetchError::NoChecksum)?;
+                let r = parse_reply(&text)?;
+                out.tally +=
+                    local::merge_message_lines(&node.local.log, r.messages.iter().copied(), now)?;
+                ranges.extend(r.ranges);
+                id_lists.extend(r.id_lists);
+            }
+        }
+        if converged {
+            memo.version = Some(header.version);
+        }
+    }
+    node.status.record(&peer.name, now)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::digest::{partition, split, Key};
+    use crate::protocol::Epoch;
+
+    fn snap(keys: &[Key]) -> Snapshot {
+        let mut ids: Vec<u32> = keys.iter().map(|k| k.id.0).collect();
+        ids.sort_unstable();
+        Snapshot {
+            keys: keys.to_vec(),
+            ids,
+            floor: None,
+            version: 0,
+        }
+    }
+
+    fn k(e: u64, id: u32) -> Key {
+        Key::new(Epoch(e), MessageId(id))
+    }
+
+    /// Runs the whole protocol between two key sets in memory (the server side being
+    /// the same pure functions `api::digest` uses) and returns what the client fetched
+    /// and how many query requests it took.
+    fn reconcile(server: &[Key], client: &[Key]) -> (Vec<MessageId>, usize) {
+        let ours = snap(client);
+        let mut ranges = partition(server);
+        let mut id_lists = Vec::new();
+        let mut fetched = Vec::new();
+        for round in 0..=MAX_REQUESTS {
+            let queries = plan(&ranges, &id_lists, &ours);
+            if queries.is_empty() {
+                return (fetched, round);
+            }
+            ranges.clear();
+            id_lists.clear();
+            for q in queries {
+                match q {
+                    Query::Split(lo, hi) => ranges.extend(split(server, lo, hi)),
+                    Query::List(lo, hi) => id_lists.push((
+                        lo,
+                        hi,
+                        digest::range(server, lo, hi).iter().map(|k| k.id).collect(),
+                    )),
+                    Query::Have(lo, hi, ids) => fetched.extend(
+                        digest::range(server, lo, hi)
+                            .iter()
+                            .filter(|k| !ids.contains(&k.id))
+                            .map(|k| k.id),
+                    ),
+                    Query::Get(ids) => {
+                        fetched.extend(server.iter().filter(|k| ids.contains(&k.id)).map(|k| k.id))
+                    }
+                }
+            }
+        }
+        panic!("did not converge");
+    }
+
+    fn base(n: u32) -> Vec<Key> {
+        (0..n)
+            .map(|i| k(1_000_000 + u64::from(i) * 60, i * 7 + 1))
+            .collect()
+    }
+
+    #[test]
+    fn equal_sets_need_no_query() {
+        let b = base(500);
+        assert_eq!(reconcile(&b, &b), (vec![], 0));
+    }
+
+    #[test]
+    fn new_messages_at_the_end_cost_one_query() {
+        let mut server = base(10_000);
+        let client = server.clone();
+        server.push(k(2_000_000, 0xabcdef01));
+        let (got, rounds) = reconcile(&server, &client);
+        assert_eq!(got, [MessageId(0xabcdef01)]);
+        assert_eq!(rounds, 1);
+    }
+
+    #[test]
+    fn an_old_message_deep_inside_is_found() {
+        let client = base(10_000);
+        let mut server = client.clone();
+        server.push(k(1_000_000 + 1234 * 60 + 5, 0x0bad_cafe));
+        server.sort();
+        let (got, rounds) = reconcile(&server, &client);
+        assert_eq!(got, [MessageId(0x0bad_cafe)]);
+        assert!(rounds <= 5, "{rounds}");
+    }
+
+    #[test]
+    fn a_hundred_new_and_extra_local_ones() {
+        let mut server = base(2000);
+        let mut client = server.clone();
+        for i in 0..100 {
+            server.push(k(3_000_000 + i, 0x1000_0000 + i as u32));
+        }
+        // The client also holds messages the server lacks: never fetched, never loop.
+        for i in 0..300 {
+            client.push(k(1_000_000 + i * 60 + 1, 0x2000_0000 + i as u32));
+        }
+        server.sort();
+        client.sort();
+        let (mut got, _) = reconcile(&server, &client);
+        got.sort();
+        let want: Vec<_> = (0..100).map(|i| MessageId(0x1000_0000 + i)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_fresh_node_fetches_everything_in_one_query() {
+        let server = base(700);
+        let (got, rounds) = reconcile(&server, &[]);
+        assert_eq!(got.len(), 700);
+        assert_eq!(rounds, 1);
+    }
+
+    #[test]
+    fn batches_respect_limits() {
+        let qs: Vec<Query> = (0..600)
+            .map(|i| Query::List(Bound::Key(k(i, 0)), Bound::End))
+            .collect();
+        let b = batches(qs);
+        assert!(b.iter().all(|x| x.len() <= MAX_QUERIES));
+        assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 600);
+        let big = vec![
+            Query::Get(vec![MessageId(1); MAX_IDS]),
+            Query::Get(vec![MessageId(2); 10]),
+        ];
+        assert_eq!(batches(big).len(), 2);
+    }
+}

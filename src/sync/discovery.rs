@@ -1,0 +1,290 @@
+//! Which peers to sync with this round: MeshChat services of our zone from every file of
+//! the arednlink services directory and from the OLSR services file, plus the static
+//! peers of the configuration (PROTOCOL.md, "Peer discovery").
+//!
+//! The files are re-read every round; a missing, unreadable or garbled file contributes
+//! nothing. A host from these files is data: it must be a plain host name or address
+//! (letters, digits, `-`, `.`) before it is ever put in a URL, and it never reaches a
+//! shell.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use crate::config::Config;
+use crate::protocol::limits::MAX_SERVICES_FILE;
+use crate::protocol::services::{self, Service};
+use crate::protocol::{NodeName, Platform};
+
+/// Files read from the services directory (arednlink writes `0`..`63`).
+const MAX_SERVICE_FILES: usize = 256;
+/// Bytes of a host name (DNS).
+const MAX_HOST: usize = 253;
+
+/// A node to sync with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// Its host name as advertised (validated by [`valid_host`]).
+    pub host: String,
+    pub port: u16,
+    /// The host lowercased: the name its sync status and file list are kept under.
+    pub name: NodeName,
+    /// `node` when it listens on 8080, else `pi` (legacy rule).
+    pub platform: Platform,
+}
+
+impl Peer {
+    /// A peer at `host:port`, if the host is acceptable.
+    pub fn new(host: &str, port: u16) -> Option<Peer> {
+        if !valid_host(host) || port == 0 {
+            return None;
+        }
+        let name = host.to_ascii_lowercase().parse().ok()?;
+        Some(Peer {
+            host: host.to_string(),
+            port,
+            name,
+            platform: if port == 8080 {
+                Platform::Node
+            } else {
+                Platform::Pi
+            },
+        })
+    }
+
+    /// The peer's API URL.
+    pub fn url(&self) -> String {
+        format!("http://{}:{}/cgi-bin/meshchat", self.host, self.port)
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// A host name or IPv4 address we are willing to connect to: letters, digits, `-` and
+/// `.`, starting with a letter or digit, no empty label.
+pub fn valid_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= MAX_HOST
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && h.split('.')
+            .all(|label| !label.is_empty() && !label.starts_with('-'))
+}
+
+/// The peers found this round, and how many advertised entries were refused (bad host
+/// or port).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub peers: Vec<Peer>,
+    pub rejected: usize,
+}
+
+/// Keeps the services of `zone` (case-sensitive) that are not `me` (case-insensitive),
+/// adds the static peers, and removes duplicates by (lowercased host, port), first
+/// found first.
+pub fn select(
+    services: &[Service],
+    zone: &str,
+    me: &str,
+    statics: &[(String, u16)],
+) -> (Vec<Peer>, usize) {
+    let mut peers: Vec<Peer> = Vec::new();
+    let mut rejected = 0;
+    let candidates = services
+        .iter()
+        .filter(|s| s.zone == zone)
+        .map(|s| (s.host.as_str(), s.port))
+        .chain(statics.iter().map(|(h, p)| (h.as_str(), *p)));
+    for (host, port) in candidates {
+        if host.eq_ignore_ascii_case(me) {
+            continue;
+        }
+        let Some(peer) = Peer::new(host, port) else {
+            rejected += 1;
+            continue;
+        };
+        if !peers
+            .iter()
+            .any(|p| p.name == peer.name && p.port == peer.port)
+        {
+            peers.push(peer);
+        }
+    }
+    (peers, rejected)
+}
+
+/// Reads at most [`MAX_SERVICES_FILE`] bytes of a file; `None` when it cannot be read.
+fn read_capped(path: &Path) -> Option<String> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_SERVICES_FILE as u64)
+        .read_to_end(&mut buf)
+        .ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Every MeshChat service listed in the arednlink directory and the OLSR file, with the
+/// number of refused entries.
+pub fn advertised(services_dir: &Path, services_olsr: &Path) -> (Vec<Service>, usize) {
+    let mut files: Vec<_> = std::fs::read_dir(services_dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.path())
+                .take(MAX_SERVICE_FILES)
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files.push(services_olsr.to_path_buf());
+    let mut out = Vec::new();
+    let mut rejected = 0;
+    for path in files {
+        if let Some(text) = read_capped(&path) {
+            let parsed = services::parse(&text);
+            rejected += parsed.rejected;
+            out.extend(parsed.services);
+        }
+    }
+    (out, rejected)
+}
+
+/// This round's peers for the node `cfg` describes.
+pub fn discover(cfg: &Config) -> Found {
+    let (services, rejected) = advertised(&cfg.services_dir, &cfg.services_olsr);
+    let statics: Vec<(String, u16)> = cfg
+        .peers
+        .iter()
+        .map(|p| (p.host.to_string(), p.port))
+        .collect();
+    let (peers, refused) = select(&services, cfg.zone(), cfg.node().as_str(), &statics);
+    Found {
+        peers,
+        rejected: rejected + refused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_plain_names_or_addresses() {
+        for ok in ["KN6PLV-hap", "k7fpv-rpi.local.mesh", "10.54.12.3", "a"] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-x",
+            "a..b",
+            ".a",
+            "a.",
+            "a_b",
+            "a;reboot",
+            "$(reboot)",
+            "a b",
+            "a/b",
+            "a:1",
+            "[::1]",
+            &"a".repeat(254),
+        ] {
+            assert!(!valid_host(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn select_filters_zone_self_and_duplicates() {
+        let svc = |h: &str, p: u16, z: &str| Service {
+            host: h.parse().unwrap(),
+            port: p,
+            zone: z.into(),
+        };
+        let services = [
+            svc("KN6PLV-hap", 8080, "MeshChat"),
+            svc("kn6plv-hap", 8080, "MeshChat"),
+            svc("ME-node", 8080, "MeshChat"),
+            svc("other", 8080, "meshchat"),
+            svc("pi-1", 80, "MeshChat"),
+            svc("under_score", 8080, "MeshChat"),
+        ];
+        let (peers, rejected) = select(
+            &services,
+            "MeshChat",
+            "me-NODE",
+            &[("static-1".into(), 8081), ("PI-1".into(), 80)],
+        );
+        let got: Vec<_> = peers
+            .iter()
+            .map(|p| (p.host.as_str(), p.name.as_str(), p.port, p.platform))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("KN6PLV-hap", "kn6plv-hap", 8080, Platform::Node),
+                ("pi-1", "pi-1", 80, Platform::Pi),
+                ("static-1", "static-1", 8081, Platform::Pi),
+            ]
+        );
+        assert_eq!(rejected, 1, "under_score is not a host name");
+        assert_eq!(peers[0].url(), "http://KN6PLV-hap:8080/cgi-bin/meshchat");
+    }
+
+    #[test]
+    fn recorded_service_files_of_both_eras() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/services");
+        let text = format!(
+            "config meshchat 'main'\n\toption node 'me-node'\n\toption zone 'MeshChat'\n\
+\toption services_dir '{0}/arednlink'\n\toption services_olsr '{0}/services_olsr'\n\
+\tlist peer 'static-pi:8081'\n\tlist peer 'kn6plv-hap:8080'\n",
+            dir.display()
+        );
+        let cfg = Config::from_raw(&crate::config::Raw::from_uci(&text)).unwrap();
+        let found = discover(&cfg);
+        let got: Vec<String> = found.peers.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "KN6PLV-hap:8080",
+                "K7FPV-rpi:80",
+                "ab1cd-node:8080",
+                "K7FPV-node:8080",
+                "KE6ABC-hap.local.mesh:8080",
+                "static-pi:8081",
+            ]
+        );
+        // $(reboot), `id`, port 0, an empty host, and x_y (not a DNS name).
+        assert_eq!(found.rejected, 5);
+        assert!(found
+            .peers
+            .iter()
+            .all(|p| valid_host(&p.host) && !p.host.eq_ignore_ascii_case("me-node")));
+        // Another zone sees other peers in the same files.
+        let ops = text.replace("'MeshChat'", "'Emergency Ops'");
+        let cfg = Config::from_raw(&crate::config::Raw::from_uci(&ops)).unwrap();
+        let got: Vec<String> = discover(&cfg).peers.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "AB1CD-node:8080",
+                "pi-2:8081",
+                "static-pi:8081",
+                "kn6plv-hap:8080"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_files_are_no_peers() {
+        let (s, r) = advertised(
+            Path::new("/nonexistent/meshchat/services"),
+            Path::new("/nonexistent/services_olsr"),
+        );
+        assert!(s.is_empty());
+        assert_eq!(r, 0);
+    }
+}

@@ -1,0 +1,358 @@
+//! Several real `meshchat serve` instances on loopback, each with its own data and a
+//! generated services directory naming the others, each with its own `meshchat sync`:
+//! messages, users and file lists must reach every node, through restarts and a
+//! partition, with one node speaking only the legacy protocol.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// Seconds any convergence may take (poll interval 1 s; a peer that was down is
+/// retried at most 6 s apart).
+const CONVERGE: u64 = 30;
+
+struct Instance {
+    name: String,
+    host: String,
+    node: Node,
+    server: Option<Server>,
+    port: u16,
+    sync: Option<Child>,
+    olsr: bool,
+}
+
+impl Instance {
+    fn start(tag: &str, name: &str, host: &str, digest: bool, olsr: bool) -> Instance {
+        let node = Node::new(
+            &format!("mesh-{tag}-{name}"),
+            name,
+            &[
+                ("poll_interval", "1"),
+                ("digest_sync", if digest { "1" } else { "0" }),
+            ],
+        );
+        let server = Server::start(&node, &format!("{host}:0"));
+        let port = server.addr.rsplit(':').next().unwrap().parse().unwrap();
+        Instance {
+            name: name.into(),
+            host: host.into(),
+            node,
+            server: Some(server),
+            port,
+            sync: None,
+            olsr,
+        }
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.node.dir.join("sync.log")
+    }
+
+    fn start_sync(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_file())
+            .unwrap();
+        self.sync = Some(
+            Command::new(bin())
+                .args(["sync", "--verbose", "--config"])
+                .arg(&self.node.config)
+                .env_clear()
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.sync.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let _ = c.wait();
+        }
+        if let Some(mut s) = self.server.take() {
+            s.stop();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.server = Some(Server::start(
+            &self.node,
+            &format!("{}:{}", self.host, self.port),
+        ));
+        self.start_sync();
+    }
+
+    fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    /// Writes the services this node sees: the others, in the arednlink format or the
+    /// OLSR one; plus a service of another zone that must be ignored.
+    fn advertise(&self, others: &[&Instance]) {
+        let dir = self.node.dir.join("services");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let olsr_file = self.node.dir.join("services_olsr");
+        let _ = std::fs::remove_file(&olsr_file);
+        let mut text = String::new();
+        for (i, o) in others.iter().enumerate() {
+            let name = if i % 2 == 0 {
+                "MeshChat [chat]"
+            } else {
+                "MeshChat"
+            };
+            let entry = format!("http://{}:{}/meshchat|tcp|{name}", o.host, o.port);
+            if self.olsr {
+                text.push_str(&format!("{entry}\t#{}\n", o.host));
+            } else {
+                text.push_str(&format!("##{}##\n{entry}\n", o.host));
+            }
+        }
+        text.push_str("http://127.0.0.1:9/meshchat|tcp|Elsewhere [chat]\n");
+        if self.olsr {
+            std::fs::write(olsr_file, format!("### olsrd\n\n{text}")).unwrap();
+        } else {
+            std::fs::write(dir.join("0"), text).unwrap();
+        }
+    }
+
+    fn ids(&self) -> BTreeSet<String> {
+        let Some(server) = &self.server else {
+            return BTreeSet::new();
+        };
+        let r = server.get("/cgi-bin/meshchat?action=messages");
+        if r.status != 200 {
+            return BTreeSet::new();
+        }
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn post(&self, id: &str, text: &str) {
+        let body = format!(
+            "action=send_message&id={id}&call_sign=K1ABC&epoch={}&message={}",
+            now(),
+            enc(text)
+        );
+        let r = self.server().post(
+            "/cgi-bin/meshchat",
+            "application/x-www-form-urlencoded",
+            body.as_bytes(),
+            "",
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    fn json(&self, action: &str) -> serde_json::Value {
+        self.server()
+            .get(&format!("/cgi-bin/meshchat?action={action}"))
+            .json()
+    }
+
+    fn users(&self) -> BTreeSet<String> {
+        self.json("users")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| format!("{}@{}", u["call_sign"].as_str().unwrap(), u["node"]))
+            .collect()
+    }
+
+    fn files(&self) -> BTreeSet<String> {
+        self.json("files")["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["file"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn modes(&self) -> Vec<(u64, String)> {
+        let mut v: Vec<(u64, String)> = self
+            .json("sync_peers")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["port"].as_u64().unwrap(),
+                    p["mode"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+struct Mesh(Vec<Instance>);
+
+impl Mesh {
+    fn advertise_all(&self, isolated: Option<usize>) {
+        for (i, a) in self.0.iter().enumerate() {
+            let others: Vec<&Instance> = self
+                .0
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i && isolated != Some(*j) && isolated != Some(i))
+                .map(|(_, b)| b)
+                .collect();
+            a.advertise(&others);
+        }
+    }
+
+    fn wait_all(&self, what: &str, cond: impl Fn(&Instance) -> bool) {
+        for inst in &self.0 {
+            wait_for(CONVERGE, &format!("{what} on {}", inst.name), || cond(inst));
+        }
+    }
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for i in &self.0 {
+                let log = std::fs::read_to_string(i.log_file()).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                eprintln!(
+                    "--- {} sync log (newest first)\n{}",
+                    i.name,
+                    tail.join("\n")
+                );
+            }
+        }
+        for i in &mut self.0 {
+            i.stop();
+        }
+    }
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn four_nodes_converge_through_restarts_partitions_and_a_legacy_peer() {
+    let mut mesh = Mesh(vec![
+        Instance::start("conv", "node-a", "127.0.0.2", true, false),
+        Instance::start("conv", "node-b", "127.0.0.3", true, true),
+        Instance::start("conv", "node-c", "127.0.0.4", true, false),
+        // The extension switched off: it behaves as a legacy peer, both ways.
+        Instance::start("conv", "node-d", "127.0.0.5", false, true),
+    ]);
+    mesh.advertise_all(None);
+    for i in &mut mesh.0 {
+        i.start_sync();
+    }
+
+    // A message posted anywhere reaches every node.
+    let ids = ["a0000001", "b0000001", "c0000001", "d0000001"];
+    for (inst, id) in mesh.0.iter().zip(ids) {
+        inst.post(id, &format!("hello from {}", inst.name));
+    }
+    let mut all = set(&ids);
+    mesh.wait_all("the first messages", |i| i.ids() == all);
+
+    // Users and file lists cross, to and from the legacy node.
+    let a = &mesh.0[0];
+    let d = &mesh.0[3];
+    a.server()
+        .get("/cgi-bin/meshchat?action=messages_version_ui&call_sign=AA1A&id=sessa");
+    d.server()
+        .get("/cgi-bin/meshchat?action=messages_version_ui&call_sign=DD4D&id=sessd");
+    for (inst, file) in [(&mesh.0[1], "from-b.txt"), (d, "from-d.txt")] {
+        let up = Cgi::upload("action=upload_file", "uploadfile", file, b"shared bytes\n");
+        let r = inst.server().post(
+            "/cgi-bin/meshchat?action=upload_file",
+            up.content_type.as_deref().unwrap(),
+            &up.body,
+            "",
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let users = set(&["AA1A@\"node-a\"", "DD4D@\"node-d\""]);
+    mesh.wait_all("both users", |i| i.users() == users);
+    let files = set(&["from-b.txt", "from-d.txt"]);
+    mesh.wait_all("both files", |i| i.files() == files);
+
+    // The digest nodes use the extension with each other and legacy with node-d;
+    // node-d uses legacy with everyone.
+    let port_d = mesh.0[3].port;
+    for i in &mesh.0[..3] {
+        for (port, mode) in i.modes() {
+            let want = if port == u64::from(port_d) {
+                "legacy"
+            } else {
+                "digest"
+            };
+            assert_eq!(mode, want, "{} → port {port}", i.name);
+        }
+    }
+    assert!(mesh.0[3].modes().iter().all(|(_, m)| m == "legacy"));
+
+    // An instance stopped for a while catches up when restarted.
+    mesh.0[2].stop();
+    mesh.0[0].post("a0000002", "while c was down");
+    mesh.0[3].post("d0000002", "legacy, while c was down");
+    all.extend(["a0000002".to_string(), "d0000002".to_string()]);
+    wait_for(CONVERGE, "b to have the new ones", || {
+        mesh.0[1].ids() == all
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    mesh.0[2].restart();
+    mesh.0[2].post("c0000002", "back again");
+    all.insert("c0000002".into());
+    mesh.wait_all("everything after the restart", |i| i.ids() == all);
+
+    // A partition: node-b hears nobody and nobody hears it. A message dated a day ago
+    // appears on it (imported: the API always dates new messages now).
+    mesh.advertise_all(Some(1));
+    std::thread::sleep(Duration::from_millis(2500));
+    let old = mesh.0[1].node.dir.join("old.txt");
+    std::fs::write(
+        &old,
+        format!(
+            "01d00001\t{}\tsent a day ago\tW2XYZ\tnode-b\tnode\t\n",
+            now() - 86_400
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["import", "--config"])
+        .arg(&mesh.0[1].node.config)
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    mesh.0[0].post("a0000003", "during the partition");
+    wait_for(CONVERGE, "the partition-time message", || {
+        mesh.0[3].ids().contains("a0000003")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!mesh.0[1].ids().contains("a0000003"), "b is partitioned");
+    assert!(!mesh.0[0].ids().contains("01d00001"), "b is partitioned");
+
+    // Healed: the old message propagates everywhere, the legacy node included.
+    mesh.advertise_all(None);
+    all.extend(["01d00001".to_string(), "a0000003".to_string()]);
+    mesh.wait_all("everything after the partition", |i| i.ids() == all);
+}

@@ -1,0 +1,401 @@
+//! `meshchat sync` against fake peers: a recorded Lua MeshChat 2.18 node, and peers that
+//! are broken or hostile (wrong checksum, truncated body, 50 MB bodies, silence, garbage,
+//! injected TABs, 404). Nothing bad may be stored and the daemon must keep going.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod fake;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use fake::{respond, text, text_md5, Fake};
+
+/// Writes the node's arednlink services file naming `ports` on 127.0.0.1.
+fn advertise(node: &Node, ports: &[u16]) {
+    let dir = node.dir.join("services");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = String::from("##127.0.0.1##\n");
+    for p in ports {
+        text.push_str(&format!(
+            "http://127.0.0.1:{p}/meshchat|tcp|MeshChat [chat]\n"
+        ));
+    }
+    std::fs::write(dir.join("0"), text).unwrap();
+}
+
+fn sync_once(node: &Node, extra: &[&str]) -> Output {
+    let out = Command::new(bin())
+        .args(["sync", "--once", "--config"])
+        .arg(&node.config)
+        .args(extra)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn message_ids(node: &Node) -> Vec<String> {
+    let mut ids: Vec<String> = node
+        .get("action=messages")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn peer_stats(node: &Node, port: u16) -> serde_json::Value {
+    node.get("action=sync_peers")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["port"] == port)
+        .unwrap_or_else(|| panic!("no counters for port {port}"))
+        .clone()
+}
+
+fn line(id: &str, epoch: u64, text: &str) -> String {
+    format!("{id}\t{epoch}\t{text}\tK1ABC\tlua-node-a\tnode\t\n")
+}
+
+/// A legacy peer serving fixed bodies, each with its correct checksum.
+fn legacy_peer(users: String, files: String, messages: String) -> Fake {
+    let version: u64 = messages
+        .lines()
+        .filter_map(|l| u64::from_str_radix(l.split('\t').next()?, 16).ok())
+        .sum();
+    Fake::start(move |a, c| match a.action() {
+        "users_raw" => text_md5(c, users.as_bytes()),
+        "local_files_raw" => text_md5(c, files.as_bytes()),
+        "messages_version" => text(c, format!("{version}\n").as_bytes()),
+        "messages_raw" => text_md5(c, messages.as_bytes()),
+        _ => text(c, b"error no action\n"),
+    })
+}
+
+#[test]
+fn pulls_from_a_recorded_lua_node() {
+    let node = Node::new("sync-lua", "node-b", &[]);
+    // Users as recorded (fixture 17), made recent so they are not pruned as stale.
+    let users = fixture("17-users_raw.http")
+        .text()
+        .replace("1795661251", &now().to_string());
+    let files = fixture("21-local_files_raw.http").text();
+    let raw = fixture("11-messages_raw.http");
+    let version = fixture("13-messages_version.http");
+    assert_eq!(version.text(), "2173234402\n", "legacy adds a newline");
+    let fake = Fake::start(move |a, c| match a.action() {
+        "users_raw" => text_md5(c, users.as_bytes()),
+        "local_files_raw" => text_md5(c, files.as_bytes()),
+        "messages_version" => text(c, &version.body),
+        "messages_raw" => respond(
+            c,
+            "200 OK",
+            &[(
+                "Content-MD5",
+                raw.header("Content-MD5").unwrap().to_string(),
+            )],
+            &raw.body,
+        ),
+        _ => text(c, b"error no action\n"),
+    });
+    advertise(&node, &[fake.port]);
+    sync_once(&node, &[]);
+    assert_eq!(
+        fake.actions(),
+        [
+            "users_raw",
+            "local_files_raw",
+            "messages_version",
+            "messages_raw"
+        ]
+    );
+    assert_eq!(message_ids(&node), ["0a1b2c3d", "1f2e3d4c", "583f8359"]);
+    // The same lines, byte for byte, as the Lua node serves them (fixture 41).
+    assert_eq!(
+        node.get("action=messages_raw").body,
+        fixture("41-B_messages_raw.http").body
+    );
+    let users = node.get("action=users").json();
+    let calls: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["call_sign"].as_str().unwrap())
+        .collect();
+    assert_eq!(calls.len(), 2, "{users}");
+    assert!(calls.contains(&"K1ABC") && calls.contains(&"W2XYZ"));
+    // Lua 2.18's file lines lack a TAB; they are understood anyway.
+    let files = node.get("action=files").json();
+    let names: Vec<&str> = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hello.txt", "blob.bin"]);
+    assert_eq!(files["files"][0]["node"], "lua-node-a:8081");
+    let status = node.get("action=sync_status").json();
+    assert_eq!(status[0]["node"], "127.0.0.1");
+
+    // Again: the version (with its newline) now equals ours, so three requests only.
+    sync_once(&node, &[]);
+    assert_eq!(fake.actions().len(), 7);
+    assert_eq!(fake.actions()[6], "messages_version");
+}
+
+#[test]
+fn hostile_peers_store_nothing_bad() {
+    let node = Node::new("sync-hostile", "node-h", &[]);
+    let t = now();
+    let empty = String::new;
+
+    let good = legacy_peer(empty(), empty(), line("900d0001", t, "from a good peer"));
+
+    // Right bodies, wrong checksums.
+    let bad_md5 = Fake::start(move |a, c| {
+        let body = match a.action() {
+            "messages_version" => return text(c, b"1234\n"),
+            "messages_raw" => line("0bad0001", t, "checksum lies"),
+            "users_raw" => "EVIL\tx1\tevil-node\t1\tnode\n".to_string(),
+            _ => "evil.txt\tevil-node:8080\t1\t1\tnode\n".to_string(),
+        };
+        respond(
+            c,
+            "200 OK",
+            &[("Content-MD5", "0123456789abcdef0123456789abcdef".into())],
+            body.as_bytes(),
+        );
+    });
+
+    // A body cut short: the connection closes before Content-Length bytes came.
+    let truncated = Fake::start(move |a, c| match a.action() {
+        "messages_version" => text(c, b"99\n"),
+        "messages_raw" => {
+            let body = line("7c000001", t, "cut") + &line("7c000002", t, "never complete");
+            let _ = c.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-MD5: {}\r\nContent-Length: {}\r\n\r\n",
+                    md5_hex(body.as_bytes()),
+                    body.len() + 500
+                )
+                .as_bytes(),
+            );
+            let _ = c.write_all(body.as_bytes());
+        }
+        _ => text_md5(c, b""),
+    });
+
+    // 50 MB of valid-looking lines, with no length announced: cut off at the cap.
+    let huge = Fake::start(move |a, c| match a.action() {
+        "messages_version" => text(c, b"77\n"),
+        "messages_raw" => {
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-MD5: 00000000000000000000000000000000\r\nConnection: close\r\n\r\n");
+            let chunk = line("4b000001", t, &"x".repeat(900)).repeat(64);
+            let mut sent = 0;
+            while sent < 50 << 20 {
+                if c.write_all(chunk.as_bytes()).is_err() {
+                    break;
+                }
+                sent += chunk.len();
+            }
+        }
+        _ => text_md5(c, b""),
+    });
+
+    // 50 MB announced up front.
+    let huge_announced = Fake::start(move |a, c| match a.action() {
+        "users_raw" => {
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 52428800\r\n\r\n");
+            let _ = c.write_all(&[b'A'; 65536]);
+        }
+        _ => text_md5(c, b""),
+    });
+
+    // Checksums right, content garbage: only the one valid line may land.
+    let garbage_lines = [
+        line("600d0001", t, "the only good line"),
+        "complete garbage\n".into(),
+        "\u{1}\u{2}\u{3}binary\tjunk\n".into(),
+        line("7ab00001", t, "injected\tTAB"),
+        format!("7ab00002\t{t}\ttext\tK1\tABC\tlua-node-a\tnode\t\n"),
+        line("f0000001", t + 40 * 86400, "from the future"),
+        format!("5e000001\t{t}\tx\tK1ABC\ta;reboot\tnode\t\n"),
+        format!("5e000002\t{t}\tx\tK1\u{1b}[2J\tn\tnode\t\n"),
+    ]
+    .concat();
+    let garbage = legacy_peer(
+        "K1ABC\tx\tnode\tnot-a-number\tnode\nW2XYZ\tid2\tbad node\t1\tnode\n".into(),
+        "../../etc/passwd\tn:8080\t1\t1\tnode\n".into(),
+        garbage_lines,
+    );
+
+    // Never answers (holds the connection).
+    let silent = Fake::start(|_, _| std::thread::sleep(Duration::from_secs(30)));
+
+    let not_found = Fake::start(|_, c| respond(c, "404 Not Found", &[], b"not here"));
+
+    let peers = [
+        good.port,
+        bad_md5.port,
+        truncated.port,
+        huge.port,
+        huge_announced.port,
+        garbage.port,
+        silent.port,
+        not_found.port,
+    ];
+    advertise(&node, &peers);
+    let started = Instant::now();
+    let out = sync_once(&node, &["--stall", "2", "--stats"]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        took < Duration::from_secs(15),
+        "round took {took:?}: {stderr}"
+    );
+
+    assert_eq!(message_ids(&node), ["600d0001", "900d0001"], "{stderr}");
+    let users = node.get("action=users").json();
+    assert_eq!(users.as_array().unwrap().len(), 0, "{users}");
+    let files = node.get("action=files").json();
+    assert_eq!(files["files"].as_array().unwrap().len(), 0, "{files}");
+
+    let st = |p: u16| peer_stats(&node, p);
+    assert_eq!(st(good.port)["errors"], 0);
+    assert_eq!(st(good.port)["pulled"], 1);
+    assert!(st(bad_md5.port)["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("Content-MD5"));
+    assert!(st(truncated.port)["errors"].as_u64().unwrap() >= 1);
+    assert!(
+        st(huge.port)["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than"),
+        "{}",
+        st(huge.port)
+    );
+    assert!(st(huge_announced.port)["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("larger than"));
+    // 7 bad message lines, 2 bad user lines, 1 bad file line.
+    assert_eq!(st(garbage.port)["rejected"], 10, "{}", st(garbage.port));
+    assert_eq!(st(garbage.port)["pulled"], 1);
+    assert_eq!(st(silent.port)["last_error"], "timed out");
+    assert_eq!(st(not_found.port)["mode"], "backoff");
+    // The cap was enforced while reading: far less than 50 MB crossed the wire.
+    assert!(st(huge.port)["bytes"].as_u64().unwrap() < 6 << 20);
+    // Only rounds that succeeded count as synced.
+    assert!(st(good.port)["last_sync"].as_u64().unwrap() >= t);
+    for p in [silent.port, not_found.port, huge_announced.port] {
+        assert_eq!(st(p)["last_sync"], 0, "{}", st(p));
+    }
+}
+
+/// A legacy peer whose messages can grow while the test runs.
+fn growing_peer() -> (Fake, Arc<Mutex<String>>) {
+    let lines = Arc::new(Mutex::new(String::new()));
+    let l = lines.clone();
+    let fake = Fake::start(move |a, c| {
+        let body = l.lock().unwrap().clone();
+        match a.action() {
+            "messages_version" => text(c, body.len().to_string().as_bytes()),
+            "messages_raw" => text_md5(c, body.as_bytes()),
+            _ => text_md5(c, b""),
+        }
+    });
+    (fake, lines)
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_dead_peer_delays_nobody_404_backs_off_and_sigterm_is_prompt() {
+    let node = Node::new("sync-daemon", "node-d", &[("poll_interval", "1")]);
+    let (good, lines) = growing_peer();
+    let silent = Fake::start(|_, _| std::thread::sleep(Duration::from_secs(60)));
+    let not_found = Fake::start(|_, c| respond(c, "404 Not Found", &[], b""));
+    advertise(&node, &[silent.port, not_found.port, good.port]);
+    let mut d = Daemon(
+        Command::new(bin())
+            .args(["sync", "--stats", "--config"])
+            .arg(&node.config)
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stats = BufReader::new(d.0.stdout.take().unwrap());
+    let good_round = format!("peer=127.0.0.1:{} mode=legacy ok=1", good.port);
+    loop {
+        let mut l = String::new();
+        assert!(stats.read_line(&mut l).unwrap() > 0, "daemon ended");
+        if l.starts_with(&good_round) {
+            break;
+        }
+    }
+
+    // The silent peer holds a worker for 10 s; a new message elsewhere still arrives
+    // within a couple of poll intervals.
+    lines
+        .lock()
+        .unwrap()
+        .push_str(&line("5ee00001", now(), "not delayed"));
+    let posted = Instant::now();
+    wait_for(5, "the good peer's message", || {
+        message_ids(&node) == ["5ee00001"]
+    });
+    assert!(posted.elapsed() < Duration::from_secs(4));
+    assert_eq!(
+        silent.actions().len(),
+        1,
+        "still waiting on its first request"
+    );
+
+    // 404: asked once, then left alone for 600 s.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(not_found.actions(), ["users_raw"]);
+
+    // SIGTERM while a request to the silent peer is in flight.
+    let t = Instant::now();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(d.0.id().to_string())
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = d.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "not stopped within 1 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}");
+}
