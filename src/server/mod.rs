@@ -126,9 +126,14 @@ fn worker(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
     }
 }
 
-/// Every worker is busy and the queue is full: say so at once and close.
+/// Every worker is busy and the queue is full: say so at once and close. The request is
+/// drained briefly first: closing on unread bytes would reset the connection and the
+/// client would never see the 503.
 fn overloaded(mut stream: TcpStream) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut sink = [0u8; 4096];
+    let _ = stream.read(&mut sink);
     let body = b"busy, try again\n";
     let _ = http::write_response(
         &mut stream,
@@ -141,6 +146,8 @@ fn overloaded(mut stream: TcpStream) {
         body.len() as u64,
         false,
     );
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.read(&mut sink);
 }
 
 fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
