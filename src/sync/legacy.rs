@@ -138,8 +138,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     let version = client.get("action=messages_version")?.bytes()?;
     let version = String::from_utf8_lossy(&version).trim().to_string();
     // From the snapshot: rebuilt once per change of our log, not once per peer.
-    let snap = node.local.snapshot()?;
-    let ours = snap.version.to_string();
+    let ours = node.local.snapshot()?.version.to_string();
     if version == ours || memo.legacy_version.as_deref() == Some(version.as_str()) {
         // Equal to ours: we hold all of it, so later rounds may skip it while it stays.
         memo.legacy_version = Some(version);
@@ -150,7 +149,11 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     }
 
     // 4. Messages: streamed; only lines we lack and would keep are held, and nothing is
-    // merged before the whole body matched its checksum.
+    // merged before the whole body matched its checksum. One peer at a time, against
+    // what the others brought meanwhile: a fresh node holds one database's worth of
+    // candidates, not one per peer.
+    let _turn = node.bulk.lock().unwrap_or_else(|e| e.into_inner());
+    let snap = node.local.snapshot()?;
     let mut fresh = Candidates::new(node.local.log.max());
     let mut rejected = 0u64;
     let reply = client.get("action=messages_raw")?;
