@@ -9,6 +9,8 @@
 //! per differing range: "here are my ids, send what I lack" (few on our side), "list
 //! your ids" (few on its side), or "split it" (many on both); until nothing differs.
 
+use std::sync::TryLockError;
+
 use super::client::{Client, FetchError};
 use super::discovery::Peer;
 use super::local::{self, Snapshot};
@@ -182,8 +184,14 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
             let mut planned = plan(&ranges, &id_lists, &ours);
             // A big catch-up (a fresh node): one peer at a time, and against what the
             // others' catch-ups brought meanwhile, so it is pulled once, not once per peer.
+            // While another peer's catch-up runs, this one waits for a later round
+            // (never blocks: a slow peer holding the turn delays no small sync).
             if turn.is_none() && planned.iter().map(|p| p.lines).sum::<usize>() > MAX_ANSWER_LINES {
-                turn = Some(node.bulk.lock().unwrap_or_else(|e| e.into_inner()));
+                match node.bulk.try_lock() {
+                    Ok(g) => turn = Some(g),
+                    Err(TryLockError::Poisoned(p)) => turn = Some(p.into_inner()),
+                    Err(TryLockError::WouldBlock) => break,
+                }
                 ours = node.local.snapshot()?;
                 planned = plan(&ranges, &id_lists, &ours);
             }
