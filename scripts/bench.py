@@ -29,7 +29,7 @@ def binary():
     """The stripped static x86_64 musl binary (what a node-like host runs)."""
     if os.environ.get("BIN"):
         return os.environ["BIN"]
-    cross = os.path.join(ROOT, "dist", "bin", "x86_64", "meshchat")
+    cross = os.path.join(ROOT, "build", "cross", "x86_64", "meshchat")
     if os.path.exists(cross):
         return cross
     sh("rustup", "target", "add", "x86_64-unknown-linux-musl", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -120,17 +120,36 @@ def main():
             with open(body_file, "wb") as f:
                 f.write(body)
             actions = [
+                ("messages (cold cache)", cgi_env(cfg, "action=messages"), None),
                 ("messages", cgi_env(cfg, "action=messages"), None),
                 ("messages (gzip)", cgi_env(cfg, "action=messages", extra={"HTTP_ACCEPT_ENCODING": "gzip"}), None),
+                ("messages_raw (cold cache)", cgi_env(cfg, "action=messages_raw"), None),
                 ("messages_raw", cgi_env(cfg, "action=messages_raw"), None),
                 ("messages_version_ui", cgi_env(cfg, "action=messages_version_ui&call_sign=K1ABC&id=bench1&epoch=%d" % now), None),
                 ("send_message", cgi_env(cfg, "", "POST", body), body_file),
                 ("users", cgi_env(cfg, "action=users"), None),
             ]
+            ram = os.path.join(d, "ram")
+
+            def drop_caches():
+                for f in os.listdir(ram):
+                    if f.startswith("cache."):
+                        os.remove(os.path.join(ram, f))
+
             for name, env, stdin in actions:
-                # send_message grows the log: fewer runs, so both sizes stay comparable.
-                runs = RUNS if name != "send_message" else max(20, min(RUNS, n // 10))
-                med, best, rss = measure(measure_bin, [bin_path], env, stdin, runs)
+                if name.endswith("(cold cache)"):
+                    # The first request after each change builds the cached body.
+                    samples = []
+                    for _ in range(max(10, RUNS // 10)):
+                        drop_caches()
+                        samples.append(measure(measure_bin, [bin_path], env, stdin, 1))
+                    samples.sort()
+                    med, best, rss = samples[len(samples) // 2][0], samples[0][0], max(x[2] for x in samples)
+                    drop_caches()
+                else:
+                    # send_message grows the log: fewer runs, so both sizes stay comparable.
+                    runs = RUNS if name != "send_message" else max(20, min(RUNS, n // 10))
+                    med, best, rss = measure(measure_bin, [bin_path], env, stdin, runs)
                 ins = instructions([bin_path], env, stdin)
                 rows.append((n, name, med, best, rss, ins))
     finally:
@@ -143,6 +162,9 @@ def main():
     out.append("# meshchat benchmark results\n")
     out.append("Machine: %s, %d cores; binary: `%s` (static x86_64 musl, stripped, %s bytes = %.0f KB).\n"
                % (os.uname().machine, os.cpu_count(), os.path.relpath(bin_path, ROOT), f"{size:,}", size / 1024))
+    out.append("`messages` and `messages_raw` bodies are cached in RAM per state of the log (every browser and"
+               " legacy peer fetches the same body after each change); the *cold cache* rows are the first request"
+               " after a change, which builds it.\n")
     out.append("Each action runs as a real CGI process with uhttpd's environment. Wall: median (and best) of"
                " %d runs (send_message: fewer, it grows the log; it includes the fdatasync that makes it durable)."
                " RSS: peak resident set of the CGI process. Instructions: callgrind, one request.\n" % RUNS)
@@ -157,9 +179,9 @@ def main():
     worst_rss = max(r[4] for r in rows)
     checks = [
         ("`messages` with 500 messages ≤ 2 ms wall", m500[2] <= 2000, "%d µs" % m500[2]),
-        ("`messages` with 500 messages ≤ 1.5× the trivial CGI", m500[2] <= 1.5 * floor[0],
-         "%.2f×" % (m500[2] / floor[0])),
-        ("peak RSS ≤ 2 MB (every action, 500 messages)", max(r[4] for r in rows if r[0] == 500) <= 2048,
+        ("`messages` with 500 messages ≤ 1.5× the trivial CGI (median; best)", m500[2] <= 1.5 * floor[0] and m500[3] <= 1.5 * floor[1],
+         "%.2f×; %.2f×" % (m500[2] / floor[0], m500[3] / floor[1])),
+        ("peak RSS ≤ 2 MB (every action, 500 messages, cold caches included)", max(r[4] for r in rows if r[0] == 500) <= 2048,
          "%d KB" % max(r[4] for r in rows if r[0] == 500)),
         ("`send_message` flat in log size (instructions, 10,000 vs 500)",
          bool(s500[5] and s10k[5] and s10k[5] <= 1.2 * s500[5]),

@@ -461,7 +461,8 @@ fn cgi_with_fsize_limit(node: &Node, req: &Cgi, limit: u64) -> Reply {
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(&req.body).unwrap();
+    // The CGI may refuse before reading it all.
+    let _ = child.stdin.take().unwrap().write_all(&req.body);
     let out = child.wait_with_output().unwrap();
     parse_cgi_output(
         &out.stdout,

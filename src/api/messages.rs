@@ -6,7 +6,7 @@ use super::{gzip, presence, store_failed, Api, Call};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{Message, MessageRef, StoredText};
 use crate::protocol::{CallSign, Channel, Epoch, MessageId};
-use crate::store::cache::MAX_TOTAL;
+use crate::store::cache::{MAX_GZIP, MAX_PLAIN, MAX_RAW};
 use crate::store::log;
 
 /// `send_message`: validates every field, then appends one record.
@@ -69,7 +69,7 @@ fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
 pub fn write_messages_json(out: &mut Vec<u8>, messages: &[MessageRef]) {
     push_array(out, messages.iter().rev(), |out, m| {
         Object::new(out)
-            .str("id", &m.id.to_string())
+            .str("id", std::str::from_utf8(&m.id.hex()).unwrap_or_default())
             .num("epoch", m.epoch.0)
             .stored_text("message", m.text)
             .str("call_sign", m.call_sign)
@@ -121,7 +121,8 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
         body = gzip::compress(&body);
     }
     if let Some(key) = contents.identity(api.log.max()) {
-        api.cache.put(name, &key, &body, MAX_TOTAL / 2);
+        api.cache
+            .put(name, &key, &body, if gzip { MAX_GZIP } else { MAX_PLAIN });
     }
     reply(body)
 }
@@ -148,14 +149,24 @@ pub fn messages_version(api: &Api, _call: &mut Call) -> Response {
     }
 }
 
-/// The database lines, oldest first, as legacy peers pull them.
+/// The database lines, oldest first, as legacy peers pull them; cached like `messages`
+/// (every legacy peer pulls the same body after each change).
 fn raw_lines(api: &Api) -> Result<Vec<u8>, Response> {
+    const NAME: &str = "messages.raw";
+    if let Ok(key) = api.log.identity() {
+        if let Some(body) = api.cache.get(NAME, &key) {
+            return Ok(body);
+        }
+    }
     let contents = api.log.read().map_err(store_failed)?;
     let view = contents.view(api.log.max());
     let mut body = Vec::with_capacity(contents.len());
     for m in &view.messages {
         body.extend_from_slice(m.line.as_bytes());
         body.push(b'\n');
+    }
+    if let Some(key) = contents.identity(api.log.max()) {
+        api.cache.put(NAME, &key, &body, MAX_RAW);
     }
     Ok(body)
 }

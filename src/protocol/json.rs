@@ -19,31 +19,67 @@ pub fn push_stored_text(out: &mut Vec<u8>, stored: &str) {
     out.push(b'"');
 }
 
+/// Bytes a JSON string cannot hold as they are; `<` and `>` too, so a body can never be
+/// sniffed into markup.
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7f] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t
+};
+
 fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f | 0x7f => b"",
-            // `<` and `>` escaped so a body can never be sniffed into markup.
-            b'<' => b"\\u003c",
-            b'>' => b"\\u003e",
-            _ => continue,
-        };
+        if !ESCAPE[b as usize] {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
-        } else {
-            out.extend_from_slice(esc);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
+            }
         }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends a number without allocating.
+pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Builds one JSON object, key by key.
@@ -59,13 +95,14 @@ impl<'a> Object<'a> {
         Object { out, first: true }
     }
 
+    /// Keys are this program's own constants: written as they are, never escaped.
     fn key(&mut self, k: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
-        }
+        debug_assert!(!k.bytes().any(|b| ESCAPE[b as usize]));
+        self.out
+            .extend_from_slice(if self.first { b"\"" } else { b",\"" });
         self.first = false;
-        push_str(self.out, k);
-        self.out.push(b':');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
         self.out
     }
 
@@ -86,7 +123,7 @@ impl<'a> Object<'a> {
     /// A number member.
     pub fn num(&mut self, k: &str, v: u64) -> &mut Self {
         let out = self.key(k);
-        out.extend_from_slice(v.to_string().as_bytes());
+        push_u64(out, v);
         self
     }
 
@@ -125,7 +162,7 @@ mod tests {
 
     #[test]
     fn escapes_and_parses_back() {
-        let nasty = "a\"b\\c\nd\te\u{1}f<script>é\u{7f}";
+        let nasty = "a\"b\\c\nd\te\u{1}f<script>é\u{7f}\u{1f}";
         let mut out = Vec::new();
         Object::new(&mut out).str("k", nasty).num("n", 42).end();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -140,6 +177,15 @@ mod tests {
         push_stored_text(&mut out, "line1\\nline2 \\\"q\\\"");
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v, "line1\nline2 \"q\"");
+    }
+
+    #[test]
+    fn numbers() {
+        for n in [0u64, 7, 10, 1795661251, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl StoredText {
             });
         }
         // CR is tolerated: old clients sent it and it cannot break the line framing.
-        if s.chars().any(|c| is_control(c) && c != '\r') {
+        if has_control_except(s, b"\r") {
             return Err(FieldError {
                 field,
                 reason: "contains a control character",
@@ -181,34 +181,72 @@ impl<'a> MessageRef<'a> {
     /// Parses `id \t epoch \t message \t call_sign \t node \t platform \t channel`
     /// (without the newline). The one message line parser.
     pub fn parse(line: &'a str) -> Result<MessageRef<'a>, LineError> {
+        const NAMES: [&str; 7] = [
+            "id",
+            "epoch",
+            "message",
+            "call_sign",
+            "node",
+            "platform",
+            "channel",
+        ];
         if line.len() > MAX_LINE {
             return Err(LineError::TooLong);
         }
-        let mut f = line.split('\t');
-        let mut next = || f.next().ok_or(LineError::FieldCount(0));
-        let (id, epoch, text, call_sign, node, platform, channel) = (
-            next()?,
-            next()?,
-            next()?,
-            next()?,
-            next()?,
-            next()?,
-            next()?,
-        );
-        if f.next().is_some() {
-            return Err(LineError::FieldCount(8));
+        // One pass finds the TABs and any control character (this runs for every line of
+        // every read of the log): CR alone is tolerated, in the text only.
+        let b = line.as_bytes();
+        let mut tabs = [0usize; 6];
+        let mut n = 0;
+        let mut i = 0;
+        while i < b.len() {
+            let x = b[i];
+            if x == b'\t' {
+                if n == 6 {
+                    return Err(LineError::FieldCount(8));
+                }
+                tabs[n] = i;
+                n += 1;
+            } else if (x < 0x20 && !(x == b'\r' && n == 2))
+                || x == 0x7f
+                || (x == 0xc2 && b.get(i + 1).is_some_and(|c| (0x80..=0x9f).contains(c)))
+            {
+                return Err(FieldError {
+                    field: NAMES[n],
+                    reason: "contains a control character",
+                }
+                .into());
+            }
+            i += 1;
         }
-        StoredText::check(text)?;
+        if n != 6 {
+            return Err(LineError::FieldCount(n + 1));
+        }
+        // TABs are ASCII: every slice below lies on char boundaries.
+        let field = |k: usize| {
+            let start = if k == 0 { 0 } else { tabs[k - 1] + 1 };
+            let end = if k == 6 { line.len() } else { tabs[k] };
+            &line[start..end]
+        };
+        let text = field(2);
+        if text.is_empty() {
+            return Err(FieldError {
+                field: "message",
+                reason: "is empty",
+            }
+            .into());
+        }
+        let (call_sign, node, channel) = (field(3), field(4), field(6));
         CallSign::check(call_sign)?;
         NodeName::check(node)?;
         Channel::check(channel)?;
         Ok(MessageRef {
-            id: id.parse()?,
-            epoch: epoch.parse()?,
+            id: field(0).parse()?,
+            epoch: field(1).parse()?,
             text,
             call_sign,
             node,
-            platform: platform.parse()?,
+            platform: field(5).parse()?,
             channel,
             line,
         })

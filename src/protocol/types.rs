@@ -36,6 +36,22 @@ pub fn is_control(c: char) -> bool {
     c.is_control()
 }
 
+/// True when `s` holds a control character other than those in `allowed` (ASCII only).
+/// Byte-wise: C0 and DEL are single bytes, C1 (U+0080..U+009F) is `C2 80`..`C2 9F` in
+/// UTF-8. This runs on every field of every line read, so it avoids decoding chars.
+pub fn has_control_except(s: &str, allowed: &[u8]) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &x)| {
+        ((x < 0x20 || x == 0x7f) && !allowed.contains(&x))
+            || (x == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    })
+}
+
+/// True when `s` holds any control character.
+pub fn has_control(s: &str) -> bool {
+    has_control_except(s, &[])
+}
+
 /// A message id: 8 hex digits, the mesh-wide de-duplication key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MessageId(pub u32);
@@ -49,6 +65,18 @@ impl FromStr for MessageId {
         u32::from_str_radix(s, 16)
             .map(MessageId)
             .map_err(|_| err("id", "must be 8 hex characters"))
+    }
+}
+
+impl MessageId {
+    /// The 8 lowercase hex digits, without allocating.
+    pub fn hex(self) -> [u8; 8] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 8];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = HEX[(self.0 >> (28 - 4 * i) & 15) as usize];
+        }
+        out
     }
 }
 
@@ -137,7 +165,7 @@ impl CallSign {
         if s.len() > MAX_CALL_SIGN {
             return Err(err("call_sign", "is too long"));
         }
-        if s.chars().any(is_control) {
+        if has_control(s) {
             return Err(err("call_sign", "contains a control character"));
         }
         Ok(())
@@ -178,7 +206,7 @@ impl Channel {
         if s.len() > MAX_CHANNEL {
             return Err(err("channel", "is too long"));
         }
-        if s.chars().any(is_control) {
+        if has_control(s) {
             return Err(err("channel", "contains a control character"));
         }
         Ok(())
@@ -334,7 +362,7 @@ impl FromStr for FileName {
         if s.len() > MAX_FILE_NAME {
             return Err(err("file", "is too long"));
         }
-        if s.chars().any(is_control) {
+        if has_control(s) {
             return Err(err("file", "contains a control character"));
         }
         if s.contains('/') || s.contains('\\') || s.starts_with('.') {
@@ -349,9 +377,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn byte_wise_control_check_matches_char_check() {
+        for s in [
+            "plain",
+            "tab\there",
+            "nul\0",
+            "del\u{7f}",
+            "c1\u{85}x",
+            "é ü ñ €",
+            "\u{9f}",
+            "\u{a0}",
+            "\u{2028}",
+        ] {
+            assert_eq!(has_control(s), s.chars().any(is_control), "{s:?}");
+        }
+        assert!(!has_control_except("a\rb", b"\r"));
+    }
+
+    #[test]
     fn message_id_round_trips_lowercase() {
         let id: MessageId = "0A1B2C3D".parse().unwrap();
         assert_eq!(id.to_string(), "0a1b2c3d");
+        assert_eq!(&id.hex(), b"0a1b2c3d");
+        assert_eq!(&MessageId(u32::MAX).hex(), b"ffffffff");
         assert!("0a1b2c3".parse::<MessageId>().is_err());
         assert!("0a1b2c3g".parse::<MessageId>().is_err());
         assert!("+a1b2c3d".parse::<MessageId>().is_err());

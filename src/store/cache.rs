@@ -11,9 +11,14 @@ use std::path::PathBuf;
 
 use super::{atomic, Paths};
 
-/// Bytes of RAM all caches of a node may take together (DESIGN.md: "everything else
-/// ≤ 1 MB" of /tmp, shared with the presence and sync files).
-pub const MAX_TOTAL: usize = 512 * 1024;
+/// Largest cached gzip'd `messages` body (what browsers fetch: 10,000 messages of
+/// ordinary chat compress to about 340 KB).
+pub const MAX_GZIP: usize = 512 * 1024;
+/// Largest cached `messages_raw` body (legacy peers).
+pub const MAX_RAW: usize = 256 * 1024;
+/// Largest cached plain `messages` body (scripts and tools; browsers take gzip).
+pub const MAX_PLAIN: usize = 128 * 1024;
+// Together at most 896 KB of RAM: DESIGN.md allows /tmp "everything else ≤ 1 MB".
 
 /// The response caches of one node.
 #[derive(Debug, Clone)]
