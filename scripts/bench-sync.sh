@@ -33,7 +33,8 @@ make_db() {
     }'
 }
 
-# Starts `serve` for node $1 on host $2 with $3 messages; prints the port.
+# Starts `serve` for node $1 on host $2 with $3 messages; sets PORT. (Not run in a
+# subshell: the server's pid must reach PIDS.)
 start_peer() {
     local dir=$WORK/$1
     mkdir -p "$dir"
@@ -45,7 +46,7 @@ start_peer() {
         grep -q listening "$dir/out" 2>/dev/null && break
         sleep 0.05
     done
-    sed -n 's#^listening on http://[^:]*:\([0-9]*\)/$#\1#p' "$dir/out"
+    PORT=$(sed -n 's#^listening on http://[^:]*:\([0-9]*\)/$#\1#p' "$dir/out")
 }
 
 # Reads 3 stats lines (one round over the 3 peers) from fd 3; prints
@@ -74,9 +75,12 @@ measure() {
     rm -rf "${WORK:?}"/p* "$WORK/me" "$WORK/fifo"
     make_db "$n" 1048576 $(($(date +%s) - n)) >"$WORK/db"
     local p1 p2 p3
-    p1=$(start_peer p1 127.0.0.2 "$n")
-    p2=$(start_peer p2 127.0.0.3 "$n")
-    p3=$(start_peer p3 127.0.0.4 "$n")
+    start_peer p1 127.0.0.2 "$n"
+    p1=$PORT
+    start_peer p2 127.0.0.3 "$n"
+    p2=$PORT
+    start_peer p3 127.0.0.4 "$n"
+    p3=$PORT
     mkdir -p "$WORK/me/services"
     printf '##127.0.0.2##\nhttp://127.0.0.2:%s/meshchat|tcp|MeshChat [chat]\n##127.0.0.3##\nhttp://127.0.0.3:%s/meshchat|tcp|MeshChat [chat]\n##127.0.0.4##\nhttp://127.0.0.4:%s/meshchat|tcp|MeshChat [chat]\n' \
         "$p1" "$p2" "$p3" >"$WORK/me/services/0"

@@ -35,6 +35,10 @@ pub const FULL_CHECK_ROUNDS: u32 = 360;
 /// memory, so even a fresh node pulling a 10,000-message database stays small.
 pub const MAX_ANSWER_LINES: usize = 1000;
 
+/// A round expecting more message lines than this is a catch-up (a fresh node, a long
+/// partition healed): one peer at a time, so it is pulled once, not once per peer.
+pub const BULK_LINES: usize = 100;
+
 /// A query, and how many message lines its answer may hold at most.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
@@ -182,11 +186,11 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         let mut turn = None;
         for _ in 0..=MAX_REQUESTS {
             let mut planned = plan(&ranges, &id_lists, &ours);
-            // A big catch-up (a fresh node): one peer at a time, and against what the
-            // others' catch-ups brought meanwhile, so it is pulled once, not once per peer.
+            // A catch-up: one peer at a time, and against what the others' catch-ups
+            // brought meanwhile, so it is pulled once, not once per peer.
             // While another peer's catch-up runs, this one waits for a later round
             // (never blocks: a slow peer holding the turn delays no small sync).
-            if turn.is_none() && planned.iter().map(|p| p.lines).sum::<usize>() > MAX_ANSWER_LINES {
+            if turn.is_none() && planned.iter().map(|p| p.lines).sum::<usize>() > BULK_LINES {
                 match node.bulk.try_lock() {
                     Ok(g) => turn = Some(g),
                     Err(TryLockError::Poisoned(p)) => turn = Some(p.into_inner()),
