@@ -22,6 +22,11 @@ if [ "${1:-all}" = all ]; then
     want qemu-mips-static qemu-user-static
     want busybox busybox
     want file file
+    # Packaging suites (mk/cross.mk, mk/package.mk): ELF checks, the deb's system user,
+    # its systemd units.
+    want readelf binutils
+    want useradd passwd
+    want systemd-analyze systemd
 fi
 
 if [ -n "$need_apt" ]; then

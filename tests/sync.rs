@@ -356,3 +356,111 @@ fn four_nodes_converge_through_restarts_partitions_and_a_legacy_peer() {
     all.extend(["01d00001".to_string(), "a0000003".to_string()]);
     mesh.wait_all("everything after the partition", |i| i.ids() == all);
 }
+
+/// A legacy database of `n` messages with ids from `base`, one a second from `start`.
+fn db(n: u32, base: u32, start: u64) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{:08x}\t{}\tcheck-in {i}, signal report 59\tK{}ABC\tnode-{}\tnode\t\n",
+                base + i,
+                start + u64::from(i),
+                i % 50,
+                i % 7
+            )
+        })
+        .collect()
+}
+
+fn import(inst: &Instance, text: &str) {
+    let file = inst.node.dir.join("import.txt");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(bin())
+        .args(["import", "--config"])
+        .arg(&inst.node.config)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The next `--stats` line of a daemon, as key=value pairs.
+fn next_round(r: &mut impl std::io::BufRead) -> std::collections::HashMap<String, String> {
+    let mut line = String::new();
+    assert!(r.read_line(&mut line).unwrap() > 0, "the daemon ended");
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn digest_rounds_cost_what_changed_not_the_database_size() {
+    let start = now() - 5000;
+    let peer = Instance::start("cost", "node-p", "127.0.0.6", true, false);
+    let me = Instance::start("cost", "node-m", "127.0.0.7", true, false);
+    let history = db(2000, 0x1000_0000, start);
+    import(&peer, &history);
+    import(&me, &history);
+    me.advertise(&[&peer]);
+    let mut child = Command::new(bin())
+        .args(["sync", "--stats", "--config"])
+        .arg(&me.node.config)
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stats = std::io::BufReader::new(child.stdout.take().unwrap());
+    let first = next_round(&mut stats);
+    assert_eq!(first["ok"], "1");
+    assert_eq!(first["mode"], "digest");
+    // Nothing changed: one GET, a one-line answer.
+    for _ in 0..2 {
+        let r = next_round(&mut stats);
+        assert_eq!(r["requests"], "1", "{r:?}");
+        assert!(r["body_bytes"].parse::<u64>().unwrap() <= 300, "{r:?}");
+        assert_eq!(r["pulled"], "0");
+    }
+    // k new messages, one of them over an hour old (a partitioned node's): bytes grow
+    // with k, not with the 500 messages held.
+    let mut cost = Vec::new();
+    for (k, base) in [(1u32, 0x2000_0000u32), (40, 0x3000_0000)] {
+        let mut new = db(k - 1, base, now());
+        // Inside the 500 messages both keep (the oldest is at start + 1500).
+        new.push_str(&db(1, base + k, start + 1600).replace("check-in", "late"));
+        import(&peer, &new);
+        let r = (0..20)
+            .map(|_| next_round(&mut stats))
+            .find(|r| r["pulled"] != "0")
+            .expect("the new messages within 20 rounds");
+        assert_eq!(r["pulled"], k.to_string(), "{r:?}");
+        cost.push(r["body_bytes"].parse::<u64>().unwrap());
+    }
+    assert!(cost[0] < 3000, "1 new message cost {} bytes", cost[0]);
+    assert!(
+        cost[1] < 40 * 80 + 6000,
+        "40 new messages cost {} bytes",
+        cost[1]
+    );
+    let held = me
+        .server()
+        .get("/cgi-bin/meshchat?action=messages_raw")
+        .body
+        .len() as u64;
+    assert!(held > 5 * cost[1], "{cost:?} against {held} bytes held");
+    eprintln!(
+        "body bytes: 1 new {}, 40 new {}, database {held}",
+        cost[0], cost[1]
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut peer = peer;
+    let mut me = me;
+    peer.stop();
+    me.stop();
+}

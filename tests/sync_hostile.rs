@@ -399,3 +399,74 @@ fn a_dead_peer_delays_nobody_404_backs_off_and_sigterm_is_prompt() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn the_extension_under_cgi_and_switched_off() {
+    let node = Node::new("sync-cgi", "node-c", &[]);
+    let t = now();
+    for (id, text) in [("0000000a", "one"), ("0000000b", "two")] {
+        let (status, why) = node
+            .post(&[
+                ("action", "send_message"),
+                ("id", id),
+                ("message", text),
+                ("call_sign", "K1ABC"),
+                ("epoch", &t.to_string()),
+            ])
+            .status_reply();
+        assert_eq!(status, 200, "{why}");
+    }
+    assert_eq!(node.get("action=config").json()["sync"][0], "digest-v1");
+    let users = node.get("action=users_raw");
+    assert_eq!(users.header("X-Meshchat-Sync"), Some("digest-v1"));
+
+    // A first check: the version, the lists' CRCs, the partition.
+    let r = node.get("action=sync_digest&v=1&node=x&platform=node");
+    assert_eq!(
+        r.header("Content-MD5").unwrap(),
+        md5_hex(&r.body),
+        "checksummed"
+    );
+    let text = r.text();
+    let first = text.lines().next().unwrap().to_string();
+    let version = first.split(' ').nth(1).unwrap().to_string();
+    assert_eq!(version, (0x0a + 0x0b).to_string());
+    assert!(text.contains(&format!("\nR {t}.0000000a ~ 2 ")), "{text}");
+    let u = first.split(' ').nth(2).unwrap();
+    let f = first.split(' ').nth(3).unwrap();
+    assert!(
+        text.contains("\nU 0\n") && text.contains("\nF 0\n"),
+        "{text}"
+    );
+
+    // Nothing changed since: the answer is its first line.
+    let r = node.get(&format!("action=sync_digest&v=1&m={version}&u={u}&f={f}"));
+    assert_eq!(r.text(), format!("{first}\n"));
+
+    // Queries, as a form POST: what do I lack, holding 0000000a?
+    let r = node.post(&[
+        ("action", "sync_digest"),
+        ("v", "1"),
+        ("q", &format!("h{t}-~-0000000a_l0-~_g0000000a")),
+    ]);
+    let text = r.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], "M 1");
+    assert!(lines[2].starts_with("0000000b\t"), "{text}");
+    assert_eq!(lines[3], "I 0 ~ 0000000a0000000b");
+    assert_eq!(lines[4], "M 1");
+    assert!(lines[5].starts_with("0000000a\t"), "{text}");
+    let bad = node.get("action=sync_digest&v=1&q=zzz");
+    assert!(bad.text().contains("bad digest data"), "{}", bad.text());
+    let bad = node.get("action=sync_digest&v=2");
+    assert!(bad.text().contains("unsupported"), "{}", bad.text());
+
+    // Switched off: a legacy node in every respect.
+    let off = Node::new("sync-cgi-off", "node-o", &[("digest_sync", "0")]);
+    assert!(off.get("action=config").json().get("sync").is_none());
+    assert_eq!(off.get("action=users_raw").header("X-Meshchat-Sync"), None);
+    assert_eq!(
+        off.get("action=sync_digest&v=1").text(),
+        "error no action\n"
+    );
+}

@@ -12,9 +12,13 @@
 //! Every byte sent and received on the socket is counted, so the daemon can report what
 //! a round really cost.
 
+#[cfg(not(target_has_atomic = "64"))]
+use self::no_atomic64::AtomicU64;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
-use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(target_has_atomic = "64")]
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -392,5 +396,32 @@ impl Reply {
         }
         let digest = r.into_inner().md5.finalize();
         Reply::check(md5.as_deref(), digest)
+    }
+}
+
+/// MIPS (mips_24kc, mipsel_24kc) has 32-bit atomics only: the counters' API over a mutex.
+#[cfg(not(target_has_atomic = "64"))]
+mod no_atomic64 {
+    use std::sync::atomic::Ordering;
+    use std::sync::Mutex;
+
+    #[derive(Debug)]
+    pub struct AtomicU64(Mutex<u64>);
+
+    impl AtomicU64 {
+        pub const fn new(v: u64) -> AtomicU64 {
+            AtomicU64(Mutex::new(v))
+        }
+
+        pub fn load(&self, _: Ordering) -> u64 {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+
+        pub fn fetch_add(&self, n: u64, _: Ordering) -> u64 {
+            let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let old = *v;
+            *v = old.wrapping_add(n);
+            old
+        }
     }
 }

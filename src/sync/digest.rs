@@ -164,7 +164,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
                 let text = fetch(client.post(&form))?.ok_or(FetchError::NoChecksum)?;
                 let r = parse_reply(&text)?;
                 out.tally +=
-                    local::merge_message_lines(&node.local.log, r.messages.iter().copied(), now)?;
+                    local::merge_message_lines(&node.local, r.messages.iter().copied(), now)?;
                 ranges.extend(r.ranges);
                 id_lists.extend(r.id_lists);
             }

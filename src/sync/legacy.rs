@@ -66,7 +66,7 @@ impl Candidates {
                     local::accept_message(&self.buf[*at as usize..(*at + *len) as usize], now)
                 })
                 .collect();
-            added += local::merge_messages(&node.local.log, &msgs)?;
+            added += node.local.merge(&msgs)?;
         }
         Ok(added)
     }
@@ -137,8 +137,12 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     // 3. Version: nothing to pull when it equals ours, or what we last pulled from it.
     let version = client.get("action=messages_version")?.bytes()?;
     let version = String::from_utf8_lossy(&version).trim().to_string();
-    let ours = node.local.log.version()?.to_string();
+    // From the snapshot: rebuilt once per change of our log, not once per peer.
+    let snap = node.local.snapshot()?;
+    let ours = snap.version.to_string();
     if version == ours || memo.legacy_version.as_deref() == Some(version.as_str()) {
+        // Equal to ours: we hold all of it, so later rounds may skip it while it stays.
+        memo.legacy_version = Some(version);
         if out.refused.is_none() {
             node.status.record(&peer.name, now)?;
         }
@@ -147,7 +151,6 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
 
     // 4. Messages: streamed; only lines we lack and would keep are held, and nothing is
     // merged before the whole body matched its checksum.
-    let snap = node.local.snapshot()?;
     let mut fresh = Candidates::new(node.local.log.max());
     let mut rejected = 0u64;
     let reply = client.get("action=messages_raw")?;

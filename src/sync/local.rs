@@ -66,6 +66,18 @@ impl Local {
         Some((m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
     }
 
+    /// Merges validated messages into the log in bounded chunks. Merges and snapshot
+    /// rebuilds each read the whole log: they take turns, so the daemon's memory peak is
+    /// one log read, whatever the number of workers.
+    pub fn merge(&self, messages: &[Message]) -> Result<u64> {
+        let mut added = 0;
+        for chunk in messages.chunks(MERGE_CHUNK) {
+            let _turn = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            added += self.log.merge(chunk)?.added as u64;
+        }
+        Ok(added)
+    }
+
     /// The current snapshot, read from the log only when it changed since the last one.
     pub fn snapshot(&self) -> Result<Arc<Snapshot>> {
         let ident = self.identity();
@@ -129,19 +141,10 @@ pub fn accept_message(line: &str, now: Epoch) -> Option<Message> {
         .filter(|m| !m.epoch.too_far_ahead(now))
 }
 
-/// Merges validated messages into the log in bounded chunks.
-pub fn merge_messages(log: &Log, messages: &[Message]) -> Result<u64> {
-    let mut added = 0;
-    for chunk in messages.chunks(MERGE_CHUNK) {
-        added += log.merge(chunk)?.added as u64;
-    }
-    Ok(added)
-}
-
 /// Validates message lines and merges the good ones, a chunk at a time (a fresh node
 /// pulling a whole database never holds it all parsed): the tally of what happened.
 pub fn merge_message_lines<'a>(
-    log: &Log,
+    local: &Local,
     lines: impl IntoIterator<Item = &'a str>,
     now: Epoch,
 ) -> Result<Tally> {
@@ -156,11 +159,11 @@ pub fn merge_message_lines<'a>(
             None => tally.rejected += 1,
         }
         if good.len() == MERGE_CHUNK {
-            tally.pulled += merge_messages(log, &good)?;
+            tally.pulled += local.merge(&good)?;
             good.clear();
         }
     }
-    tally.pulled += merge_messages(log, &good)?;
+    tally.pulled += local.merge(&good)?;
     Ok(tally)
 }
 
@@ -219,7 +222,7 @@ mod tests {
     #[test]
     fn lines_are_validated_before_merging() {
         let p = temp_paths("sync-merge");
-        let log = Log::new(&p, 500);
+        let local = Local::new(Log::new(&p, 500));
         let now = Epoch(1_795_661_251);
         let lines = [
             "0a1b2c3d\t1795661251\thello\tK1ABC\tnode-a\tnode\t",
@@ -228,7 +231,7 @@ mod tests {
             "garbage",
             "0a1b2c3d\t1795661251\tdup\tK1ABC\tnode-a\tnode\t",
         ];
-        let t = merge_message_lines(&log, lines, now).unwrap();
+        let t = merge_message_lines(&local, lines, now).unwrap();
         assert_eq!(
             t,
             Tally {
@@ -236,7 +239,7 @@ mod tests {
                 rejected: 3
             }
         );
-        let c = log.read().unwrap();
+        let c = local.log.read().unwrap();
         assert_eq!(c.view(500).messages.len(), 1);
     }
 }

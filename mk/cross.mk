@@ -1,0 +1,30 @@
+# Cross builds: fully static musl binaries for every AREDN CPU (docs/PACKAGING.md).
+#   make cross                      all five: build/cross/<ARCH>/meshchat
+#   make cross ARCH=mips_24kc       one (or several: ARCH="x86_64 mips_24kc")
+#   make cross-repro                build again in another folder and compare the bytes
+# The pinned tools (Rust nightly + rust-src, zig, cargo-zigbuild) install into tools/ on
+# first use: see scripts/cross/pins.
+
+CROSS_ARCHS := $(shell awk '!/^\#/ && NF { print $$1 }' scripts/cross/targets)
+ARCH ?= $(CROSS_ARCHS)
+
+TEST_TARGETS += test-cross
+
+.PHONY: cross cross-tools cross-repro cross-sizes test-cross
+
+cross-tools: deps-rust
+	@scripts/cross/tools.sh
+
+cross: cross-tools
+	scripts/cross/build.sh $(ARCH)
+
+# Every binary under qemu-user-static: --version, CGI round trip, serve over loopback.
+test-cross: deps cross
+	python3 tests/packages/cross_test.py $(ARCH)
+
+cross-repro: cross
+	scripts/cross/repro.sh $(ARCH)
+
+# What each crate costs in the mips_24kc binary (unstripped build in target-bloat/).
+cross-sizes: cross-tools
+	python3 scripts/cross/sizes.py $(if $(filter 1,$(words $(ARCH))),$(ARCH),mips_24kc)

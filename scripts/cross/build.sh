@@ -1,0 +1,57 @@
+#!/bin/sh
+# Builds fully static musl binaries for the radios with the pinned tools (installed into
+# tools/ on first use). Usage: scripts/cross/build.sh [ARCH...]
+#   ARCH: OpenWrt package arch from scripts/cross/targets (default: all five).
+# Output: build/cross/<ARCH>/meshchat (stripped). Cargo's work folder: target-cross/.
+set -eu
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. scripts/cross/pins
+scripts/cross/tools.sh
+
+export PATH="$ROOT/tools/bin:$ROOT/tools/venv/bin:$PATH"
+# Keep zig's caches inside the repository (nothing in ~/.cache).
+export XDG_CACHE_HOME="$ROOT/build/cache"
+export ZIG_GLOBAL_CACHE_DIR="$ROOT/build/cache/zig"
+export ZIG_LOCAL_CACHE_DIR="$ROOT/build/cache/zig-local"
+export CARGO_TARGET_DIR="${CROSS_TARGET_DIR:-$ROOT/target-cross}"
+OUT="${CROSS_OUT:-$ROOT/build/cross}"
+# 64-bit time_t on the 32-bit targets (musl >= 1.2 symbols): epochs outlive 2038.
+export RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1
+# Reproducible: no host paths in the binary, no build-time timestamps.
+SOURCE_DATE_EPOCH=$(scripts/package/source-date-epoch.sh)
+export SOURCE_DATE_EPOCH
+
+# Size: the cross profile aborts without unwinding or formatting panic messages (see
+# docs/PACKAGING.md; every error already travels as a Result), and std is rebuilt with
+# opt-level z, its optimize_for_size variants and without backtrace symbolisation.
+PROFILE_FLAGS="${CROSS_PROFILE_FLAGS-"-Zpanic-immediate-abort --config profile.release.panic=\"immediate-abort\""}"
+
+OBJCOPY="$(rustup run "$CROSS_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy"
+
+ARCHS="$*"
+[ -n "$ARCHS" ] || ARCHS=$(awk '!/^#/ && NF { print $1 }' scripts/cross/targets)
+
+for arch in $ARCHS; do
+    target=$(awk -v a="$arch" '$1 == a { print $2 }' scripts/cross/targets)
+    if [ -z "$target" ]; then
+        echo "cross: unknown ARCH '$arch'; one of: $(awk '!/^#/ && NF { printf "%s ", $1 }' scripts/cross/targets)" >&2
+        exit 2
+    fi
+    echo "cross: $arch ($target)"
+    # shellcheck disable=SC2086
+    cargo "+$CROSS_TOOLCHAIN" zigbuild --release --locked --target "$target" \
+        -Zbuild-std=std,panic_abort -Zbuild-std-features="${CROSS_STD_FEATURES-optimize_for_size}" \
+        -Ztrim-paths --config 'profile.release.trim-paths="all"' \
+        $PROFILE_FLAGS ${CROSS_EXTRA_FLAGS:-}
+    mkdir -p "$OUT/$arch"
+    # The linker's strip leaves sections that are never loaded, such as MIPS's .pdr
+    # (90 KB of procedure descriptors) and .comment: drop them.
+    if [ -n "${CROSS_NO_OBJCOPY:-}" ]; then
+        cp "$CARGO_TARGET_DIR/$target/release/meshchat" "$OUT/$arch/meshchat.tmp"
+    else
+        "$OBJCOPY" --strip-all "$CARGO_TARGET_DIR/$target/release/meshchat" "$OUT/$arch/meshchat.tmp"
+    fi
+    mv "$OUT/$arch/meshchat.tmp" "$OUT/$arch/meshchat"
+    printf 'cross: %-26s %8d bytes\n' "$arch" "$(wc -c < "$OUT/$arch/meshchat")"
+done

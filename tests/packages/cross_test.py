@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Runs every cross-built binary under qemu-user-static (Debian's qemu-user-static):
+--version, CGI requests (config; send_message then messages) in a temp dir, and `serve`
+answering over loopback. Also checks the ELF is static and, for MIPS, soft-float.
+
+Usage: cross_test.py [ARCH...]   (default: every build/cross/<ARCH>/meshchat)
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
+import pkglib  # noqa: E402
+
+FAILURES = []
+# DESIGN.md: stripped binary budget and goal, bytes (KB = 1024).
+BUDGETS = {"mips_24kc": (800 * 1024, 500 * 1024)}
+
+
+def check(cond, what):
+    if cond:
+        print(f"  ok   {what}")
+    else:
+        print(f"  FAIL {what}")
+        FAILURES.append(what)
+
+
+def runner(arch):
+    t = pkglib.target(arch)
+    cmd = [f"/usr/bin/qemu-{t['qemu']}-static"]
+    if t["cpu"] != "-":
+        cmd += ["-cpu", t["cpu"]]
+    return cmd
+
+
+def cgi(cmd, binary, cfg, query, method="GET", body=b"", ctype=None):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "REQUEST_METHOD": method,
+        "QUERY_STRING": query,
+        "SERVER_PORT": "8080",
+        "SERVER_NAME": "127.0.0.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "SCRIPT_NAME": "/cgi-bin/meshchat",
+        "MESHCHAT_CONFIG": cfg,
+    }
+    if method == "POST":
+        env["CONTENT_LENGTH"] = str(len(body))
+        env["CONTENT_TYPE"] = ctype or "application/x-www-form-urlencoded"
+    p = subprocess.run(cmd + [binary], input=body, env=env, capture_output=True, timeout=60)
+    head, _, payload = p.stdout.partition(b"\r\n\r\n")
+    return p.returncode, head.decode("latin-1"), payload, p.stderr.decode("utf-8", "replace")
+
+
+def test_arch(arch):
+    binary = os.path.join(ROOT, "build", "cross", arch, "meshchat")
+    print(f"{arch}: {binary}")
+    if not os.path.exists(binary):
+        check(False, f"{arch}: binary exists (run `make cross ARCH={arch}`)")
+        return
+    cmd = runner(arch)
+    t = pkglib.target(arch)
+
+    # The ELF: static, no interpreter; MIPS soft-float (qemu's 24Kc has no FPU).
+    phdrs = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True).stdout
+    check("INTERP" not in phdrs and "DYNAMIC" not in phdrs, f"{arch}: statically linked (no INTERP/DYNAMIC)")
+    if arch.startswith("mips"):
+        attrs = subprocess.run(["readelf", "-A", binary], capture_output=True, text=True).stdout
+        check("Soft float" in attrs, f"{arch}: MIPS soft-float ABI")
+    size = os.path.getsize(binary)
+    print(f"  size {size} bytes")
+    if arch in BUDGETS:
+        budget, goal = BUDGETS[arch]
+        check(size <= budget, f"{arch}: stripped binary {size} bytes <= budget {budget} "
+              f"(goal {goal}: {'met' if size <= goal else f'{size - goal} bytes over'})")
+
+    v = subprocess.run(cmd + [binary, "--version"], capture_output=True, text=True, timeout=60)
+    check(v.returncode == 0 and v.stdout == f"meshchat {pkglib.version()}\n",
+          f"{arch}: --version prints 'meshchat {pkglib.version()}' (got {v.stdout!r})")
+
+    with tempfile.TemporaryDirectory(prefix=f"meshchat-cross-{arch}-") as tmp:
+        cfg = os.path.join(tmp, "meshchat.uci")
+        with open(cfg, "w") as f:
+            f.write("config meshchat 'main'\n"
+                    f"\toption node 'TEST-{arch.replace('_', '-')}'\n"
+                    "\toption zone 'MeshChat'\n"
+                    f"\toption data_dir '{tmp}/data'\n"
+                    f"\toption ram_dir '{tmp}/ram'\n")
+        rc, head, body, err = cgi(cmd, binary, cfg, "action=config")
+        ok = rc == 0 and "content-type: application/json" in head.lower()
+        try:
+            conf = json.loads(body)
+        except ValueError:
+            conf = {}
+        check(ok and conf.get("node") == f"TEST-{arch.replace('_', '-')}",
+              f"{arch}: CGI action=config names the node (rc={rc} {err.strip()[:200]})")
+
+        text = f"hello from {arch} \u00e9\u00e8 <b>"
+        form = urllib.parse.urlencode({"action": "send_message", "message": text,
+                                       "call_sign": "N0CALL", "channel": "",
+                                       "epoch": str(int(time.time()))}).encode()
+        rc, head, body, err = cgi(cmd, binary, cfg, "", method="POST", body=form)
+        check(rc == 0 and b'"status":200' in body.replace(b" ", b""),
+              f"{arch}: CGI send_message answers status 200 (got {body[:120]!r} {err.strip()[:200]})")
+        rc, head, body, err = cgi(cmd, binary, cfg, "action=messages")
+        try:
+            msgs = json.loads(body)
+        except ValueError:
+            msgs = []
+        check(rc == 0 and any(m.get("message") == text and m.get("call_sign") == "N0CALL" for m in msgs),
+              f"{arch}: CGI messages returns the sent message")
+
+        # serve: the embedded server over loopback.
+        p = subprocess.Popen(cmd + [binary, "serve", "--listen", "127.0.0.1:0", "--data",
+                                    os.path.join(tmp, "serve"), "--node", "SERVE-node"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stdout.readline()
+            m = re.match(r"listening on (http://127\.0\.0\.1:\d+/)$", line.strip())
+            check(m is not None, f"{arch}: serve prints its address (got {line!r})")
+            if m:
+                base = m.group(1)
+                with urllib.request.urlopen(base + "cgi-bin/meshchat?action=config", timeout=30) as r:
+                    conf = json.loads(r.read())
+                check(r.status == 200 and conf.get("node") == "SERVE-node",
+                      f"{arch}: serve answers action=config over loopback")
+                with urllib.request.urlopen(base + "meshchat/", timeout=30) as r:
+                    page = r.read()
+                check(r.status == 200 and b"<html" in page.lower(), f"{arch}: serve returns the web UI")
+        finally:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def main():
+    archs = sys.argv[1:] or [a for a in pkglib.archs()
+                             if os.path.exists(os.path.join(ROOT, "build", "cross", a, "meshchat"))]
+    if not archs:
+        print("cross_test: no binaries under build/cross (run `make cross`)")
+        return 1
+    for arch in archs:
+        test_arch(arch)
+    total = sum(1 for _ in FAILURES)
+    if FAILURES:
+        print(f"cross_test: {total} check(s) failed:")
+        for f in FAILURES:
+            print(f"  - {f}")
+        return 1
+    print(f"cross_test: all checks passed for {' '.join(archs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
