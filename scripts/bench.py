@@ -29,7 +29,7 @@ def binary():
     """The stripped static x86_64 musl binary (what a node-like host runs)."""
     if os.environ.get("BIN"):
         return os.environ["BIN"]
-    cross = os.path.join(ROOT, "dist", "bin", "x86_64", "meshchat")
+    cross = os.path.join(ROOT, "build", "cross", "x86_64", "meshchat")
     if os.path.exists(cross):
         return cross
     sh("rustup", "target", "add", "x86_64-unknown-linux-musl", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

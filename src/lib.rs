@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod cgi;
+pub mod cli;
 pub mod config;
 pub mod protocol;
 pub mod server;

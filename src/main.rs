@@ -26,6 +26,47 @@ enum Command {
     Import(ImportCmd),
     Compact(CompactCmd),
     Sync(SyncCmd),
+    Send(SendCmd),
+    Tail(TailCmd),
+}
+
+/// post a message to a node (any MeshChat node: meshchat or Lua)
+#[derive(FromArgs)]
+#[argh(subcommand, name = "send")]
+struct SendCmd {
+    /// the node: NAME, NAME:PORT or a URL (default port 8080)
+    #[argh(option)]
+    url: String,
+    /// your call sign
+    #[argh(option)]
+    call_sign: String,
+    /// the channel (default: Everything)
+    #[argh(option, default = "String::new()")]
+    channel: String,
+    /// the message (words are joined with spaces; "-" reads it from stdin)
+    #[argh(positional, greedy)]
+    message: Vec<String>,
+}
+
+/// print a node's latest messages, and with --follow the new ones as they come
+#[derive(FromArgs)]
+#[argh(subcommand, name = "tail")]
+struct TailCmd {
+    /// the node: NAME, NAME:PORT or a URL (default port 8080)
+    #[argh(option)]
+    url: String,
+    /// only this channel
+    #[argh(option)]
+    channel: Option<String>,
+    /// how many messages to print first (default 20)
+    #[argh(option, short = 'n', default = "20")]
+    lines: usize,
+    /// keep printing new messages
+    #[argh(switch, short = 'f')]
+    follow: bool,
+    /// seconds between polls with --follow (default 5)
+    #[argh(option, default = "5")]
+    interval: u64,
 }
 
 /// Flags every subcommand takes.
@@ -205,6 +246,22 @@ fn run(cli: Cli) -> Result<(), String> {
                 ..Default::default()
             })?;
             import(&cfg, &i.file)
+        }
+        Some(Command::Send(s)) => {
+            let text = if s.message == ["-"] {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                    .map_err(|e| e.to_string())?;
+                t.trim_end_matches('\n').to_string()
+            } else {
+                s.message.join(" ")
+            };
+            meshchat::cli::send(&s.url, &s.call_sign, &s.channel, &text)
+        }
+        Some(Command::Tail(t)) => {
+            meshchat::sys::catch_stop_signals();
+            let interval = std::time::Duration::from_secs(t.interval.max(1));
+            meshchat::cli::tail(&t.url, t.channel.as_deref(), t.lines, t.follow, interval)
         }
         Some(Command::Sync(s)) => {
             let cfg = load(Common {

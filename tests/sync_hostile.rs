@@ -243,6 +243,29 @@ fn hostile_peers_store_nothing_bad() {
         garbage_lines,
     );
 
+    // Answers, then trickles a byte every 300 ms: under 1000 B/s, cut off.
+    let trickle = Fake::start(move |a, c| match a.action() {
+        "messages_version" => text(c, b"55\n"),
+        "messages_raw" => {
+            let body = line("51000001", t, "slowly");
+            let _ = c.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-MD5: {}\r\nContent-Length: {}\r\n\r\n",
+                    md5_hex(body.as_bytes()),
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            for b in body.bytes() {
+                if c.write_all(&[b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+        _ => text_md5(c, b""),
+    });
+
     // Never answers (holds the connection).
     let silent = Fake::start(|_, _| std::thread::sleep(Duration::from_secs(30)));
 
@@ -255,6 +278,7 @@ fn hostile_peers_store_nothing_bad() {
         huge.port,
         huge_announced.port,
         garbage.port,
+        trickle.port,
         silent.port,
         not_found.port,
     ];
@@ -298,12 +322,25 @@ fn hostile_peers_store_nothing_bad() {
     assert_eq!(st(garbage.port)["rejected"], 10, "{}", st(garbage.port));
     assert_eq!(st(garbage.port)["pulled"], 1);
     assert_eq!(st(silent.port)["last_error"], "timed out");
+    assert!(
+        st(trickle.port)["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("slower than 1000 B/s"),
+        "{}",
+        st(trickle.port)
+    );
     assert_eq!(st(not_found.port)["mode"], "backoff");
     // The cap was enforced while reading: far less than 50 MB crossed the wire.
     assert!(st(huge.port)["bytes"].as_u64().unwrap() < 6 << 20);
     // Only rounds that succeeded count as synced.
     assert!(st(good.port)["last_sync"].as_u64().unwrap() >= t);
-    for p in [silent.port, not_found.port, huge_announced.port] {
+    for p in [
+        silent.port,
+        not_found.port,
+        huge_announced.port,
+        trickle.port,
+    ] {
         assert_eq!(st(p)["last_sync"], 0, "{}", st(p));
     }
 }

@@ -85,7 +85,7 @@ function route() {
 
 function showApp(on) {
   $('login').hidden = on;
-  $('nav').hidden = $('me').hidden = !on;
+  $('nav').hidden = $('me').hidden = $('conn').hidden = !on;
   for (const n of ['chat', 'files', 'status']) if (!on) $('page-' + n).hidden = true;
 }
 

@@ -30,10 +30,11 @@ function href(f) {
 // Two clicks, no dialog box: no mistakes with a thumb.
 function delButton(f) {
   let armed = 0;
-  const b = h('button', { type: 'button', class: 'del', 'aria-label': 'Delete ' + f.file, onclick: async () => {
+  const label = (t) => { b.textContent = t; b.setAttribute('aria-label', t + ' ' + f.file); };
+  const b = h('button', { type: 'button', class: 'del', onclick: async () => {
     if (!armed) {
-      b.textContent = 'Confirm delete';
-      armed = setTimeout(() => { armed = 0; b.textContent = 'Delete'; }, 5000);
+      label('Confirm delete');
+      armed = setTimeout(() => { armed = 0; label('Delete'); }, 5000);
       return;
     }
     clearTimeout(armed);
@@ -41,7 +42,8 @@ function delButton(f) {
     const r = await act({ action: 'delete_file', file: f.file });
     say(r.ok ? 'Deleted “' + f.file + '”.' : 'Could not delete “' + f.file + '”: ' + r.reason, !r.ok);
     loadFiles().catch(() => {});
-  } }, 'Delete');
+  } });
+  label('Delete');
   return b;
 }
 

@@ -175,8 +175,9 @@ fn between(a: Key, b: Key) -> Bound {
     }
 }
 
-/// Cuts `keys` (all inside `[lo, hi)`) at the given indices (ascending, inside
-/// `1..len`) into contiguous ranges covering `[lo, hi)`.
+/// Cuts `keys` (all inside `[lo, hi)`) at the given indices into contiguous ranges
+/// covering `[lo, hi)`. The indices are computed by [`partition`] and [`split`], never
+/// taken from a request: strictly ascending, inside `1..keys.len()`.
 fn cut(keys: &[Key], lo: Bound, hi: Bound, at: &[usize]) -> Vec<Range> {
     let mut out = Vec::with_capacity(at.len() + 1);
     let mut start = 0;

@@ -243,6 +243,14 @@ impl Client {
         &self,
         r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Reply, FetchError> {
+        self.reply_with(r, false)
+    }
+
+    fn reply_with(
+        &self,
+        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        any_status: bool,
+    ) -> Result<Reply, FetchError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = r.map_err(from_ureq)?;
         let header = |n: &str| {
@@ -256,6 +264,7 @@ impl Client {
         let status = resp.status().as_u16();
         match status {
             200 => {}
+            _ if any_status => {}
             404 => return Err(FetchError::NotFound),
             s => return Err(FetchError::Status(s)),
         }
@@ -282,8 +291,18 @@ impl Client {
         self.reply(self.agent.get(&url).call())
     }
 
+    /// `POST base` with an urlencoded form body, whatever the status (`serve` answers a
+    /// refusal with 400 and the reason in the body).
+    pub fn post_any_status(&self, form: &str) -> Result<Reply, FetchError> {
+        self.send_form(form, true)
+    }
+
     /// `POST base` with an urlencoded form body.
     pub fn post(&self, form: &str) -> Result<Reply, FetchError> {
+        self.send_form(form, false)
+    }
+
+    fn send_form(&self, form: &str, any_status: bool) -> Result<Reply, FetchError> {
         self.body_bytes
             .fetch_add(form.len() as u64, Ordering::Relaxed);
         let r = self
@@ -291,7 +310,7 @@ impl Client {
             .post(&self.base)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .send(form.as_bytes());
-        self.reply(r)
+        self.reply_with(r, any_status)
     }
 }
 

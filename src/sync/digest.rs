@@ -9,6 +9,8 @@
 //! per differing range: "here are my ids, send what I lack" (few on our side), "list
 //! your ids" (few on its side), or "split it" (many on both); until nothing differs.
 
+use std::sync::TryLockError;
+
 use super::client::{Client, FetchError};
 use super::discovery::Peer;
 use super::local::{self, Snapshot};
@@ -29,58 +31,85 @@ const MAX_Q_BYTES: usize = 24 * 1024;
 /// anything that slipped past the version (a lost message of ours, a collision).
 pub const FULL_CHECK_ROUNDS: u32 = 360;
 
+/// Message lines one answer may carry (about 110 KB): bounds what a reply costs in
+/// memory, so even a fresh node pulling a 10,000-message database stays small.
+pub const MAX_ANSWER_LINES: usize = 1000;
+
+/// A round expecting more message lines than this is a catch-up (a fresh node, a long
+/// partition healed): one peer at a time, so it is pulled once, not once per peer.
+pub const BULK_LINES: usize = 100;
+
+/// A query, and how many message lines its answer may hold at most.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub query: Query,
+    pub lines: usize,
+}
+
 /// The questions to ask about the peer's ranges and id lists, given what we hold.
 pub fn plan(
     ranges: &[Range],
     id_lists: &[(Bound, Bound, Vec<MessageId>)],
     ours: &Snapshot,
-) -> Vec<Query> {
+) -> Vec<Planned> {
     let mut out = Vec::new();
     for r in ranges {
-        if r.fp.count == 0 {
+        let theirs = r.fp.count as usize;
+        if theirs == 0 {
             continue;
         }
         let mine = digest::range(&ours.keys, r.lo, r.hi);
         if Fingerprint::of(mine) == r.fp {
             continue;
         }
-        if mine.len() <= SMALL {
-            out.push(Query::Have(r.lo, r.hi, mine.iter().map(|k| k.id).collect()));
-        } else if r.fp.count as usize <= SMALL {
-            out.push(Query::List(r.lo, r.hi));
+        let (query, lines) = if mine.len() <= SMALL && theirs <= MAX_ANSWER_LINES {
+            let ids = mine.iter().map(|k| k.id).collect();
+            (Query::Have(r.lo, r.hi, ids), theirs)
+        } else if theirs <= SMALL {
+            (Query::List(r.lo, r.hi), 0)
         } else {
-            out.push(Query::Split(r.lo, r.hi));
-        }
+            (Query::Split(r.lo, r.hi), 0)
+        };
+        out.push(Planned { query, lines });
     }
     let missing: Vec<MessageId> = id_lists
         .iter()
         .flat_map(|(_, _, ids)| ids.iter().copied())
         .filter(|id| !ours.has(*id))
         .collect();
-    for chunk in missing.chunks(MAX_IDS) {
-        out.push(Query::Get(chunk.to_vec()));
+    for chunk in missing.chunks(MAX_ANSWER_LINES) {
+        out.push(Planned {
+            query: Query::Get(chunk.to_vec()),
+            lines: chunk.len(),
+        });
     }
     out
 }
 
-/// Groups queries into requests that stay within the server's limits.
-fn batches(queries: Vec<Query>) -> Vec<Vec<Query>> {
+/// Groups queries into requests that stay within the server's limits and whose
+/// answers stay within [`MAX_ANSWER_LINES`].
+fn batches(planned: Vec<Planned>) -> Vec<Vec<Query>> {
     let mut out: Vec<Vec<Query>> = Vec::new();
-    let (mut bytes, mut ids) = (0, 0);
-    for q in queries {
-        let size = q.id_count() * 8 + 48;
+    let (mut bytes, mut ids, mut lines) = (0, 0, 0);
+    for p in planned {
+        let n = p.query.id_count();
+        let size = n * 8 + 48;
         let full = out.last().is_none_or(|b| {
-            b.len() >= MAX_QUERIES || bytes + size > MAX_Q_BYTES || ids + q.id_count() > MAX_IDS
+            !b.is_empty()
+                && (b.len() >= MAX_QUERIES
+                    || bytes + size > MAX_Q_BYTES
+                    || ids + n > MAX_IDS
+                    || lines + p.lines > MAX_ANSWER_LINES)
         });
         if full {
             out.push(Vec::new());
-            bytes = 0;
-            ids = 0;
+            (bytes, ids, lines) = (0, 0, 0);
         }
         bytes += size;
-        ids += q.id_count();
+        ids += n;
+        lines += p.lines;
         if let Some(b) = out.last_mut() {
-            b.push(q);
+            b.push(p.query);
         }
     }
     out
@@ -90,7 +119,10 @@ fn batches(queries: Vec<Query>) -> Vec<Vec<Query>> {
 /// extension (any more): `None`.
 fn fetch(reply: Result<super::client::Reply, FetchError>) -> Result<Option<String>, Error> {
     match reply?.checked_bytes() {
-        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+        // Valid UTF-8 (the normal case) is taken over without a copy.
+        Ok(b) => Ok(Some(String::from_utf8(b).unwrap_or_else(|e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }))),
         Err(FetchError::NoChecksum) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -106,7 +138,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         memo.rounds_since_full = 0;
         memo.version = None;
     }
-    let ours = node.local.snapshot()?;
+    let mut ours = node.local.snapshot()?;
 
     let mut q = format!(
         "action={ACTION}&v=1&node={}&platform={}",
@@ -151,15 +183,29 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         let mut ranges = reply.ranges;
         let mut id_lists = Vec::new();
         let mut converged = false;
+        let mut turn = None;
         for _ in 0..=MAX_REQUESTS {
-            let queries = plan(&ranges, &id_lists, &ours);
-            if queries.is_empty() {
+            let mut planned = plan(&ranges, &id_lists, &ours);
+            // A catch-up: one peer at a time, and against what the others' catch-ups
+            // brought meanwhile, so it is pulled once, not once per peer.
+            // While another peer's catch-up runs, this one waits for a later round
+            // (never blocks: a slow peer holding the turn delays no small sync).
+            if turn.is_none() && planned.iter().map(|p| p.lines).sum::<usize>() > BULK_LINES {
+                match node.bulk.try_lock() {
+                    Ok(g) => turn = Some(g),
+                    Err(TryLockError::Poisoned(p)) => turn = Some(p.into_inner()),
+                    Err(TryLockError::WouldBlock) => break,
+                }
+                ours = node.local.snapshot()?;
+                planned = plan(&ranges, &id_lists, &ours);
+            }
+            if planned.is_empty() {
                 converged = true;
                 break;
             }
             ranges.clear();
             id_lists.clear();
-            for batch in batches(queries) {
+            for batch in batches(planned) {
                 let form = format!("action={ACTION}&v=1&q={}", write_queries(&batch));
                 let text = fetch(client.post(&form))?.ok_or(FetchError::NoChecksum)?;
                 let r = parse_reply(&text)?;
@@ -169,6 +215,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
                 id_lists.extend(r.id_lists);
             }
         }
+        drop(turn);
         if converged {
             memo.version = Some(header.version);
         }
@@ -207,13 +254,30 @@ mod tests {
         let mut id_lists = Vec::new();
         let mut fetched = Vec::new();
         for round in 0..=MAX_REQUESTS {
-            let queries = plan(&ranges, &id_lists, &ours);
-            if queries.is_empty() {
+            let planned = plan(&ranges, &id_lists, &ours);
+            if planned.is_empty() {
                 return (fetched, round);
             }
             ranges.clear();
             id_lists.clear();
-            for q in queries {
+            for batch in batches(planned) {
+                let answer_lines = fetched.len();
+                run_batch(server, batch, &mut ranges, &mut id_lists, &mut fetched);
+                assert!(fetched.len() - answer_lines <= MAX_ANSWER_LINES);
+            }
+        }
+        panic!("did not converge");
+    }
+
+    fn run_batch(
+        server: &[Key],
+        batch: Vec<Query>,
+        ranges: &mut Vec<Range>,
+        id_lists: &mut Vec<(Bound, Bound, Vec<MessageId>)>,
+        fetched: &mut Vec<MessageId>,
+    ) {
+        {
+            for q in batch {
                 match q {
                     Query::Split(lo, hi) => ranges.extend(split(server, lo, hi)),
                     Query::List(lo, hi) => id_lists.push((
@@ -233,7 +297,6 @@ mod tests {
                 }
             }
         }
-        panic!("did not converge");
     }
 
     fn base(n: u32) -> Vec<Key> {
@@ -289,25 +352,38 @@ mod tests {
     }
 
     #[test]
-    fn a_fresh_node_fetches_everything_in_one_query() {
+    fn a_fresh_node_fetches_everything_in_bounded_answers() {
         let server = base(700);
         let (got, rounds) = reconcile(&server, &[]);
         assert_eq!(got.len(), 700);
         assert_eq!(rounds, 1);
+        let server = base(10_000);
+        let (mut got, rounds) = reconcile(&server, &[]);
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), 10_000);
+        assert_eq!(rounds, 2, "one split of the big old ranges, then fetches");
     }
 
     #[test]
     fn batches_respect_limits() {
-        let qs: Vec<Query> = (0..600)
-            .map(|i| Query::List(Bound::Key(k(i, 0)), Bound::End))
+        let p = |query: Query, lines| Planned { query, lines };
+        let qs: Vec<Planned> = (0..600)
+            .map(|i| p(Query::List(Bound::Key(k(i, 0)), Bound::End), 0))
             .collect();
         let b = batches(qs);
         assert!(b.iter().all(|x| x.len() <= MAX_QUERIES));
         assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 600);
         let big = vec![
-            Query::Get(vec![MessageId(1); MAX_IDS]),
-            Query::Get(vec![MessageId(2); 10]),
+            p(Query::Get(vec![MessageId(1); MAX_IDS]), 0),
+            p(Query::Get(vec![MessageId(2); 10]), 0),
         ];
         assert_eq!(batches(big).len(), 2);
+        let lines = vec![
+            p(Query::Have(Bound::START, Bound::End, vec![]), 600),
+            p(Query::Have(Bound::START, Bound::End, vec![]), 600),
+            p(Query::Have(Bound::START, Bound::End, vec![]), 2000),
+        ];
+        assert_eq!(batches(lines).len(), 3);
     }
 }

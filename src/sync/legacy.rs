@@ -8,6 +8,8 @@
 //! runs, as the legacy client does; a peer that cannot be reached ends the round. A
 //! `404` is the legacy back-off signal and ends the round too.
 
+use std::sync::TryLockError;
+
 use super::client::{Client, FetchError};
 use super::discovery::Peer;
 use super::local::{self, Tally};
@@ -22,7 +24,12 @@ struct Candidates {
     buf: String,
     items: Vec<(Key, u32, u32)>,
     keep: usize,
+    /// Some were left out by the trim.
+    dropped: bool,
 }
+
+/// Candidates a worker may hold while another one pulls a whole database.
+const SHARED_CANDIDATES: usize = 1000;
 
 impl Candidates {
     fn new(keep: usize) -> Candidates {
@@ -30,6 +37,7 @@ impl Candidates {
             buf: String::new(),
             items: Vec::new(),
             keep: keep.max(1),
+            dropped: false,
         }
     }
 
@@ -45,6 +53,7 @@ impl Candidates {
 
     fn trim(&mut self) {
         self.items.sort_unstable_by_key(|i| std::cmp::Reverse(i.0));
+        self.dropped |= self.items.len() > self.keep;
         self.items.truncate(self.keep);
         let mut buf = String::with_capacity(self.buf.len() / 2);
         for item in &mut self.items {
@@ -57,6 +66,9 @@ impl Candidates {
 
     /// Merges everything, oldest first, in bounded chunks.
     fn merge(mut self, node: &Node, now: Epoch) -> crate::store::Result<u64> {
+        if self.items.len() > self.keep {
+            self.trim();
+        }
         self.items.sort_unstable_by_key(|i| i.0);
         let mut added = 0;
         for chunk in self.items.chunks(500) {
@@ -138,8 +150,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     let version = client.get("action=messages_version")?.bytes()?;
     let version = String::from_utf8_lossy(&version).trim().to_string();
     // From the snapshot: rebuilt once per change of our log, not once per peer.
-    let snap = node.local.snapshot()?;
-    let ours = snap.version.to_string();
+    let ours = node.local.snapshot()?.version.to_string();
     if version == ours || memo.legacy_version.as_deref() == Some(version.as_str()) {
         // Equal to ours: we hold all of it, so later rounds may skip it while it stays.
         memo.legacy_version = Some(version);
@@ -150,8 +161,23 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     }
 
     // 4. Messages: streamed; only lines we lack and would keep are held, and nothing is
-    // merged before the whole body matched its checksum.
-    let mut fresh = Candidates::new(node.local.log.max());
+    // merged before the whole body matched its checksum. One worker at a time may hold
+    // a whole database's worth of candidates (a fresh node); the others hold at most
+    // SHARED_CANDIDATES each and finish in a later round, against what the first
+    // brought meanwhile. Nobody waits for anybody.
+    let turn = match node.bulk.try_lock() {
+        Ok(g) => Some(g),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    };
+    let max = node.local.log.max();
+    let keep = if turn.is_some() {
+        max
+    } else {
+        max.min(SHARED_CANDIDATES)
+    };
+    let snap = node.local.snapshot()?;
+    let mut fresh = Candidates::new(keep);
     let mut rejected = 0u64;
     let reply = client.get("action=messages_raw")?;
     let streamed = reply.checked_lines(|line| {
@@ -170,12 +196,16 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     });
     drop(snap);
     if step(streamed, &mut out)?.is_some() {
+        let complete = !fresh.dropped || keep == max;
         out.tally += Tally {
             pulled: fresh.merge(node, now)?,
             rejected,
         };
-        memo.legacy_version = Some(version);
+        if complete {
+            memo.legacy_version = Some(version);
+        }
     }
+    drop(turn);
     if out.refused.is_none() {
         node.status.record(&peer.name, now)?;
     }

@@ -19,7 +19,7 @@ pub mod legacy;
 pub mod local;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use daemon::{run, Options};
@@ -83,6 +83,9 @@ pub struct Node {
     pub status: Status,
     /// Stall window of the peer client.
     pub stall: Duration,
+    /// Held by the worker pulling a large batch (a legacy `messages_raw`, a digest
+    /// catch-up), so such pulls happen one at a time.
+    pub bulk: Mutex<()>,
 }
 
 impl Node {
@@ -94,6 +97,7 @@ impl Node {
             files: Files::new(&cfg.paths, cfg.max_file_storage),
             status: Status::new(&cfg.paths),
             stall,
+            bulk: Mutex::new(()),
             cfg,
         })
     }

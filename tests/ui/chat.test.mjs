@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, launch, openPage, login, until, settled, setHidden, texts, assertClean, nowSecs } from './lib.mjs';
+import { startServer, launch, openPage, login, until, settled, setHidden, texts, assertClean, nowSecs, importMessages } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -82,8 +82,8 @@ test('send: Enter sends, Shift+Enter breaks the line, pending then confirmed, fa
     await page.waitForSelector('#messages .msg.failed >> text=Not sent: invalid call_sign');
     await page.click('#messages .msg.failed >> text=Discard');
     await until(async () => (await page.locator('#messages .msg.failed').count()) === 0, 'discarded');
-    const all = (await srv.api({ action: 'messages' })).json.map((x) => x.message);
-    assert.deepEqual(all, ['second try', 'line one\nünïcode'], 'each message stored once, the refused one not at all');
+    const all = (await srv.api({ action: 'messages' })).json.map((x) => x.message).sort();
+    assert.deepEqual(all, ['line one\nünïcode', 'second try'], 'each message stored once, the refused one not at all');
 
     // Too long for the node: the counter says so and Send is disabled.
     await page.fill('#text', 'x'.repeat(4097));
@@ -151,8 +151,9 @@ test('channels: default channel, unread counts, switching, creating, remembered'
     const [m] = (await srv.api({ action: 'messages' })).json;
     assert.equal(m.channel, 'net-control');
     await page.click('#channels button >> text=Everything');
-    assert.deepEqual(await rowTexts(page), ['ops traffic', 'em 1', 'em 2 for kn6plv', 'checking in']);
-    assert.deepEqual(await texts(page, '#messages .msg .tag'), ['#ops', '#emcomm', '#emcomm', '#net-control']);
+    // (The API's messages are dated a second apart, maybe ahead of the page's one: sorted.)
+    assert.deepEqual((await rowTexts(page)).sort(), ['checking in', 'em 1', 'em 2 for kn6plv', 'ops traffic']);
+    assert.deepEqual((await texts(page, '#messages .msg .tag')).sort(), ['#emcomm', '#emcomm', '#net-control', '#ops']);
     assertClean(page);
   } finally { await srv.close(); }
 });
@@ -232,6 +233,34 @@ test('hidden tab: unread count in the title, a notification and a sound; cleared
     assert.equal(await page.evaluate(() => window.__beeps), beepsBefore + 1);
     await setHidden(page, false);
     await until(async () => /^MeshChat/.test(await page.title()), 'read once visible');
+    assertClean(page);
+  } finally { await srv.close(); }
+});
+
+test('the list follows new messages at the bottom, and stays put when the reader scrolled up', async () => {
+  const t = nowSecs();
+  const srv = await startServer({
+    seed: (dir) => importMessages(dir, Array.from({ length: 60 }, (_, i) => ({
+      id: (0x10000000 + i).toString(16), epoch: t - 3600 + i * 10, message: 'older message ' + i, call_sign: 'W1AW', node: 'far-node' }))),
+  });
+  try {
+    const page = await openPage(browser, srv);
+    await login(page);
+    const pos = () => page.$eval('#messages', (l) => ({ top: l.scrollTop, gap: l.scrollHeight - l.scrollTop - l.clientHeight }));
+    await until(async () => (await page.locator('#messages .msg').count()) === 60, 'all listed');
+    assert.ok((await pos()).gap < 2, 'opens at the newest message');
+    await page.$eval('#messages', (l) => { l.scrollTop = 100; });
+    await until(async () => (await pos()).top === 100, 'scrolled up');
+    await srv.send({ message: 'while reading above', call_sign: 'K7ABC' });
+    await page.waitForSelector('#messages .msg .text >> text=while reading above');
+    assert.equal((await pos()).top, 100, 'the reader is not moved');
+    assert.equal(await page.isVisible('#jump'), true);
+    await page.click('#jump');
+    await until(async () => (await pos()).gap < 2, 'at the bottom again');
+    assert.equal(await page.isVisible('#jump'), false);
+    await srv.send({ message: 'followed', call_sign: 'K7ABC' });
+    await page.waitForSelector('#messages .msg .text >> text=followed');
+    assert.ok((await pos()).gap < 2, 'follows while at the bottom');
     assertClean(page);
   } finally { await srv.close(); }
 });

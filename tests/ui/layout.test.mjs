@@ -16,7 +16,7 @@ before(async () => {
   srv = await startServer({
     node: 'KN6PLV-hap',
     options: ['default_channel='],
-    seed: (dir) => importMessages(dir, [
+    seed: (dir) => importMessages(dir, seeded = [
       { id: '0a000001', epoch: t - 86400 - 3600, message: 'Net starts at 19:00 on the repeater.', call_sign: 'W6ABC', node: 'W6ABC-node', channel: 'nets' },
       { id: '0a000002', epoch: t - 86400 - 1200, message: 'Checking in from the hill top.\nSignal is good.', call_sign: 'K7FPV', node: 'K7FPV-rpi', platform: 'pi' },
       { id: '0a000003', epoch: t - 900, message: 'Anyone copy? Testing the new link to the EOC.', call_sign: 'N0CALL', node: 'N0CALL-mobile', channel: 'emcomm' },
@@ -31,6 +31,16 @@ before(async () => {
   await apiUpload(srv, 'map-tiles.zip', Buffer.alloc(90000, 7));
 });
 after(async () => { await browser?.close(); await srv?.close(); });
+
+let seeded = [];
+const key = (d) => d.toDateString();
+// The separators the seeded messages need, in this machine's time zone (the browser's too).
+function expectedDays() {
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  const days = [...new Set(seeded.map((m) => key(new Date(m.epoch * 1000))))];
+  return days.map((d) => (d === key(today) ? 'Today' : d === key(yesterday) ? 'Yesterday' : new Date(d).toLocaleDateString('en-US', { dateStyle: 'full' })));
+}
 
 async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, name + '.png') });
@@ -48,6 +58,7 @@ test('screenshots at 360x740 and 1280x800, light and dark; nothing scrolls sidew
       await until(async () => (await page.locator('#messages .msg').count()) === 5, 'messages');
       await until(async () => (await page.locator('#users .user').count()) === 3, 'users');
       assert.ok(await noSideways(page), `chat fits ${tag}`);
+      assert.deepEqual(await page.$$eval('#messages .day', (d) => d.map((e) => e.textContent)), expectedDays());
       await shot(page, `chat-${tag}`);
       await page.click('#nav-files');
       await until(async () => (await page.locator('#files-list .file').count()) === 2, 'files');

@@ -61,6 +61,25 @@ test('an idle tab: 16 requests a minute while visible, 2 while hidden, messages 
   } finally { await srv.close(); }
 });
 
+test('node unreachable: retries back off to one every 30 s, then it recovers by itself', async () => {
+  const srv = await startServer();
+  try {
+    const page = await openPage(browser, srv, { clock: true });
+    await login(page);
+    await page.clock.pauseAt(Date.now() + 1000);
+    await settled(page);
+    await srv.stop();
+    // Healthy, 2 minutes would be 24 version requests: here 5, 10, 20, then 30 s apart.
+    const tries = tally(await run(page, 120));
+    assert.deepEqual(tries, { messages_version_ui: 6 });
+    assert.equal(await page.textContent('#conn-state'), 'Connection lost, retrying');
+    await srv.start();
+    await run(page, 30);
+    assert.equal(await page.textContent('#conn-state'), 'Online');
+    assertClean(page);
+  } finally { await srv.close(); }
+});
+
 test('node stopped: "connection lost, retrying", messages fail visibly; restarted: recovers, retry delivers', async () => {
   const srv = await startServer();
   try {

@@ -1,0 +1,238 @@
+//! `meshchat send` and `meshchat tail`: the chat from a LAN computer's shell, through the
+//! HTTP API of any MeshChat node (meshchat or the Lua one).
+//!
+//! In scope: building requests from flags, printing messages for people and scripts.
+//! Out of scope: HTTP itself (the sync daemon's peer client, with its limits, is reused).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::protocol::form::percent_encode;
+use crate::protocol::{CallSign, Channel};
+use crate::sync::client::{Client, STALL};
+
+/// The API URL for what a user typed: `node`, `node:8080`, `http://node:8080/`, or the
+/// full `.../cgi-bin/meshchat`.
+pub fn api_url(target: &str) -> String {
+    let t = target.trim().trim_end_matches('/');
+    let t = if t.contains("://") {
+        t.to_string()
+    } else {
+        format!("http://{t}")
+    };
+    if t.ends_with("/cgi-bin/meshchat") {
+        return t;
+    }
+    let has_port = t.rsplit("://").next().is_some_and(|h| h.contains(':'));
+    format!(
+        "{t}{}/cgi-bin/meshchat",
+        if has_port { "" } else { ":8080" }
+    )
+}
+
+fn client(url: &str) -> Client {
+    Client::new(api_url(url), STALL)
+}
+
+/// Posts one message; the server's refusal comes back as the error.
+pub fn send(url: &str, call_sign: &str, channel: &str, text: &str) -> Result<(), String> {
+    let cs: CallSign = call_sign
+        .parse()
+        .map_err(|e: crate::protocol::FieldError| e.to_string())?;
+    let ch: Channel = channel
+        .parse()
+        .map_err(|e: crate::protocol::FieldError| e.to_string())?;
+    let epoch = crate::protocol::Epoch::now();
+    let form = format!(
+        "action=send_message&call_sign={}&channel={}&epoch={epoch}&message={}",
+        percent_encode(cs.as_str()),
+        percent_encode(ch.as_str()),
+        percent_encode(text)
+    );
+    let body = client(url)
+        .post_any_status(&form)
+        .and_then(|r| r.bytes())
+        .map_err(|e| format!("{}: {e}", api_url(url)))?;
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|_| format!("unexpected answer: {}", String::from_utf8_lossy(&body)))?;
+    match (v["status"].as_u64(), v["response"].as_str()) {
+        (Some(200), _) => Ok(()),
+        (_, Some(why)) => Err(format!("refused: {why}")),
+        _ => Err(format!("unexpected answer: {v}")),
+    }
+}
+
+/// One message as `messages` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub id: String,
+    pub epoch: u64,
+    pub call_sign: String,
+    pub node: String,
+    pub channel: String,
+    pub message: String,
+}
+
+fn fetch(c: &Client) -> Result<Vec<Shown>, String> {
+    let body = c
+        .get("action=messages")
+        .and_then(|r| r.bytes())
+        .map_err(|e| e.to_string())?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("messages is not JSON: {e}"))?;
+    let list = v.as_array().ok_or("messages is not a JSON array")?;
+    let s = |m: &serde_json::Value, k: &str| m[k].as_str().unwrap_or("").to_string();
+    let mut out: Vec<Shown> = list
+        .iter()
+        .map(|m| Shown {
+            id: s(m, "id"),
+            epoch: m["epoch"]
+                .as_u64()
+                .or_else(|| m["epoch"].as_str()?.parse().ok())
+                .unwrap_or(0),
+            call_sign: s(m, "call_sign"),
+            node: s(m, "node"),
+            channel: s(m, "channel"),
+            message: s(m, "message"),
+        })
+        .collect();
+    // Chat order: oldest first.
+    out.sort_by(|a, b| (a.epoch, &a.id).cmp(&(b.epoch, &b.id)));
+    Ok(out)
+}
+
+fn version(c: &Client) -> Result<String, String> {
+    let body = c
+        .get("action=messages_version")
+        .and_then(|r| r.bytes())
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&body).trim().to_string())
+}
+
+/// `YYYY-MM-DD HH:MM` (UTC) of unix seconds.
+pub fn format_time(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+/// One message for a terminal: time, channel, sender, text; continuation lines indented.
+/// Control characters from the mesh are shown as `?`, never sent to the terminal.
+pub fn format(m: &Shown) -> String {
+    let clean = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+            .collect::<String>()
+    };
+    let chan = if m.channel.is_empty() {
+        String::new()
+    } else {
+        format!("[{}] ", clean(&m.channel))
+    };
+    let text = clean(&m.message).replace('\n', "\n    ");
+    format!(
+        "{}Z {chan}{}@{}: {text}",
+        format_time(m.epoch),
+        clean(&m.call_sign),
+        clean(&m.node)
+    )
+}
+
+/// Prints the last `lines` messages (of `channel`, if given); with `follow`, keeps
+/// printing new ones, polling the cheap `messages_version` every `interval`.
+pub fn tail(
+    url: &str,
+    channel: Option<&str>,
+    lines: usize,
+    follow: bool,
+    interval: Duration,
+) -> Result<(), String> {
+    use std::io::Write;
+    let c = client(url);
+    let wanted = |m: &Shown| channel.is_none_or(|ch| m.channel == ch);
+    let mut seen = HashSet::new();
+    let mut last_version = version(&c).map_err(|e| format!("{}: {e}", api_url(url)))?;
+    let all = fetch(&c).map_err(|e| format!("{}: {e}", api_url(url)))?;
+    let shown: Vec<&Shown> = all.iter().filter(|m| wanted(m)).collect();
+    let mut out = std::io::stdout().lock();
+    for m in &shown[shown.len().saturating_sub(lines)..] {
+        writeln!(out, "{}", format(m)).map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    drop(out);
+    seen.extend(all.into_iter().map(|m| m.id));
+    while follow && !crate::sys::stop_requested() {
+        std::thread::sleep(interval);
+        // A node that is briefly unreachable is retried, not fatal.
+        let Ok(v) = version(&c) else { continue };
+        if v == last_version {
+            continue;
+        }
+        let Ok(all) = fetch(&c) else { continue };
+        last_version = v;
+        let mut out = std::io::stdout().lock();
+        for m in all {
+            if wanted(&m) && !seen.contains(&m.id) {
+                writeln!(out, "{}", format(&m)).map_err(|e| e.to_string())?;
+            }
+            seen.insert(m.id);
+        }
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(api_url("node-a"), "http://node-a:8080/cgi-bin/meshchat");
+        assert_eq!(
+            api_url("node-a.local.mesh:80/"),
+            "http://node-a.local.mesh:80/cgi-bin/meshchat"
+        );
+        assert_eq!(
+            api_url("http://10.0.0.1:8081"),
+            "http://10.0.0.1:8081/cgi-bin/meshchat"
+        );
+        assert_eq!(
+            api_url("http://x:1/cgi-bin/meshchat"),
+            "http://x:1/cgi-bin/meshchat"
+        );
+    }
+
+    #[test]
+    fn times_and_lines() {
+        assert_eq!(format_time(0), "1970-01-01 00:00");
+        assert_eq!(format_time(1795661251), "2026-11-26 02:47");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00");
+        let m = Shown {
+            id: "0a1b2c3d".into(),
+            epoch: 1795661251,
+            call_sign: "K1ABC".into(),
+            node: "node-a".into(),
+            channel: "ops".into(),
+            message: "line1\nline2 \u{1b}[2J".into(),
+        };
+        assert_eq!(
+            format(&m),
+            "2026-11-26 02:47Z [ops] K1ABC@node-a: line1\n    line2 ?[2J"
+        );
+    }
+}
