@@ -29,6 +29,12 @@ PROFILE_FLAGS="${CROSS_PROFILE_FLAGS-"-Zpanic-immediate-abort --config profile.r
 
 OBJCOPY="$(rustup run "$CROSS_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy"
 
+# Nightly-only code-size flags, given here rather than in .cargo/config.toml so that a
+# stable musl build still works: Debug formatting compiled out (`{:?}` prints nothing; the
+# program uses it in tests only) and no source locations kept for panics (they abort
+# silently anyway).
+NIGHTLY_RUSTFLAGS="${CROSS_NIGHTLY_RUSTFLAGS-\"-Zfmt-debug=none\", \"-Zlocation-detail=none\"}"
+
 ARCHS="$*"
 [ -n "$ARCHS" ] || ARCHS=$(awk '!/^#/ && NF { print $1 }' scripts/cross/targets)
 
@@ -43,6 +49,7 @@ for arch in $ARCHS; do
     cargo "+$CROSS_TOOLCHAIN" zigbuild --release --locked --target "$target" \
         -Zbuild-std=std,panic_abort -Zbuild-std-features="${CROSS_STD_FEATURES-optimize_for_size}" \
         -Ztrim-paths --config 'profile.release.trim-paths="all"' \
+        --config "target.$target.rustflags=[$NIGHTLY_RUSTFLAGS]" \
         $PROFILE_FLAGS ${CROSS_EXTRA_FLAGS:-}
     mkdir -p "$OUT/$arch"
     # The linker's strip leaves sections that are never loaded, such as MIPS's .pdr
