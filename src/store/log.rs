@@ -404,6 +404,23 @@ impl Log {
         Ok(merged)
     }
 
+    /// The keys (epoch, id) of the logical database, oldest first: what [`Contents::view`]
+    /// holds, read record by record without keeping the log in memory.
+    pub fn keys(&self) -> Result<Vec<(Epoch, MessageId)>> {
+        let mut seen = IdSet::default();
+        let mut keys = Vec::new();
+        self.scan(|_, _, m| {
+            if seen.insert(m.id.0) {
+                keys.push((m.epoch, m.id));
+            }
+        })?;
+        keys.sort_unstable();
+        if keys.len() > self.max {
+            keys.drain(..keys.len() - self.max);
+        }
+        Ok(keys)
+    }
+
     /// Every id in the log, and the (epoch, id) of the oldest message kept when the
     /// database is full; read record by record, so a 10,000-message log costs a few
     /// hundred KB of keys rather than its whole contents (the sync daemon merges often).
@@ -714,6 +731,8 @@ pub(crate) mod tests {
         let c = log.read().unwrap();
         let v = c.view(50);
         assert_eq!(all, v.all_ids);
+        let keys: Vec<_> = v.messages.iter().map(|m| (m.epoch, m.id)).collect();
+        assert_eq!(log.keys().unwrap(), keys);
         assert_eq!(floor, v.messages.first().map(|m| (m.epoch, m.id)));
     }
 
