@@ -67,8 +67,8 @@ impl Local {
     }
 
     /// Merges validated messages into the log in bounded chunks. Merges and snapshot
-    /// rebuilds each read the whole log: they take turns, so the daemon's memory peak is
-    /// one log read, whatever the number of workers.
+    /// rebuilds each scan the log's keys: they take turns, so the daemon's memory peak is
+    /// one set of keys, whatever the number of workers.
     pub fn merge(&self, messages: &[Message]) -> Result<u64> {
         let mut added = 0;
         for chunk in messages.chunks(MERGE_CHUNK) {
@@ -87,16 +87,14 @@ impl Local {
                 return Ok(snap.clone());
             }
         }
-        let contents = self.log.read()?;
-        let view = contents.view(self.log.max());
-        let keys: Vec<Key> = view
-            .messages
-            .iter()
-            .map(|m| Key::new(m.epoch, m.id))
+        // Keys only, streamed: the log itself is never held in memory here.
+        let keys: Vec<Key> = self
+            .log
+            .keys()?
+            .into_iter()
+            .map(|(e, id)| Key::new(e, id))
             .collect();
-        let version = view.version();
-        drop(view);
-        drop(contents);
+        let version = keys.iter().map(|k| u64::from(k.id.0)).sum();
         let mut ids: Vec<u32> = keys.iter().map(|k| k.id.0).collect();
         ids.sort_unstable();
         let floor = (keys.len() >= self.log.max())
