@@ -8,7 +8,7 @@ TEST_TARGETS += test-package test-feed
 .PHONY: package test-package package-repro
 
 package: cross
-	python3 scripts/package/build.py $(ARCH)
+	tools/venv/bin/python scripts/package/build.py $(ARCH)
 
 # Opens every package with standard tools, checks fields, modes, sizes; installs the
 # x86_64 ones into a throw-away root with the maintainer scripts; then builds them again
@@ -19,7 +19,7 @@ test-package: deps package
 
 package-repro:
 	@rm -rf build/dist-repro
-	@MESHCHAT_DIST=$(CURDIR)/build/dist-repro python3 scripts/package/build.py $(ARCH) >/dev/null
+	@MESHCHAT_DIST=$(CURDIR)/build/dist-repro tools/venv/bin/python scripts/package/build.py $(ARCH) >/dev/null
 	@cd dist && for f in $$(cd ../build/dist-repro && find . -type f | sort); do \
 		cmp -s "$$f" "../build/dist-repro/$$f" || { echo "package-repro: $$f differs" >&2; exit 1; }; \
 	done

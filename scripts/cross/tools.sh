@@ -24,6 +24,12 @@ if ! "$TOOLS/venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIG_VE
     "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "ziglang==$ZIG_VERSION"
 fi
 
+# zopfli: gzip-compatible, 4% smaller packages (scripts/package/build.py).
+if ! "$TOOLS/venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('zopfli') != '$ZOPFLI_VERSION')" 2>/dev/null; then
+    echo "cross: installing zopfli==$ZOPFLI_VERSION into tools/venv"
+    "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "zopfli==$ZOPFLI_VERSION"
+fi
+
 if ! "$TOOLS/bin/cargo-zigbuild" --version 2>/dev/null | grep -q " $ZIGBUILD_VERSION\$"; then
     echo "cross: installing cargo-zigbuild $ZIGBUILD_VERSION into tools/bin"
     cargo install -q --locked --root "$TOOLS" "cargo-zigbuild@$ZIGBUILD_VERSION"
