@@ -6,7 +6,11 @@
 # first use: see scripts/cross/pins.
 
 CROSS_ARCHS := $(shell awk '!/^\#/ && NF { print $$1 }' scripts/cross/targets)
-ARCH ?= $(CROSS_ARCHS)
+# ARCH only from the command line: an ARCH in the environment (some build systems set
+# one) must not narrow or break `make test`.
+ifneq ($(origin ARCH),command line)
+ARCH := $(CROSS_ARCHS)
+endif
 
 TEST_TARGETS += test-cross
 
