@@ -1,13 +1,17 @@
-//! The peer client: plain HTTP/1.1 requests to a peer's API over ureq (no TLS), with the
-//! limits a router needs against a broken or hostile peer.
+//! The peer client: plain HTTP/1.0 requests to a peer's API over `std::net` (no TLS, one
+//! request per connection), with the limits a router needs against a broken or hostile
+//! peer.
 //!
-//! - connect timeout 5 s;
-//! - a stall timeout per read, and a slow-transfer cutoff: less than 1000 B/s over a
-//!   window of that length aborts (the legacy client's rule);
+//! - resolving and connecting within 5 s each (every address in turn);
+//! - a stall timeout per read and write, and a slow-transfer cutoff: less than 1000 B/s
+//!   over a window of that length aborts (the legacy client's rule);
 //! - a hard deadline for the whole request;
+//! - response heads of at most 16 KB and 64 headers ([`super::http`]);
 //! - a body cap ([`MAX_PEER_BODY`]) enforced while reading: an oversized body is an
-//!   error, never truncated, never buffered past the cap;
-//! - `Content-MD5` checked over exactly the bytes received.
+//!   error, never truncated, never buffered past the cap; an announced length above the
+//!   cap is refused before reading;
+//! - `Content-MD5` checked over exactly the bytes received;
+//! - no redirects followed, no proxies.
 //!
 //! Every byte sent and received on the socket is counted, so the daemon can report what
 //! a round really cost.
@@ -15,22 +19,18 @@
 #[cfg(not(target_has_atomic = "64"))]
 use self::no_atomic64::AtomicU64;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 #[cfg(target_has_atomic = "64")]
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, NextTimeout, TcpConnector, Transport,
-};
-use ureq::Agent;
-
+use super::http::{self, from_io, Body, Framing, Url};
 use crate::protocol::limits::{MAX_LINE, MAX_PEER_BODY};
 
-/// Seconds to wait for a TCP connection.
+/// Seconds to wait for a host name to resolve, and for a TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default stall window: a read may wait this long, and a transfer slower than
 /// [`MIN_RATE`] over this long is cut off.
@@ -39,17 +39,17 @@ pub const STALL: Duration = Duration::from_secs(10);
 pub const MIN_RATE: u64 = 1000;
 /// A whole request (connect to last body byte) never takes longer than this.
 pub const DEADLINE: Duration = Duration::from_secs(120);
-/// Bytes of response headers accepted.
-const MAX_HEADERS: usize = 16 * 1024;
 
 /// Why a request to a peer failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchError {
+    /// The URL is not `http://host[:port]/path`, or the query would not fit a request line.
+    BadUrl(String),
     /// The host name did not resolve.
     NoHost,
-    /// No TCP connection (refused, unreachable, connect timeout).
+    /// No TCP connection (refused, unreachable).
     Connect(String),
-    /// The peer stopped sending (stall or deadline).
+    /// The peer stopped sending (stall, connect timeout or deadline).
     Timeout,
     /// The peer sent slower than [`MIN_RATE`].
     Slow,
@@ -72,6 +72,7 @@ pub enum FetchError {
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            FetchError::BadUrl(e) => write!(f, "bad URL: {e}"),
             FetchError::NoHost => f.write_str("host not found"),
             FetchError::Connect(e) => write!(f, "cannot connect: {e}"),
             FetchError::Timeout => f.write_str("timed out"),
@@ -89,91 +90,9 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-fn from_ureq(e: ureq::Error) -> FetchError {
-    match e {
-        ureq::Error::HostNotFound => FetchError::NoHost,
-        ureq::Error::Timeout(_) => FetchError::Timeout,
-        ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge,
-        ureq::Error::Io(e) => from_io(e),
-        ureq::Error::ConnectionFailed => FetchError::Connect("connection failed".into()),
-        e => FetchError::Broken(e.to_string()),
-    }
-}
-
-fn from_io(e: std::io::Error) -> FetchError {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable => {
-            FetchError::Connect(e.to_string())
-        }
-        K::TimedOut | K::WouldBlock => FetchError::Timeout,
-        _ => {
-            // Our own reader wraps its errors in io::Error: unwrap them again.
-            match e.get_ref().and_then(|i| i.downcast_ref::<FetchError>()) {
-                Some(f) => f.clone(),
-                None => match e.into_inner().map(|i| i.downcast::<ureq::Error>()) {
-                    Some(Ok(u)) => from_ureq(*u),
-                    Some(Err(other)) => FetchError::Broken(other.to_string()),
-                    None => FetchError::Broken("i/o error".into()),
-                },
-            }
-        }
-    }
-}
-
-/// Counts the bytes of every connection an agent makes.
-#[derive(Debug, Clone)]
-struct Counting(Arc<AtomicU64>);
-
-impl<In: Transport> Connector<In> for Counting {
-    type Out = Counted<In>;
-
-    fn connect(
-        &self,
-        _: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
-        Ok(chained.map(|inner| Counted {
-            inner,
-            bytes: self.0.clone(),
-        }))
-    }
-}
-
-#[derive(Debug)]
-struct Counted<T> {
-    inner: T,
-    bytes: Arc<AtomicU64>,
-}
-
-impl<T: Transport> Transport for Counted<T> {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        self.inner.buffers()
-    }
-
-    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.bytes.fetch_add(amount as u64, Ordering::Relaxed);
-        self.inner.transmit_output(amount, timeout)
-    }
-
-    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let before = self.inner.buffers().input().len();
-        let progress = self.inner.await_input(timeout)?;
-        let after = self.inner.buffers().input().len();
-        self.bytes
-            .fetch_add(after.saturating_sub(before) as u64, Ordering::Relaxed);
-        Ok(progress)
-    }
-
-    fn is_open(&mut self) -> bool {
-        self.inner.is_open()
-    }
-}
-
-/// A client for one peer: its base URL, its limits, and a byte counter.
+/// A client for one peer: its base URL, its limits, and byte counters.
 pub struct Client {
-    agent: Agent,
-    base: String,
+    url: Result<Url, FetchError>,
     bytes: Arc<AtomicU64>,
     body_bytes: Arc<AtomicU64>,
     requests: AtomicU64,
@@ -187,37 +106,18 @@ pub struct Reply {
     pub md5: Option<String>,
     /// The extensions the peer advertises ([`crate::protocol::digest::HEADER`]).
     pub extensions: Option<String>,
-    body: ureq::Body,
+    body: Body<BufReader<Conn>>,
     stall: Duration,
     body_bytes: Arc<AtomicU64>,
 }
 
 impl Client {
     /// A client for the API at `base` (`http://host:port/cgi-bin/meshchat`); `stall` is
-    /// the stall window ([`STALL`] unless tests shorten it).
+    /// the stall window ([`STALL`] unless tests shorten it). A bad URL fails each request.
     pub fn new(base: String, stall: Duration) -> Client {
-        let bytes = Arc::new(AtomicU64::new(0));
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_resolve(Some(CONNECT_TIMEOUT))
-            .timeout_per_read(Some(stall))
-            .timeout_per_write(Some(stall))
-            .timeout_global(Some(DEADLINE))
-            .max_response_header_size(MAX_HEADERS)
-            .input_buffer_size(MAX_HEADERS)
-            .output_buffer_size(16 * 1024)
-            // Peers are CGI behind uhttpd: one request per connection.
-            .max_idle_connections(0)
-            .max_idle_connections_per_host(0)
-            .user_agent(concat!("meshchat/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let connector = ().chain(TcpConnector::default()).chain(Counting(bytes.clone()));
         Client {
-            agent: Agent::with_parts(config, connector, DefaultResolver::default()),
-            base,
-            bytes,
+            url: http::parse_url(&base),
+            bytes: Arc::new(AtomicU64::new(0)),
             body_bytes: Arc::new(AtomicU64::new(0)),
             requests: AtomicU64::new(0),
             stall,
@@ -239,78 +139,153 @@ impl Client {
         self.requests.load(Ordering::Relaxed) as u32
     }
 
-    fn reply(
-        &self,
-        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Reply, FetchError> {
-        self.reply_with(r, false)
-    }
-
-    fn reply_with(
-        &self,
-        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-        any_status: bool,
-    ) -> Result<Reply, FetchError> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let resp = r.map_err(from_ureq)?;
-        let header = |n: &str| {
-            resp.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.trim().to_ascii_lowercase())
-        };
-        let md5 = header("content-md5");
-        let extensions = header(crate::protocol::digest::HEADER);
-        let status = resp.status().as_u16();
-        match status {
-            200 => {}
-            _ if any_status => {}
-            404 => return Err(FetchError::NotFound),
-            s => return Err(FetchError::Status(s)),
-        }
-        if resp
-            .body()
-            .content_length()
-            .is_some_and(|n| n > MAX_PEER_BODY as u64)
-        {
-            return Err(FetchError::TooLarge);
-        }
-        Ok(Reply {
-            status,
-            md5,
-            extensions,
-            body: resp.into_body(),
-            stall: self.stall,
-            body_bytes: self.body_bytes.clone(),
-        })
-    }
-
     /// `GET base?query`.
     pub fn get(&self, query: &str) -> Result<Reply, FetchError> {
-        let url = format!("{}?{query}", self.base);
-        self.reply(self.agent.get(&url).call())
+        self.request(Some(query), None, false)
     }
 
     /// `POST base` with an urlencoded form body, whatever the status (`serve` answers a
     /// refusal with 400 and the reason in the body).
     pub fn post_any_status(&self, form: &str) -> Result<Reply, FetchError> {
-        self.send_form(form, true)
+        self.request(None, Some(form), true)
     }
 
     /// `POST base` with an urlencoded form body.
     pub fn post(&self, form: &str) -> Result<Reply, FetchError> {
-        self.send_form(form, false)
+        self.request(None, Some(form), false)
     }
 
-    fn send_form(&self, form: &str, any_status: bool) -> Result<Reply, FetchError> {
-        self.body_bytes
-            .fetch_add(form.len() as u64, Ordering::Relaxed);
-        let r = self
-            .agent
-            .post(&self.base)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(form.as_bytes());
-        self.reply_with(r, any_status)
+    fn request(
+        &self,
+        query: Option<&str>,
+        form: Option<&str>,
+        any_status: bool,
+    ) -> Result<Reply, FetchError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = form {
+            self.body_bytes.fetch_add(f.len() as u64, Ordering::Relaxed);
+        }
+        let url = self.url.as_ref().map_err(FetchError::clone)?;
+        let request = http::request(url, query, form)?;
+        let deadline = Instant::now() + DEADLINE;
+        let mut conn = Conn {
+            stream: connect(url)?,
+            bytes: self.bytes.clone(),
+            deadline,
+            stall: self.stall,
+            timeout: None,
+        };
+        conn.write_all(&request).map_err(from_io)?;
+        let mut input = BufReader::with_capacity(8 * 1024, conn);
+        let head = http::read_head(&mut input)?;
+        let header = |n: &str| head.header(n).map(str::to_ascii_lowercase);
+        let md5 = header("content-md5");
+        let extensions = header(crate::protocol::digest::HEADER);
+        match head.status {
+            200 => {}
+            _ if any_status => {}
+            404 => return Err(FetchError::NotFound),
+            s => return Err(FetchError::Status(s)),
+        }
+        let framing = head.framing()?;
+        if matches!(framing, Framing::Length(n) if n > MAX_PEER_BODY as u64) {
+            return Err(FetchError::TooLarge);
+        }
+        Ok(Reply {
+            status: head.status,
+            md5,
+            extensions,
+            body: Body::new(input, framing),
+            stall: self.stall,
+            body_bytes: self.body_bytes.clone(),
+        })
+    }
+}
+
+/// The addresses of `host`: an IP address as is, a name through the system resolver
+/// within [`CONNECT_TIMEOUT`] (a lookup that hangs is left to finish in its thread).
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (tx, rx) = mpsc::channel();
+    let name = (host.to_string(), port);
+    std::thread::Builder::new()
+        .spawn(move || {
+            let found = name.to_socket_addrs().map(|a| a.collect::<Vec<_>>());
+            let _ = tx.send(found);
+        })
+        .map_err(|e| FetchError::Connect(e.to_string()))?;
+    match rx.recv_timeout(CONNECT_TIMEOUT) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(FetchError::Timeout),
+        _ => Err(FetchError::NoHost),
+    }
+}
+
+/// A connection to the first address of `url`'s host that accepts one.
+fn connect(url: &Url) -> Result<TcpStream, FetchError> {
+    let mut last = FetchError::NoHost;
+    for addr in resolve(&url.host, url.port)? {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                last = match e.kind() {
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => FetchError::Timeout,
+                    _ => FetchError::Connect(e.to_string()),
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+/// The socket of one request: counts every byte, and gives each read or write the stall
+/// window, shortened to what is left before the deadline.
+struct Conn {
+    stream: TcpStream,
+    bytes: Arc<AtomicU64>,
+    deadline: Instant,
+    stall: Duration,
+    /// The timeout currently set on the socket.
+    timeout: Option<Duration>,
+}
+
+impl Conn {
+    fn arm(&mut self) -> io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let t = left.min(self.stall);
+        if self.timeout != Some(t) {
+            self.stream.set_read_timeout(Some(t))?;
+            self.stream.set_write_timeout(Some(t))?;
+            self.timeout = Some(t);
+        }
+        Ok(())
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm()?;
+        let n = self.stream.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm()?;
+        let n = self.stream.write(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
     }
 }
 
@@ -326,18 +301,18 @@ struct Guarded<R> {
 }
 
 impl<R: Read> Read for Guarded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.total += n;
         self.counter.fetch_add(n as u64, Ordering::Relaxed);
         if self.total > MAX_PEER_BODY {
-            return Err(std::io::Error::other(FetchError::TooLarge));
+            return Err(io::Error::other(FetchError::TooLarge));
         }
         self.window_bytes += n as u64;
         let elapsed = self.window_start.elapsed();
         if elapsed >= self.stall {
             if self.window_bytes < MIN_RATE * self.stall.as_secs().max(1) {
-                return Err(std::io::Error::other(FetchError::Slow));
+                return Err(io::Error::other(FetchError::Slow));
             }
             self.window_start = Instant::now();
             self.window_bytes = 0;
@@ -348,13 +323,9 @@ impl<R: Read> Read for Guarded<R> {
 }
 
 impl Reply {
-    fn guarded(&mut self) -> Guarded<ureq::BodyReader<'_>> {
+    fn guarded(&mut self) -> Guarded<&mut Body<BufReader<Conn>>> {
         Guarded {
-            inner: self
-                .body
-                .with_config()
-                .limit(MAX_PEER_BODY as u64 + 1)
-                .reader(),
+            inner: &mut self.body,
             counter: self.body_bytes.clone(),
             total: 0,
             window_start: Instant::now(),
@@ -442,5 +413,205 @@ mod no_atomic64 {
             *v = old.wrapping_add(n);
             old
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A one-shot loopback server: answers the first connection with `answer` and hands
+    /// back the request it read (the head, and the body a `Content-Length` announced).
+    fn serve(answer: Vec<u8>) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!(
+            "http://127.0.0.1:{}/cgi-bin/meshchat",
+            listener.local_addr().unwrap().port()
+        );
+        let t = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            let mut byte = [0u8; 1];
+            while !got.ends_with(b"\r\n\r\n") && c.read(&mut byte).unwrap() == 1 {
+                got.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
+            if let Some(len) = head.split("content-length: ").nth(1) {
+                let len: usize = len.split('\r').next().unwrap().parse().unwrap();
+                let mut body = vec![0u8; len];
+                c.read_exact(&mut body).unwrap();
+                got.extend_from_slice(&body);
+            }
+            let _ = c.write_all(&answer);
+            got
+        });
+        (base, t)
+    }
+
+    fn md5_hex(b: &[u8]) -> String {
+        format!("{:x}", md5::compute(b))
+    }
+
+    #[test]
+    fn get_sends_http_1_0_and_counts_every_byte() {
+        let body = b"0a1b2c3d\t1\thello\tK1ABC\tnode\tnode\t\n";
+        let mut answer = format!(
+            "HTTP/1.0 200 OK\r\nContent-MD5: {}\r\nX-Meshchat-Sync: DIGEST-v1\r\n\r\n",
+            md5_hex(body)
+        )
+        .into_bytes();
+        answer.extend_from_slice(body);
+        let (base, server) = serve(answer.clone());
+        let c = Client::new(base.clone(), STALL);
+        let reply = c.get("action=messages_raw").unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.extensions.as_deref(), Some("digest-v1"));
+        let mut lines = Vec::new();
+        reply.checked_lines(|l| lines.push(l.to_string())).unwrap();
+        assert_eq!(lines, ["0a1b2c3d\t1\thello\tK1ABC\tnode\tnode\t"]);
+        let sent = server.join().unwrap();
+        let host = base
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap();
+        let want = format!(
+            "GET /cgi-bin/meshchat?action=messages_raw HTTP/1.0\r\nHost: {host}\r\nUser-Agent: meshchat/{}\r\nConnection: close\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8_lossy(&sent), want);
+        assert_eq!(c.bytes(), (sent.len() + answer.len()) as u64);
+        assert_eq!(c.body_bytes(), body.len() as u64);
+        assert_eq!(c.requests(), 1);
+    }
+
+    #[test]
+    fn post_sends_the_form_and_any_status_passes_refusals_through() {
+        let (base, server) = serve(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 16\r\n\r\n{\"status\":400}\r\n".to_vec(),
+        );
+        let c = Client::new(base, STALL);
+        let reply = c
+            .post_any_status("action=send_message&message=a%20b")
+            .unwrap();
+        assert_eq!(reply.status, 400);
+        assert_eq!(reply.bytes().unwrap(), b"{\"status\":400}\r\n");
+        let sent = String::from_utf8(server.join().unwrap()).unwrap();
+        assert!(
+            sent.starts_with("POST /cgi-bin/meshchat HTTP/1.0\r\n"),
+            "{sent}"
+        );
+        assert!(sent.contains("\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 33\r\n\r\naction=send_message&message=a%20b"), "{sent}");
+        assert_eq!(c.body_bytes(), 33 + 16);
+
+        let (base, _) = serve(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec());
+        let c = Client::new(base, STALL);
+        assert_eq!(c.post("action=x").err(), Some(FetchError::Status(400)));
+    }
+
+    #[test]
+    fn statuses_map_to_errors_and_redirects_are_not_followed() {
+        for (line, want) in [
+            ("404 Not Found", FetchError::NotFound),
+            ("500 Internal Server Error", FetchError::Status(500)),
+            (
+                "302 Found\r\nLocation: http://127.0.0.1:1/",
+                FetchError::Status(302),
+            ),
+        ] {
+            let (base, _) = serve(format!("HTTP/1.1 {line}\r\n\r\n").into_bytes());
+            assert_eq!(Client::new(base, STALL).get("action=x").err(), Some(want));
+        }
+    }
+
+    #[test]
+    fn chunked_answers_are_decoded_and_checksummed_after_decoding() {
+        let body = b"hello world\n";
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-MD5: {}\r\n\r\n6\r\nhello \r\n6\r\nworld\n\r\n0\r\n\r\n",
+            md5_hex(body)
+        );
+        let (base, _) = serve(answer.into_bytes());
+        let c = Client::new(base, STALL);
+        assert_eq!(c.get("action=x").unwrap().checked_bytes().unwrap(), body);
+        assert_eq!(c.body_bytes(), body.len() as u64);
+    }
+
+    #[test]
+    fn bodies_are_checked_capped_and_never_truncated() {
+        // Announced above the cap: refused before reading.
+        let (base, _) = serve(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\nxx",
+                MAX_PEER_BODY + 1
+            )
+            .into_bytes(),
+        );
+        let c = Client::new(base, STALL);
+        assert_eq!(c.get("action=x").err(), Some(FetchError::TooLarge));
+        assert_eq!(c.body_bytes(), 0);
+
+        // Close-delimited, one byte over the cap.
+        let mut answer = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+        answer.resize(answer.len() + MAX_PEER_BODY + 1, b'a');
+        let (base, _) = serve(answer);
+        let r = Client::new(base, STALL).get("action=x").unwrap();
+        assert_eq!(r.bytes().err(), Some(FetchError::TooLarge));
+
+        // Shorter than announced: an error, not a short success.
+        let (base, _) = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".to_vec());
+        let r = Client::new(base, STALL).get("action=x").unwrap();
+        assert!(matches!(r.bytes(), Err(FetchError::Broken(_))));
+
+        // Checksums: wrong, missing.
+        let (base, _) = serve(
+            b"HTTP/1.1 200 OK\r\nContent-MD5: 0123456789abcdef0123456789abcdef\r\n\r\nabc".to_vec(),
+        );
+        let r = Client::new(base, STALL).get("action=x").unwrap();
+        assert_eq!(r.checked_bytes().err(), Some(FetchError::BadChecksum));
+        let (base, _) = serve(b"HTTP/1.1 200 OK\r\n\r\nabc\n".to_vec());
+        let r = Client::new(base, STALL).get("action=x").unwrap();
+        assert_eq!(r.checked_lines(|_| {}).err(), Some(FetchError::NoChecksum));
+
+        // A line longer than any valid line.
+        let long = "a".repeat(MAX_LINE + 10);
+        let (base, _) = serve(
+            format!(
+                "HTTP/1.0 200 OK\r\nContent-MD5: {}\r\n\r\n{long}",
+                md5_hex(long.as_bytes())
+            )
+            .into_bytes(),
+        );
+        let r = Client::new(base, STALL).get("action=x").unwrap();
+        assert_eq!(r.checked_lines(|_| {}).err(), Some(FetchError::LineTooLong));
+    }
+
+    #[test]
+    fn broken_heads_silence_and_refusals_are_errors() {
+        let (base, _) = serve(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n".to_vec());
+        let e = Client::new(base, STALL).get("action=x").err();
+        assert_eq!(e, Some(FetchError::Broken("header without ':'".into())));
+
+        // Accepts, reads the request, never answers: the stall window ends it.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/", listener.local_addr().unwrap());
+        let c = Client::new(base, Duration::from_millis(300));
+        assert_eq!(c.get("action=x").err(), Some(FetchError::Timeout));
+        assert!(c.bytes() > 0, "the request was sent and counted");
+        drop(listener);
+
+        // Nobody listens.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = Client::new(format!("http://127.0.0.1:{port}/"), STALL);
+        assert!(matches!(c.get("action=x"), Err(FetchError::Connect(_))));
+        assert_eq!(c.requests(), 1);
+
+        let c = Client::new("https://node:8080/cgi-bin/meshchat".into(), STALL);
+        assert!(matches!(c.get("action=x"), Err(FetchError::BadUrl(_))));
     }
 }

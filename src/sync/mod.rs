@@ -3,6 +3,7 @@
 //!
 //! - [`discovery`]: who the peers are this round (service files, static peers);
 //! - [`client`]: HTTP requests to one peer, with every limit a router needs;
+//! - [`http`]: the HTTP/1.x wire format under the client (heads, body framing);
 //! - [`legacy`]: the four-request pull every MeshChat peer answers;
 //! - [`digest`]: the `digest-v1` extension between peers that both run meshchat;
 //! - [`local`]: our own log's snapshot, and the checks every pulled line goes through;
@@ -15,6 +16,7 @@ pub mod client;
 pub mod daemon;
 pub mod digest;
 pub mod discovery;
+pub mod http;
 pub mod legacy;
 pub mod local;
 
