@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs every cross-built binary under qemu-user-static (Debian's qemu-user-static):
---version, CGI requests (config; send_message then messages) in a temp dir, and `serve`
-answering over loopback. Also checks the ELF is static and, for MIPS, soft-float.
+--version, CGI requests (config; send_message then messages) in a temp dir, `serve`
+answering over loopback, and the binary's own HTTP client (`send`, `tail`) against it. Also checks the ELF is static and, for MIPS, soft-float.
 
 Usage: cross_test.py [ARCH...]   (default: every build/cross/<ARCH>/meshchat)
 """
@@ -135,6 +135,15 @@ def test_arch(arch):
                 with urllib.request.urlopen(base + "meshchat/", timeout=30) as r:
                     page = r.read()
                 check(r.status == 200 and b"<html" in page.lower(), f"{arch}: serve returns the web UI")
+                # The peer client (sync's, on std::net) on this CPU: send, then tail.
+                said = f"via the {arch} client"
+                s = subprocess.run(cmd + [binary, "send", "--url", base, "--call-sign", "N0CALL", said],
+                                   capture_output=True, text=True, timeout=60)
+                check(s.returncode == 0, f"{arch}: send posts through serve (rc={s.returncode} {s.stderr.strip()[:200]})")
+                t = subprocess.run(cmd + [binary, "tail", "--url", base, "-n", "5"],
+                                   capture_output=True, text=True, timeout=60)
+                check(t.returncode == 0 and said in t.stdout and "N0CALL" in t.stdout,
+                      f"{arch}: tail reads it back (rc={t.returncode} {t.stdout.strip()[:200]!r} {t.stderr.strip()[:200]})")
         finally:
             p.terminate()
             try:
