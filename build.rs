@@ -1,5 +1,10 @@
 //! Embeds the web UI (`www/`) into the binary for `meshchat serve`: one file is enough on
-//! a Pi. Generates a table of (path, bytes) in OUT_DIR.
+//! a Pi. Each file is stored gzip'd (with the program's own gzip writer), which is how
+//! browsers fetch it; a table of (path, gzip bytes) is generated in OUT_DIR.
+
+#[path = "src/api/gzip.rs"]
+#[allow(dead_code)]
+mod gzip;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,15 +33,20 @@ fn main() {
     println!("cargo:rerun-if-changed=www");
     let mut files = Vec::new();
     collect(&www, "", &mut files);
-    let mut src = String::from("/// The web UI, embedded: (path under /meshchat/, contents).\npub static ASSETS: &[(&str, &[u8])] = &[\n");
-    for (name, path) in &files {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    let mut src = String::from(
+        "/// The web UI, embedded: (path under /meshchat/, gzip'd contents).\npub static ASSETS: &[(&str, &[u8])] = &[\n",
+    );
+    for (i, (name, path)) in files.iter().enumerate() {
         println!("cargo:rerun-if-changed={}", path.display());
+        let bytes = fs::read(path).expect("www/ is readable");
+        let gz = out_dir.join(format!("asset{i}.gz"));
+        fs::write(&gz, gzip::compress(&bytes)).expect("OUT_DIR is writable");
         src.push_str(&format!(
             "    ({name:?}, include_bytes!({:?})),\n",
-            path.display().to_string()
+            gz.display().to_string()
         ));
     }
     src.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("assets.rs");
-    fs::write(out, src).expect("OUT_DIR is writable");
+    fs::write(out_dir.join("assets.rs"), src).expect("OUT_DIR is writable");
 }

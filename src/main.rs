@@ -69,24 +69,14 @@ struct TailCmd {
     interval: u64,
 }
 
-/// Flags every subcommand takes.
-#[derive(FromArgs, Default)]
-#[argh(subcommand, name = "__common")]
+/// The configuration flags the subcommands share (argh has no flattening, so each
+/// subcommand declares them and hands them over in this form).
+#[derive(Default)]
 struct Common {
-    /// configuration file (default: $MESHCHAT_CONFIG or /etc/config/meshchat)
-    #[argh(option)]
     config: Option<PathBuf>,
-    /// this node's name
-    #[argh(option)]
     node: Option<String>,
-    /// the zone (MeshChat service name)
-    #[argh(option)]
     zone: Option<String>,
-    /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
-    #[argh(option)]
     data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
     option: Vec<String>,
 }
 

@@ -29,6 +29,19 @@ fn the_api_and_the_ui_over_http() {
     let r = server.get("/");
     assert_eq!(r.status, 302);
     assert_eq!(r.header("Location"), Some("/meshchat/"));
+    // Every embedded file, as it is in www/, plain or gzip'd.
+    for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/www")).unwrap() {
+        let path = e.unwrap().path();
+        let want = std::fs::read(&path).unwrap();
+        let url = format!("/meshchat/{}", path.file_name().unwrap().to_string_lossy());
+        assert_eq!(server.get(&url).body, want, "{url}");
+        let r = server.request(
+            format!("GET {url} HTTP/1.1\r\nAccept-Encoding: gzip, br\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+        assert_eq!(gunzip(&r.body), want, "{url} gzip'd");
+    }
     assert_eq!(server.get("/meshchat/nope.js").status, 404);
     assert_eq!(server.get("/meshchat/../Cargo.toml").status, 404);
     assert_eq!(server.get("/etc/passwd").status, 404);

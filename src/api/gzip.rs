@@ -15,6 +15,18 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The data inside a gzip member written by [`compress`] (fixed 10-byte header, no
+/// optional fields); `None` when it is not one or does not check out.
+pub fn decompress(gz: &[u8]) -> Option<Vec<u8>> {
+    if gz.len() < 18 || gz[..4] != [0x1f, 0x8b, 8, 0] {
+        return None;
+    }
+    let (body, trailer) = gz[10..].split_at(gz.len() - 18);
+    let data = miniz_oxide::inflate::decompress_to_vec(body).ok()?;
+    let crc = u32::from_le_bytes(trailer[..4].try_into().ok()?);
+    (crc32fast::hash(&data) == crc).then_some(data)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -33,5 +45,10 @@ mod tests {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         assert_eq!(out.stdout, data);
+        assert_eq!(super::decompress(&gz).unwrap(), data);
+        let mut bad = gz.clone();
+        bad[20] ^= 1;
+        assert_ne!(super::decompress(&bad).as_deref(), Some(&data[..]));
+        assert_eq!(super::decompress(b"not gzip at all, no"), None);
     }
 }

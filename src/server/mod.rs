@@ -49,7 +49,6 @@ impl std::error::Error for Error {}
 
 struct Shared {
     cfg: Config,
-    gz: Vec<Option<Vec<u8>>>,
     port: u16,
     busy: AtomicUsize,
 }
@@ -71,7 +70,6 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
 
     let shared = Arc::new(Shared {
         cfg,
-        gz: compress_assets(),
         port: addr.port(),
         busy: AtomicUsize::new(0),
     });
@@ -220,25 +218,9 @@ fn route(shared: &Shared, head: &http::Head, body: &mut dyn Read) -> Response {
             Api::new(&shared.cfg).handle(&mut req)
         }
         "/" if get => redirect("/meshchat/"),
-        p if get => asset(p, accept_gzip, &shared.gz),
+        p if get => asset(p, accept_gzip),
         _ => Response::text("method not allowed\n").status(405),
     }
-}
-
-/// gzip forms of the text assets, made once at start-up.
-fn compress_assets() -> Vec<Option<Vec<u8>>> {
-    ASSETS
-        .iter()
-        .map(|(name, bytes)| {
-            (is_text(name) && bytes.len() > 512).then(|| api::gzip::compress(bytes))
-        })
-        .collect()
-}
-
-fn is_text(name: &str) -> bool {
-    [".html", ".css", ".js", ".svg", ".json", ".txt"]
-        .iter()
-        .any(|e| name.ends_with(e))
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -262,7 +244,7 @@ fn redirect(to: &str) -> Response {
 
 /// `/meshchat`, `/meshchat/` and `/meshchat/<file>` from the embedded UI. `/meshchat`
 /// answers 200 itself: the node's hourly service check requires it.
-fn asset(path: &str, accept_gzip: bool, gz: &[Option<Vec<u8>>]) -> Response {
+fn asset(path: &str, accept_gzip: bool) -> Response {
     let name = match path {
         "/meshchat" | "/meshchat/" => "index.html",
         p => match p.strip_prefix("/meshchat/") {
@@ -273,12 +255,14 @@ fn asset(path: &str, accept_gzip: bool, gz: &[Option<Vec<u8>>]) -> Response {
     let Some(i) = ASSETS.iter().position(|(n, _)| *n == name) else {
         return Response::text("not found\n").status(404);
     };
-    let (n, bytes) = ASSETS[i];
-    let mut r = match (&gz[i], accept_gzip) {
-        (Some(z), true) => {
-            Response::new(content_type(n), z.clone()).header("Content-Encoding", "gzip")
+    let (n, gz) = ASSETS[i];
+    let mut r = if accept_gzip {
+        Response::new(content_type(n), gz.to_vec()).header("Content-Encoding", "gzip")
+    } else {
+        match api::gzip::decompress(gz) {
+            Some(raw) => Response::new(content_type(n), raw),
+            None => return Response::failed("embedded asset is damaged"),
         }
-        _ => Response::new(content_type(n), bytes.to_vec()),
     };
     r = r
         .header("Cache-Control", "no-cache")
