@@ -65,9 +65,18 @@ pub fn files(api: &Api, call: &mut Call) -> Response {
     };
     let admin = is_admin(api, call);
     let owner = auth::session_token(call.req.cookie).map(auth::owner_hash);
+    let owners = match (&owner, admin) {
+        (Some(_), false) => match api.files.owners() {
+            Ok(o) => o,
+            Err(e) => return store_failed(e),
+        },
+        _ => Vec::new(),
+    };
     let mut all: Vec<(FileEntry, bool, bool)> = Vec::with_capacity(local.len() + remote.len());
     for e in local {
-        let mine = owner.is_some() && api.files.owner(&e.name).ok().flatten() == owner;
+        let mine = owners
+            .iter()
+            .any(|(n, h)| n == e.name.as_str() && Some(h) == owner.as_ref());
         all.push((e, true, admin || mine));
     }
     all.extend(remote.into_iter().map(|e| (e, false, false)));

@@ -177,12 +177,24 @@ impl Files {
 
     /// The owner token hash recorded for a file.
     pub fn owner(&self, name: &FileName) -> Result<Option<String>> {
+        Ok(self
+            .owners()?
+            .into_iter()
+            .find(|(n, _)| n == name.as_str())
+            .map(|(_, h)| h))
+    }
+
+    /// Every (file name, owner token hash) recorded, read once.
+    pub fn owners(&self) -> Result<Vec<(String, String)>> {
         let bytes = read_optional(&self.owners)?;
         let text = String::from_utf8_lossy(&bytes);
-        Ok(text.lines().find_map(|l| {
-            let (n, h) = l.split_once('\t')?;
-            (n == name.as_str()).then(|| h.to_string())
-        }))
+        Ok(text
+            .lines()
+            .filter_map(|l| {
+                l.split_once('\t')
+                    .map(|(n, h)| (n.to_string(), h.to_string()))
+            })
+            .collect())
     }
 
     fn set_owner_locked(&self, name: &FileName, owner: Option<&str>) -> Result<()> {
