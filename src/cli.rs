@@ -8,6 +8,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::protocol::form::percent_encode;
+use crate::protocol::json::{parse_flat_object, Flat};
+use crate::protocol::lines::{parse_all, Message};
 use crate::protocol::{CallSign, Channel};
 use crate::sync::client::{Client, STALL};
 
@@ -53,16 +55,17 @@ pub fn send(url: &str, call_sign: &str, channel: &str, text: &str) -> Result<(),
         .post_any_status(&form)
         .and_then(|r| r.bytes())
         .map_err(|e| format!("{}: {e}", api_url(url)))?;
-    let v: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|_| format!("unexpected answer: {}", String::from_utf8_lossy(&body)))?;
-    match (v["status"].as_u64(), v["response"].as_str()) {
-        (Some(200), _) => Ok(()),
-        (_, Some(why)) => Err(format!("refused: {why}")),
-        _ => Err(format!("unexpected answer: {v}")),
+    let unexpected = || format!("unexpected answer: {}", String::from_utf8_lossy(&body));
+    let reply = parse_flat_object(&body).ok_or_else(unexpected)?;
+    let get = |k: &str| reply.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+    match (get("status"), get("response")) {
+        (Some(Flat::Num(200)), _) => Ok(()),
+        (_, Some(Flat::Str(why))) => Err(format!("refused: {why}")),
+        _ => Err(unexpected()),
     }
 }
 
-/// One message as `messages` returns it.
+/// One message as shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown {
     pub id: String,
@@ -73,32 +76,26 @@ pub struct Shown {
     pub message: String,
 }
 
+/// The node's database through `messages_raw` (checked against its `Content-MD5`, parsed
+/// by the one line parser), oldest first.
 fn fetch(c: &Client) -> Result<Vec<Shown>, String> {
     let body = c
-        .get("action=messages")
-        .and_then(|r| r.bytes())
+        .get("action=messages_raw")
+        .and_then(|r| r.checked_bytes())
         .map_err(|e| e.to_string())?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| format!("messages is not JSON: {e}"))?;
-    let list = v.as_array().ok_or("messages is not a JSON array")?;
-    let s = |m: &serde_json::Value, k: &str| m[k].as_str().unwrap_or("").to_string();
-    let mut out: Vec<Shown> = list
-        .iter()
+    let (mut list, _) = parse_all(&String::from_utf8_lossy(&body), Message::parse);
+    list.sort_by_key(|m| (m.epoch, m.id));
+    Ok(list
+        .into_iter()
         .map(|m| Shown {
-            id: s(m, "id"),
-            epoch: m["epoch"]
-                .as_u64()
-                .or_else(|| m["epoch"].as_str()?.parse().ok())
-                .unwrap_or(0),
-            call_sign: s(m, "call_sign"),
-            node: s(m, "node"),
-            channel: s(m, "channel"),
-            message: s(m, "message"),
+            id: m.id.to_string(),
+            epoch: m.epoch.0,
+            call_sign: m.call_sign.to_string(),
+            node: m.node.to_string(),
+            channel: m.channel.to_string(),
+            message: m.text.unescape(),
         })
-        .collect();
-    // Chat order: oldest first.
-    out.sort_by(|a, b| (a.epoch, &a.id).cmp(&(b.epoch, &b.id)));
-    Ok(out)
+        .collect())
 }
 
 fn version(c: &Client) -> Result<String, String> {

@@ -156,6 +156,88 @@ pub fn push_array<T>(
     out.push(b']');
 }
 
+/// A value of a flat JSON object, as [`parse_flat_object`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flat {
+    Str(String),
+    Num(u64),
+}
+
+/// Reads a flat JSON object of string and non-negative integer members, such as the
+/// legacy status reply `{"status":500, "response":"..."}`; `None` for anything else.
+pub fn parse_flat_object(body: &[u8]) -> Option<Vec<(String, Flat)>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut rest = text.trim().strip_prefix('{')?.trim_start();
+    let mut out = Vec::new();
+    if let Some(r) = rest.strip_prefix('}') {
+        return r.trim().is_empty().then_some(out);
+    }
+    loop {
+        let (key, r) = parse_string(rest)?;
+        let r = r.trim_start().strip_prefix(':')?.trim_start();
+        let (value, r) = if r.starts_with('"') {
+            let (s, r) = parse_string(r)?;
+            (Flat::Str(s), r)
+        } else {
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            (Flat::Num(r[..digits].parse().ok()?), &r[digits..])
+        };
+        out.push((key, value));
+        let r = r.trim_start();
+        if let Some(r) = r.strip_prefix(',') {
+            rest = r.trim_start();
+        } else {
+            return r.strip_prefix('}')?.trim().is_empty().then_some(out);
+        }
+    }
+}
+
+/// A JSON string at the start of `s` (escapes resolved), and what follows it.
+fn parse_string(s: &str) -> Option<(String, &str)> {
+    let mut chars = s.strip_prefix('"')?.char_indices();
+    let body = &s[1..];
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &body[i + 1..])),
+            '\\' => {
+                let (_, e) = chars.next()?;
+                out.push(match e {
+                    '"' | '\\' | '/' => e,
+                    'n' => '\n',
+                    'r' => '\r',
+                    't' => '\t',
+                    'b' => '\u{8}',
+                    'f' => '\u{c}',
+                    'u' => {
+                        let hex = |chars: &mut std::str::CharIndices| -> Option<u32> {
+                            let h: String = (0..4)
+                                .map(|_| chars.next().map(|(_, c)| c))
+                                .collect::<Option<_>>()?;
+                            u32::from_str_radix(&h, 16).ok()
+                        };
+                        let hi = hex(&mut chars)?;
+                        let code = if (0xd800..0xdc00).contains(&hi) {
+                            if chars.next()?.1 != '\\' || chars.next()?.1 != 'u' {
+                                return None;
+                            }
+                            let lo = hex(&mut chars)?;
+                            0x10000 + ((hi - 0xd800) << 10) + (lo.checked_sub(0xdc00)? & 0x3ff)
+                        } else {
+                            hi
+                        };
+                        char::from_u32(code)?
+                    }
+                    _ => return None,
+                });
+            }
+            c if (c as u32) < 0x20 => return None,
+            c => out.push(c),
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +259,52 @@ mod tests {
         push_stored_text(&mut out, "line1\\nline2 \\\"q\\\"");
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v, "line1\nline2 \"q\"");
+    }
+
+    #[test]
+    fn flat_objects_read_back_what_we_write() {
+        let nasty = "a\"b\\c\nd<e> é 😀 \u{1}";
+        let mut out = Vec::new();
+        Object::new(&mut out)
+            .num("status", 500)
+            .str("response", nasty)
+            .end();
+        let v = parse_flat_object(&out).unwrap();
+        assert_eq!(
+            v,
+            [
+                ("status".into(), Flat::Num(500)),
+                ("response".into(), Flat::Str(nasty.into()))
+            ]
+        );
+        let legacy = br#" {"status":200, "response":"OK"}
+"#;
+        assert_eq!(
+            parse_flat_object(legacy).unwrap()[1].1,
+            Flat::Str("OK".into())
+        );
+        assert_eq!(
+            parse_flat_object(br#"{"a":"\ud83d\ude00\/"}"#).unwrap()[0].1,
+            Flat::Str("😀/".into())
+        );
+        assert_eq!(parse_flat_object(b"{}").unwrap(), []);
+        for bad in [
+            &b"[]"[..],
+            b"{",
+            b"{\"a\":}",
+            b"{\"a\":1,}",
+            b"{\"a\":1} x",
+            b"{\"a\":\"\\q\"}",
+            b"{\"a\":-1}",
+            b"\xff",
+        ] {
+            assert_eq!(
+                parse_flat_object(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
