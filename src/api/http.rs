@@ -137,14 +137,6 @@ impl Response {
             s => s,
         }
     }
-
-    /// A header's value.
-    pub fn get_header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// Lowercase hex MD5.

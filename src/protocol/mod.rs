@@ -6,6 +6,7 @@
 
 pub mod digest;
 pub mod form;
+pub mod http;
 pub mod json;
 pub mod limits;
 pub mod lines;

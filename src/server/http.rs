@@ -62,10 +62,7 @@ pub struct Head {
 impl Head {
     /// A header's value (names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::protocol::http::find_header(&self.headers, name)
     }
 }
 
@@ -123,13 +120,8 @@ fn parse_head(lines: &[String]) -> Result<Head, HeadError> {
     }
     let mut headers = Vec::with_capacity(lines.len() - 1);
     for l in &lines[1..] {
-        let (name, value) = l
-            .split_once(':')
-            .ok_or(HeadError::Malformed("header without ':'"))?;
-        if name.is_empty() || name.contains(' ') {
-            return Err(HeadError::Malformed("bad header name"));
-        }
-        headers.push((name.to_string(), value.trim().to_string()));
+        let (name, value) = crate::protocol::http::parse_header(l).map_err(HeadError::Malformed)?;
+        headers.push((name.to_string(), value.to_string()));
     }
     let mut head = Head {
         method: method.to_string(),

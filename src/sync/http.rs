@@ -138,17 +138,9 @@ pub fn parse_status_line(line: &str) -> Result<u16, FetchError> {
     }
 }
 
-/// A header line's name and value (surrounding blanks removed). Folded continuation
-/// lines (obsolete) are refused: their name would start with a blank.
+/// A header line's name and value: the shared parser, with the client's error.
 pub fn parse_header(line: &str) -> Result<(&str, &str), FetchError> {
-    let (name, value) = line
-        .split_once(':')
-        .ok_or_else(|| broken("header without ':'"))?;
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(token) {
-        return Err(broken("bad header name"));
-    }
-    Ok((name, value.trim_matches([' ', '\t'])))
+    crate::protocol::http::parse_header(line).map_err(broken)
 }
 
 /// A response's status and headers.
@@ -172,10 +164,7 @@ pub enum Framing {
 impl Head {
     /// The first value of a header (names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::protocol::http::find_header(&self.headers, name)
     }
 
     /// The body's framing (RFC 9112 6.3): a transfer coding wins over a length; several
