@@ -174,8 +174,8 @@ pub struct Config {
     pub services_olsr: PathBuf,
     pub peers: Vec<StaticPeer>,
     pub admin_token: Option<String>,
-    /// `node` (an AREDN node) or `pi` (anything else): what our lines carry.
-    pub platform: Platform,
+    platform_option: Option<Platform>,
+    platform: OnceLock<Platform>,
     /// Whether this node offers and uses the incremental sync extension.
     pub digest_sync: bool,
     /// The `debug` value `config` reports (0 or 1).
@@ -268,12 +268,12 @@ impl Config {
         crate::protocol::Channel::check(&default_channel)
             .map_err(|e| invalid("default_channel", &default_channel, e.reason))?;
         let hsmmmesh_file = path("hsmmmesh_file", "/etc/local/uci/hsmmmesh");
-        let platform = match raw.get("platform") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| invalid("platform", v, "must be node or pi"))?,
-            None if hsmmmesh_file.exists() => Platform::Node,
-            None => Platform::Pi,
+        let platform_option = match raw.get("platform") {
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| invalid("platform", v, "must be node or pi"))?,
+            ),
+            None => None,
         };
         let admin_token = raw
             .get("admin_token")
@@ -300,7 +300,8 @@ impl Config {
             services_olsr: path("services_olsr", "/var/run/services_olsr"),
             peers,
             admin_token,
-            platform,
+            platform_option,
+            platform: OnceLock::new(),
             digest_sync: flag(raw, "digest_sync", true)?,
             debug: flag(raw, "debug", false)?,
             hsmmmesh_file,
@@ -331,6 +332,19 @@ impl Config {
                         .ok()
                 })
                 .unwrap_or_else(|| NodeName::from_static("meshchat"))
+        })
+    }
+
+    /// `node` (an AREDN node) or `pi` (anything else): what our lines carry. The option,
+    /// else `node` when the node's own settings file exists (looked at only when needed).
+    pub fn platform(&self) -> Platform {
+        *self.platform.get_or_init(|| {
+            self.platform_option
+                .unwrap_or(if self.hsmmmesh_file.exists() {
+                    Platform::Node
+                } else {
+                    Platform::Pi
+                })
         })
     }
 
@@ -448,6 +462,6 @@ mod tests {
         let c = cfg(&text).unwrap();
         assert_eq!(c.node().as_str(), "KN6PLV-hap");
         assert_eq!(c.zone(), "Ops Chat");
-        assert_eq!(c.platform, Platform::Node);
+        assert_eq!(c.platform(), Platform::Node);
     }
 }

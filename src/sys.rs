@@ -38,6 +38,13 @@ pub fn space(path: &Path) -> io::Result<Space> {
     })
 }
 
+/// Fills `buf` from the kernel's RNG (`/dev/urandom`): message ids, session tokens,
+/// temporary file names.
+pub fn random(buf: &mut [u8]) -> io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(_: libc::c_int) {

@@ -24,9 +24,8 @@ pub fn session_token(cookie_header: Option<&str>) -> Option<&str> {
 
 /// A fresh session token from the OS RNG.
 pub fn new_session_token() -> std::io::Result<String> {
-    use std::io::Read;
     let mut b = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    crate::sys::random(&mut b)?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 

@@ -28,7 +28,7 @@ fn local_entries(api: &Api, call: &Call) -> Result<Vec<FileEntry>, Response> {
             addr: addr.clone(),
             size: f.size,
             mtime: f.mtime,
-            platform: api.cfg.platform,
+            platform: api.cfg.platform(),
         })
         .collect())
 }

@@ -7,7 +7,7 @@ use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{Message, MessageRef, StoredText};
 use crate::protocol::{CallSign, Channel, Epoch, MessageId};
 use crate::store::cache::{MAX_GZIP, MAX_PLAIN, MAX_RAW};
-use crate::store::log;
+use crate::store::log::{self, View};
 
 /// `send_message`: validates every field, then appends one record.
 pub fn send_message(api: &Api, call: &mut Call) -> Response {
@@ -60,7 +60,7 @@ fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
         text,
         call_sign,
         node: api.cfg.node().clone(),
-        platform: api.cfg.platform,
+        platform: api.cfg.platform(),
         channel,
     })
 }
@@ -105,26 +105,45 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
             r
         }
     };
+    let body = cached(
+        api,
+        name,
+        if gzip { MAX_GZIP } else { MAX_PLAIN },
+        |view, size| {
+            let mut body = Vec::with_capacity(size + size / 4 + 2);
+            write_messages_json(&mut body, &view.messages);
+            if gzip {
+                body = gzip::compress(&body);
+            }
+            body
+        },
+    );
+    match body {
+        Ok(body) => reply(body),
+        Err(r) => r,
+    }
+}
+
+/// A body built from the logical database, cached in RAM under `name` for the log's
+/// current state (at most `limit` bytes): built once per change, then served as is.
+/// `build` gets the view and the log's size in bytes.
+fn cached(
+    api: &Api,
+    name: &str,
+    limit: usize,
+    build: impl FnOnce(&View, usize) -> Vec<u8>,
+) -> Result<Vec<u8>, Response> {
     if let Ok(key) = api.log.identity() {
         if let Some(body) = api.cache.get(name, &key) {
-            return reply(body);
+            return Ok(body);
         }
     }
-    let contents = match api.log.read() {
-        Ok(c) => c,
-        Err(e) => return store_failed(e),
-    };
-    let view = contents.view(api.log.max());
-    let mut body = Vec::with_capacity(contents.len() + contents.len() / 4 + 2);
-    write_messages_json(&mut body, &view.messages);
-    if gzip {
-        body = gzip::compress(&body);
-    }
+    let contents = api.log.read().map_err(store_failed)?;
+    let body = build(&contents.view(api.log.max()), contents.len());
     if let Some(key) = contents.identity(api.log.max()) {
-        api.cache
-            .put(name, &key, &body, if gzip { MAX_GZIP } else { MAX_PLAIN });
+        api.cache.put(name, &key, &body, limit);
     }
-    reply(body)
+    Ok(body)
 }
 
 /// `messages_version_ui`: the version as JSON, plus a presence heartbeat.
@@ -152,23 +171,14 @@ pub fn messages_version(api: &Api, _call: &mut Call) -> Response {
 /// The database lines, oldest first, as legacy peers pull them; cached like `messages`
 /// (every legacy peer pulls the same body after each change).
 fn raw_lines(api: &Api) -> Result<Vec<u8>, Response> {
-    const NAME: &str = "messages.raw";
-    if let Ok(key) = api.log.identity() {
-        if let Some(body) = api.cache.get(NAME, &key) {
-            return Ok(body);
+    cached(api, "messages.raw", MAX_RAW, |view, size| {
+        let mut body = Vec::with_capacity(size);
+        for m in &view.messages {
+            body.extend_from_slice(m.line.as_bytes());
+            body.push(b'\n');
         }
-    }
-    let contents = api.log.read().map_err(store_failed)?;
-    let view = contents.view(api.log.max());
-    let mut body = Vec::with_capacity(contents.len());
-    for m in &view.messages {
-        body.extend_from_slice(m.line.as_bytes());
-        body.push(b'\n');
-    }
-    if let Some(key) = contents.identity(api.log.max()) {
-        api.cache.put(NAME, &key, &body, MAX_RAW);
-    }
-    Ok(body)
+        body
+    })
 }
 
 /// `messages_raw`: the database lines with `Content-MD5`.

@@ -21,7 +21,7 @@ pub fn config(api: &Api, _call: &mut Call) -> Response {
         .str("zone", cfg.zone())
         .str("default_channel", &cfg.default_channel)
         .num("debug", u64::from(cfg.debug))
-        .str("platform", cfg.platform.as_str());
+        .str("platform", cfg.platform().as_str());
     if cfg.digest_sync {
         o.raw("sync", SYNC_EXTENSIONS.as_bytes());
     }

@@ -31,7 +31,7 @@ pub fn heartbeat(api: &Api, call: &Call) -> Result<(), Response> {
         id,
         node: api.cfg.node().clone(),
         epoch,
-        platform: api.cfg.platform,
+        platform: api.cfg.platform(),
     };
     api.users.heartbeat(user, call.now).map_err(store_failed)
 }

@@ -8,7 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::atomic;
 use super::lock::Lock;
@@ -336,8 +336,9 @@ impl FileSink for Upload<'_> {
         fs::create_dir_all(&self.files.dir)
             .map_err(|e| UploadError::Store(Error::io("create directory", &self.files.dir)(e)))?;
         let mut rnd = [0u8; 4];
-        let _ = File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut rnd));
+        // Uniqueness only: with no RNG the pid alone still names it (create_new refuses
+        // a clash).
+        let _ = sys::random(&mut rnd);
         let tmp = self.files.dir.join(format!(
             ".upload-{}-{:08x}",
             std::process::id(),
@@ -388,20 +389,20 @@ impl Drop for Upload<'_> {
     }
 }
 
-/// True when `dir` holds no hidden upload leftovers (used by tests and `serve` start-up).
-pub fn has_leftovers(dir: &Path) -> bool {
-    fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
-        })
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::log::tests::temp_paths;
+
+    /// True when `dir` holds hidden upload leftovers.
+    fn has_leftovers(dir: &std::path::Path) -> bool {
+        fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+            })
+            .unwrap_or(false)
+    }
 
     #[test]
     fn upload_within_quota_then_refused_over_it() {

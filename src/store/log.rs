@@ -570,16 +570,8 @@ fn count_records(path: &Path) -> Result<usize> {
 /// Makes a fresh random message id from the OS RNG.
 pub fn random_id() -> Result<MessageId> {
     let mut b = [0u8; 4];
-    let path = Path::new("/dev/urandom");
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(Error::io("read", path))?;
+    crate::sys::random(&mut b).map_err(Error::io("read", Path::new("/dev/urandom")))?;
     Ok(MessageId(u32::from_le_bytes(b)))
-}
-
-/// The clock, for callers that have no better one.
-pub fn now() -> Epoch {
-    Epoch::now()
 }
 
 #[cfg(test)]

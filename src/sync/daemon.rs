@@ -260,7 +260,11 @@ impl Daemon {
         // Remote users age out even when no peer sends anything new.
         let remote = self.node.cfg.paths.remote_users();
         if std::fs::metadata(&remote).is_ok_and(|m| m.len() > 0) {
-            if let Err(e) = self.node.users.merge_remote(&[], super::now()) {
+            if let Err(e) = self
+                .node
+                .users
+                .merge_remote(&[], crate::protocol::Epoch::now())
+            {
                 log(&format!("pruning remote users: {e}"));
             }
         }
@@ -315,7 +319,7 @@ impl Daemon {
                         (false, format!("body refused: {e}"))
                     }
                     None => {
-                        s.stats.last_sync = super::now();
+                        s.stats.last_sync = crate::protocol::Epoch::now();
                         s.stats.last_error.clear();
                         (true, format!("in sync ({})", s.stats.mode.as_str()))
                     }

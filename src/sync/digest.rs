@@ -130,7 +130,7 @@ fn fetch(reply: Result<super::client::Reply, FetchError>) -> Result<Option<Strin
 
 /// One digest round with `peer`.
 pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
-    let now = super::now();
+    let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();
     memo.rounds_since_full += 1;
@@ -143,7 +143,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     let mut q = format!(
         "action={ACTION}&v=1&node={}&platform={}",
         percent_encode(cfg.node().as_str()),
-        cfg.platform
+        cfg.platform()
     );
     if let Some(v) = memo.version {
         q.push_str(&format!("&m={v}"));

@@ -111,14 +111,14 @@ fn step<T>(r: Result<T, FetchError>, out: &mut Outcome) -> Result<Option<T>, Err
 /// One legacy round with `peer`. When the peer turns out to speak `digest-v1` (and we
 /// do), stops after the users and says so: the caller continues with the extension.
 pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
-    let now = super::now();
+    let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();
 
     // 1. Users; the reply's headers also tell whether the peer speaks the extension.
     let reply = client.get(&format!(
         "action=users_raw&platform={}&node={}",
-        cfg.platform,
+        cfg.platform(),
         percent_encode(cfg.node().as_str())
     ))?;
     let digest = cfg.digest_sync

@@ -28,7 +28,6 @@ pub use daemon::{run, Options};
 
 use crate::config::Config;
 use crate::protocol::digest::DigestError;
-use crate::protocol::Epoch;
 use crate::store::files::Files;
 use crate::store::status::Status;
 use crate::store::users::Users;
@@ -132,9 +131,4 @@ pub struct Outcome {
     pub upgrade: bool,
     /// A digest peer no longer answers `sync_digest`: go back to legacy.
     pub downgrade: bool,
-}
-
-/// The clock.
-pub fn now() -> Epoch {
-    Epoch::now()
 }
