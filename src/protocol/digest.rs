@@ -433,6 +433,9 @@ pub struct Reply<'a> {
     pub id_lists: Vec<(Bound, Bound, Vec<MessageId>)>,
     /// `M` sections: message database lines.
     pub messages: Vec<&'a str>,
+    /// `D` section: delivery gossip (`protocol::delivery`), sent only to a client that
+    /// asked for it with `d=`.
+    pub delivery: Option<Vec<&'a str>>,
 }
 
 /// Parses a whole response body. Anything malformed refuses the whole body: it was
@@ -474,6 +477,7 @@ pub fn parse_reply(text: &str) -> Result<Reply<'_>, DigestError> {
             "U" => reply.users = Some(take_section(w.next())?),
             "F" => reply.files = Some(take_section(w.next())?),
             "M" => reply.messages.extend(take_section(w.next())?),
+            "D" => reply.delivery = Some(take_section(w.next())?),
             "R" => {
                 let (Some(lo), Some(hi), Some(c), Some(s), None) =
                     (w.next(), w.next(), w.next(), w.next(), w.next())

@@ -421,6 +421,18 @@ impl Log {
         Ok(keys)
     }
 
+    /// The ids of the messages posted on node `node` (compared without case), read
+    /// record by record: how the sync daemon finds which messages are this node's own.
+    pub fn ids_from(&self, node: &str) -> Result<Vec<MessageId>> {
+        let mut ids = Vec::new();
+        self.scan(|_, _, m| {
+            if m.node.eq_ignore_ascii_case(node) {
+                ids.push(m.id);
+            }
+        })?;
+        Ok(ids)
+    }
+
     /// Every id in the log, and the (epoch, id) of the oldest message kept when the
     /// database is full; read record by record, so a 10,000-message log costs a few
     /// hundred KB of keys rather than its whole contents (the sync daemon merges often).

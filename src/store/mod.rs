@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod cache;
+pub mod delivery;
 pub mod files;
 pub mod lock;
 pub mod log;

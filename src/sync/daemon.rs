@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::client::{Client, FetchError};
 use super::discovery::{self, Peer};
-use super::{digest, legacy, Error, Memo, Node, Outcome};
+use super::{delivery, digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
 use crate::protocol::NodeName;
 use crate::store::peers::{Mode, PeerStats, Peers};
@@ -241,6 +241,13 @@ impl Daemon {
                 }
             }
         }
+        delivery::set_roster(
+            &self.node,
+            self.peers
+                .iter()
+                .filter(|(_, s)| s.listed)
+                .map(|(k, _)| k.0.as_str()),
+        );
         // Forget peers gone from every list for a while, and their file lists.
         let gone: Vec<PeerKey> = self
             .peers
@@ -378,6 +385,11 @@ impl Daemon {
     fn write_counters(&mut self) {
         if !self.dirty {
             return;
+        }
+        // After rounds only: what they learnt, in RAM, never more often.
+        delivery::observe(&self.node);
+        if let Err(e) = delivery::write(&self.node) {
+            log(&format!("writing delivery counts: {e}"));
         }
         let list: Vec<PeerStats> = self
             .order

@@ -14,7 +14,7 @@ use std::sync::TryLockError;
 use super::client::{Client, FetchError};
 use super::discovery::Peer;
 use super::local::{self, Snapshot};
-use super::{Error, Memo, Node, Outcome};
+use super::{delivery, Error, Memo, Node, Outcome};
 use crate::protocol::digest::{
     self, parse_reply, write_queries, Bound, Fingerprint, Query, Range, ACTION, MAX_IDS,
     MAX_QUERIES, SMALL,
@@ -156,6 +156,13 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     if let Some(floor) = ours.floor {
         q.push_str(&format!("&floor={}", Bound::Key(floor)));
     }
+    // Asks for the delivery gossip (ignored by peers that do not keep it).
+    q.push_str(&format!("&{}=", crate::protocol::delivery::PARAM));
+    match memo.delivery_crc {
+        Some(c) => q.push_str(&digest::crc_param(c)),
+        None => q.push('-'),
+    }
+    delivery::observe(node);
     let Some(text) = fetch(client.get(&q))? else {
         out.downgrade = true;
         return Ok(out);
@@ -170,6 +177,11 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         Err(e) => return Err(e.into()),
     };
     let header = reply.header.ok_or(digest::DigestError("no header"))?;
+    delivery::learn_from_reply(node, peer.name.as_str(), &reply, &ours);
+    let gossip: Option<Vec<String>> = reply
+        .delivery
+        .as_ref()
+        .map(|l| l.iter().map(|s| s.to_string()).collect());
     if let Some(lines) = &reply.users {
         out.tally += local::merge_users(&node.users, &lines.join("\n"), now)?;
         memo.users_crc = header.users;
@@ -209,6 +221,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
                 let form = format!("action={ACTION}&v=1&q={}", write_queries(&batch));
                 let text = fetch(client.post(&form))?.ok_or(FetchError::NoChecksum)?;
                 let r = parse_reply(&text)?;
+                delivery::learn_from_reply(node, peer.name.as_str(), &r, &ours);
                 out.tally +=
                     local::merge_message_lines(&node.local, r.messages.iter().copied(), now)?;
                 ranges.extend(r.ranges);
@@ -219,6 +232,9 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         if converged {
             memo.version = Some(header.version);
         }
+    }
+    if let Some(lines) = gossip {
+        memo.delivery_crc = delivery::merge_gossip(node, &lines);
     }
     node.status.record(&peer.name, now)?;
     Ok(out)

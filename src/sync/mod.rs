@@ -7,6 +7,7 @@
 //! - [`legacy`]: the four-request pull every MeshChat peer answers;
 //! - [`digest`]: the `digest-v1` extension between peers that both run meshchat;
 //! - [`local`]: our own log's snapshot, and the checks every pulled line goes through;
+//! - [`delivery`]: who is known to hold our newest messages, learnt from the rounds;
 //! - [`daemon`]: scheduling, bounded concurrency, signals, counters.
 //!
 //! In scope: talking to peers and merging what they send through the store. Out of
@@ -14,6 +15,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod delivery;
 pub mod digest;
 pub mod discovery;
 pub mod http;
@@ -87,6 +89,8 @@ pub struct Node {
     /// Held by the worker pulling a large batch (a legacy `messages_raw`, a digest
     /// catch-up), so such pulls happen one at a time.
     pub bulk: Mutex<()>,
+    /// Who is known to hold our newest messages (`delivery`).
+    pub delivery: Mutex<delivery::Delivery>,
 }
 
 impl Node {
@@ -99,6 +103,7 @@ impl Node {
             status: Status::new(&cfg.paths),
             stall,
             bulk: Mutex::new(()),
+            delivery: Mutex::new(delivery::Delivery::new(cfg.node().as_str())),
             cfg,
         })
     }
@@ -119,6 +124,8 @@ pub struct Memo {
     pub files_crc: Option<u32>,
     /// Digest rounds since the last full comparison.
     pub rounds_since_full: u32,
+    /// Digest: CRC32 of the peer's delivery gossip we last merged.
+    pub delivery_crc: Option<u32>,
 }
 
 /// What a round that reached its peer did.
