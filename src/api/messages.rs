@@ -67,16 +67,29 @@ fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
 
 /// Writes the `messages` JSON array (newest first) of a view.
 pub fn write_messages_json(out: &mut Vec<u8>, messages: &[MessageRef]) {
+    write_messages_json_counted(out, messages, |_| None);
+}
+
+/// The same, with `"held_by":N` on the messages `held_by` gives a count for
+/// (`messages&delivery=1`).
+pub fn write_messages_json_counted(
+    out: &mut Vec<u8>,
+    messages: &[MessageRef],
+    held_by: impl Fn(&MessageRef) -> Option<u64>,
+) {
     push_array(out, messages.iter().rev(), |out, m| {
-        Object::new(out)
-            .str("id", std::str::from_utf8(&m.id.hex()).unwrap_or_default())
+        let mut o = Object::new(out);
+        o.str("id", std::str::from_utf8(&m.id.hex()).unwrap_or_default())
             .num("epoch", m.epoch.0)
             .stored_text("message", m.text)
             .str("call_sign", m.call_sign)
             .str("node", m.node)
             .str("platform", m.platform.as_str())
-            .str("channel", m.channel)
-            .end();
+            .str("channel", m.channel);
+        if let Some(n) = held_by(m) {
+            o.num("held_by", n);
+        }
+        o.end();
     });
 }
 
@@ -90,6 +103,9 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
         if let Err(r) = presence::heartbeat(api, call) {
             return r;
         }
+    }
+    if super::delivery::asked(call) {
+        return super::delivery::messages(api, call);
     }
     let gzip = call.req.accept_gzip;
     let name = if gzip {
@@ -153,10 +169,24 @@ pub fn messages_version_ui(api: &Api, call: &mut Call) -> Response {
             return r;
         }
     }
-    match api.log.version() {
-        Ok(v) => Response::json(format!("{{\"messages_version\":{v}}}\n").into_bytes()),
-        Err(e) => store_failed(e),
+    let v = match api.log.version() {
+        Ok(v) => v,
+        Err(e) => return store_failed(e),
+    };
+    if !super::delivery::asked(call) {
+        return Response::json(format!("{{\"messages_version\":{v}}}\n").into_bytes());
     }
+    let counts = match super::delivery::ui_counts(api) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut body = Vec::new();
+    Object::new(&mut body)
+        .num("messages_version", v)
+        .raw("delivery", &counts)
+        .end();
+    body.push(b'\n');
+    Response::json(body)
 }
 
 /// `messages_version`: the bare number. Deliberately without the legacy trailing newline,

@@ -58,14 +58,20 @@ pub struct Delivery {
     changed: bool,
 }
 
-fn lower(s: &str) -> String {
-    s.to_ascii_lowercase()
+/// A node's name as the roster holds it: lowercased, without the `.local.mesh` an
+/// advertised host may carry (AREDN resolves both).
+pub fn roster_name(s: &str) -> String {
+    let s = s.to_ascii_lowercase();
+    match s.strip_suffix(".local.mesh") {
+        Some(short) if !short.is_empty() => short.to_string(),
+        _ => s,
+    }
 }
 
 impl Delivery {
     /// A tracker for node `me`, knowing of no other node yet.
     pub fn new(me: &str) -> Delivery {
-        let me = lower(me);
+        let me = roster_name(me);
         let roster = vec![me.clone()];
         Delivery {
             crc: roster_crc(roster.iter().map(String::as_str)),
@@ -79,7 +85,7 @@ impl Delivery {
     /// The nodes of the zone this node knows of: `names` and itself (at most
     /// [`MAX_ROSTER`]). Holder sets keep the nodes still present.
     pub fn set_roster<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
-        let mut roster: Vec<String> = names.into_iter().map(lower).collect();
+        let mut roster: Vec<String> = names.into_iter().map(roster_name).collect();
         roster.push(self.me.clone());
         roster.sort_unstable();
         roster.dedup();
@@ -112,11 +118,7 @@ impl Delivery {
     }
 
     fn index(&self, name: &str) -> Option<usize> {
-        if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.roster.binary_search(&lower(name)).ok()
-        } else {
-            self.roster.binary_search_by(|n| n.as_str().cmp(name)).ok()
-        }
+        self.roster.binary_search(&roster_name(name)).ok()
     }
 
     /// Follows the newest messages of our log (`keys`: sorted, as a snapshot holds
@@ -425,7 +427,7 @@ mod tests {
     #[test]
     fn facts_add_holders_and_nothing_else() {
         let mut d = Delivery::new("A");
-        d.set_roster(["b", "c", "d"]);
+        d.set_roster(["b", "C.local.mesh", "d"]);
         let keys = vec![k(10, 1), k(11, 2), k(12, 3)];
         assert_eq!(d.track(&keys).len(), 3);
         d.set_own(&[MessageId(3)]);

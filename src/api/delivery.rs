@@ -1,0 +1,154 @@
+//! Delivery counts (docs/API.md): the `delivery` action, the counts `messages` and
+//! `messages_version_ui` add when asked with `delivery=1`, and the `D` gossip section of
+//! a `sync_digest` check.
+//!
+//! All of it is read from what the sync daemon wrote in RAM (`store::delivery`); before
+//! its first round a message of our log is known to be held here only. Legacy clients
+//! never send `delivery=1` or `d=`, so every legacy reply stays byte for byte the same.
+
+use super::http::Response;
+use super::{gzip, messages, store_failed, Api, Call};
+use crate::protocol::delivery::{section_crc, PARAM, SECTION};
+use crate::protocol::digest::{parse_crc_param, write_section};
+use crate::protocol::json::{push_str, Object};
+use crate::protocol::MessageId;
+use crate::store::delivery::{read_gossip, read_report, Report};
+
+/// Counts `messages_version_ui` carries at most (the newest of this node's messages).
+pub const MAX_UI_COUNTS: usize = 100;
+
+/// True when the request asks for delivery counts.
+pub fn asked(call: &Call) -> bool {
+    call.params.get("delivery") == Some("1")
+}
+
+fn report(api: &Api) -> Result<Option<Report>, Response> {
+    read_report(&api.cfg.paths).map_err(store_failed)
+}
+
+/// `delivery&id=<8 hex>`: `{"id":"…","held_by":["node",…],"of":M}`.
+pub fn delivery(api: &Api, call: &mut Call) -> Response {
+    let id: MessageId = match call.params.get("id").map(str::parse) {
+        Some(Ok(id)) => id,
+        _ => return Response::refused("invalid id: 8 hex digits expected"),
+    };
+    let report = match report(api) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let of = report.as_ref().map_or(1, |r| r.roster.len());
+    let me = crate::sync::delivery::roster_name(api.cfg.node().as_str());
+    let held: Vec<String> = match report.as_ref().and_then(|r| Some((r, r.find(id)?))) {
+        Some((r, e)) => r.names(&e.holders).map(str::to_string).collect(),
+        None => {
+            // Not followed (yet, or any more): held here when our log has it.
+            let contents = match api.log.read() {
+                Ok(c) => c,
+                Err(e) => return store_failed(e),
+            };
+            if !contents
+                .view(api.log.max())
+                .messages
+                .iter()
+                .any(|m| m.id == id)
+            {
+                return Response::status_reply(404, 404, "no such message on this node");
+            }
+            vec![me]
+        }
+    };
+    let mut body = Vec::new();
+    let mut names = vec![b'['];
+    for (i, n) in held.iter().enumerate() {
+        if i > 0 {
+            names.push(b',');
+        }
+        push_str(&mut names, n);
+    }
+    names.push(b']');
+    Object::new(&mut body)
+        .str("id", std::str::from_utf8(&id.hex()).unwrap_or_default())
+        .raw("held_by", &names)
+        .num("of", of as u64)
+        .end();
+    body.push(b'\n');
+    Response::json(body)
+}
+
+/// The `"delivery"` member of `messages_version_ui`: `{"of":M,"held_by":{"<id>":N,…}}`
+/// for the newest messages posted here that the daemon follows.
+pub fn ui_counts(api: &Api) -> Result<Vec<u8>, Response> {
+    let report = report(api)?;
+    let mut counts = vec![b'{'];
+    let of = report.as_ref().map_or(1, |r| r.roster.len());
+    if let Some(r) = &report {
+        let own: Vec<_> = r.entries.iter().filter(|e| e.own).collect();
+        let from = own.len().saturating_sub(MAX_UI_COUNTS);
+        for (i, e) in own[from..].iter().enumerate() {
+            if i > 0 {
+                counts.push(b',');
+            }
+            push_str(
+                &mut counts,
+                std::str::from_utf8(&e.key.id.hex()).unwrap_or_default(),
+            );
+            counts.push(b':');
+            crate::protocol::json::push_u64(&mut counts, e.holders.count() as u64);
+        }
+    }
+    counts.push(b'}');
+    let mut out = Vec::new();
+    Object::new(&mut out)
+        .num("of", of as u64)
+        .raw("held_by", &counts)
+        .end();
+    Ok(out)
+}
+
+/// `messages&delivery=1`: the messages, those posted here with `"held_by":N` (built
+/// for each request: the counts change without the log changing).
+pub fn messages(api: &Api, call: &Call) -> Response {
+    let report = match report(api) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let contents = match api.log.read() {
+        Ok(c) => c,
+        Err(e) => return store_failed(e),
+    };
+    let me = api.cfg.node().as_str();
+    let view = contents.view(api.log.max());
+    let mut body = Vec::with_capacity(contents.len() + contents.len() / 4 + 2);
+    messages::write_messages_json_counted(&mut body, &view.messages, |m| {
+        if !m.node.eq_ignore_ascii_case(me) {
+            return None;
+        }
+        let n = report
+            .as_ref()
+            .and_then(|r| r.find(m.id))
+            .map_or(1, |e| e.holders.count());
+        Some(n as u64)
+    });
+    if call.req.accept_gzip {
+        Response::json(gzip::compress(&body)).header("Content-Encoding", "gzip")
+    } else {
+        Response::json(body)
+    }
+}
+
+/// Appends the `D` section to a check reply when the client asked for it (`d=`) and
+/// the daemon's gossip differs from what the client last merged.
+pub fn gossip_section(api: &Api, call: &Call, out: &mut String) -> Result<(), Response> {
+    let Some(seen) = call.params.get(PARAM) else {
+        return Ok(());
+    };
+    let gossip = read_gossip(&api.cfg.paths).map_err(store_failed)?;
+    if gossip.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<&str> = gossip.lines().collect();
+    if parse_crc_param(seen) != Some(section_crc(lines.iter().copied())) {
+        write_section(out, SECTION, lines);
+    }
+    Ok(())
+}
