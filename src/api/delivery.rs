@@ -6,11 +6,12 @@
 //! its first round a message of our log is known to be held here only. Legacy clients
 //! never send `delivery=1` or `d=`, so every legacy reply stays byte for byte the same.
 
-use super::http::Response;
-use super::{gzip, messages, store_failed, Api, Call};
+use super::exchange::Response;
+use super::{store_failed, Api, Call};
 use crate::protocol::delivery::{section_crc, PARAM, SECTION};
 use crate::protocol::digest::{parse_crc_param, write_section};
 use crate::protocol::json::{push_str, Object};
+use crate::protocol::lines::MessageRef;
 use crate::protocol::MessageId;
 use crate::store::delivery::{read_gossip, read_report, Report};
 
@@ -37,7 +38,7 @@ pub fn delivery(api: &Api, call: &mut Call) -> Response {
         Err(r) => return r,
     };
     let of = report.as_ref().map_or(1, |r| r.roster.len());
-    let me = crate::sync::delivery::roster_name(api.cfg.node().as_str());
+    let me = crate::protocol::delivery::roster_name(api.cfg.node().as_str());
     let held: Vec<String> = match report.as_ref().and_then(|r| Some((r, r.find(id)?))) {
         Some((r, e)) => r.names(&e.holders).map(str::to_string).collect(),
         None => {
@@ -105,34 +106,33 @@ pub fn ui_counts(api: &Api) -> Result<Vec<u8>, Response> {
     Ok(out)
 }
 
-/// `messages&delivery=1`: the messages, those posted here with `"held_by":N` (built
-/// for each request: the counts change without the log changing).
-pub fn messages(api: &Api, call: &Call) -> Response {
-    let report = match report(api) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let contents = match api.log.read() {
-        Ok(c) => c,
-        Err(e) => return store_failed(e),
-    };
-    let me = api.cfg.node().as_str();
-    let view = contents.view(api.log.max());
-    let mut body = Vec::with_capacity(contents.len() + contents.len() / 4 + 2);
-    messages::write_messages_json_counted(&mut body, &view.messages, |m| {
-        if !m.node.eq_ignore_ascii_case(me) {
+/// The counts `messages&delivery=1` adds: messages posted on this node carry theirs
+/// (1 when the daemon does not follow them), the others none.
+pub struct Counts {
+    report: Option<Report>,
+    me: String,
+}
+
+impl Counts {
+    /// What the daemon last wrote.
+    pub fn read(api: &Api) -> Result<Counts, Response> {
+        Ok(Counts {
+            report: report(api)?,
+            me: api.cfg.node().as_str().to_string(),
+        })
+    }
+
+    /// The count of one message, if posted here.
+    pub fn of(&self, m: &MessageRef) -> Option<u64> {
+        if !m.node.eq_ignore_ascii_case(&self.me) {
             return None;
         }
-        let n = report
+        let n = self
+            .report
             .as_ref()
             .and_then(|r| r.find(m.id))
             .map_or(1, |e| e.holders.count());
         Some(n as u64)
-    });
-    if call.req.accept_gzip {
-        Response::json(gzip::compress(&body)).header("Content-Encoding", "gzip")
-    } else {
-        Response::json(body)
     }
 }
 

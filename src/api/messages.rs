@@ -1,7 +1,7 @@
 //! Actions on the message database: `send_message`, `messages`, `messages_version_ui`,
 //! `messages_version`, `messages_raw`, `messages_md5`, `messages_download`.
 
-use super::http::{md5_hex, Response};
+use super::exchange::{md5_hex, Response};
 use super::{gzip, presence, store_failed, Api, Call};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{Message, MessageRef, StoredText};
@@ -105,7 +105,7 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
         }
     }
     if super::delivery::asked(call) {
-        return super::delivery::messages(api, call);
+        return messages_counted(api, call);
     }
     let gzip = call.req.accept_gzip;
     let name = if gzip {
@@ -137,6 +137,27 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
     match body {
         Ok(body) => reply(body),
         Err(r) => r,
+    }
+}
+
+/// `messages&delivery=1`: the messages, those posted here with `"held_by":N` (built
+/// for each request: the counts change without the log changing).
+fn messages_counted(api: &Api, call: &Call) -> Response {
+    let counts = match super::delivery::Counts::read(api) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let contents = match api.log.read() {
+        Ok(c) => c,
+        Err(e) => return store_failed(e),
+    };
+    let view = contents.view(api.log.max());
+    let mut body = Vec::with_capacity(contents.len() + contents.len() / 4 + 2);
+    write_messages_json_counted(&mut body, &view.messages, |m| counts.of(m));
+    if call.req.accept_gzip {
+        Response::json(gzip::compress(&body)).header("Content-Encoding", "gzip")
+    } else {
+        Response::json(body)
     }
 }
 

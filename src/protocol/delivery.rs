@@ -220,6 +220,16 @@ impl Holders {
     }
 }
 
+/// A node's name as a roster holds it: lowercased, without the `.local.mesh` an
+/// advertised host may carry (AREDN resolves both).
+pub fn roster_name(s: &str) -> String {
+    let s = s.to_ascii_lowercase();
+    match s.strip_suffix(".local.mesh") {
+        Some(short) if !short.is_empty() => short.to_string(),
+        _ => s,
+    }
+}
+
 /// The CRC32 that names a roster: over its names, each followed by `\n`.
 pub fn roster_crc<'a>(names: impl IntoIterator<Item = &'a str>) -> u32 {
     let mut h = crc32fast::Hasher::new();

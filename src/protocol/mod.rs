@@ -7,7 +7,6 @@
 pub mod delivery;
 pub mod digest;
 pub mod form;
-pub mod http;
 pub mod json;
 pub mod limits;
 pub mod lines;

@@ -25,8 +25,8 @@ use std::ops::Bound as Edge;
 use super::local::Snapshot;
 use super::Node;
 use crate::protocol::delivery::{
-    parse_entry, parse_roster_line, roster_crc, write_entry, write_roster_line, DeliveryError,
-    Holders, MAX_ROSTER,
+    parse_entry, parse_roster_line, roster_crc, roster_name, write_entry, write_roster_line,
+    DeliveryError, Holders, MAX_ROSTER,
 };
 use crate::protocol::digest::{self, Bound, Fingerprint, Key, Range};
 use crate::protocol::MessageId;
@@ -56,16 +56,6 @@ pub struct Delivery {
     crc: u32,
     entries: BTreeMap<Key, Entry>,
     changed: bool,
-}
-
-/// A node's name as the roster holds it: lowercased, without the `.local.mesh` an
-/// advertised host may carry (AREDN resolves both).
-pub fn roster_name(s: &str) -> String {
-    let s = s.to_ascii_lowercase();
-    match s.strip_suffix(".local.mesh") {
-        Some(short) if !short.is_empty() => short.to_string(),
-        _ => s,
-    }
 }
 
 impl Delivery {
@@ -284,6 +274,7 @@ impl Delivery {
     }
 
     /// The names known to hold the message with this id, if it is followed.
+    #[allow(dead_code)] // for the tests and the mesh simulator: the API reads the files
     pub fn holders(&self, id: MessageId) -> Option<Vec<&str>> {
         let e = self.entries.iter().find(|(k, _)| k.id == id)?.1;
         Some(
@@ -295,6 +286,7 @@ impl Delivery {
     }
 
     /// How many nodes are known to hold the message with this id, if it is followed.
+    #[allow(dead_code)] // for the tests and the mesh simulator: the API reads the files
     pub fn count(&self, id: MessageId) -> Option<usize> {
         self.entries
             .iter()
@@ -303,6 +295,7 @@ impl Delivery {
     }
 
     /// The nodes of the zone this node knows of (itself included).
+    #[allow(dead_code)] // for the tests and the mesh simulator: the API reads the files
     pub fn of(&self) -> usize {
         self.roster.len()
     }
