@@ -26,10 +26,15 @@ impl Instance {
     /// A node whose name is its loopback address, as AREDN nodes are advertised under
     /// their own names.
     fn start(tag: &str, host: &str) -> Instance {
+        Instance::with(tag, host, "1")
+    }
+
+    /// `digest`: "0" makes it pull and answer as a legacy node does.
+    fn with(tag: &str, host: &str, digest: &str) -> Instance {
         let node = Node::new(
             &format!("deliv-{tag}-{host}"),
             host,
-            &[("poll_interval", "1")],
+            &[("poll_interval", "1"), ("digest_sync", digest)],
         );
         let server = Server::start(&node, &format!("{host}:0"));
         let port = server.addr.rsplit(':').next().unwrap().parse().unwrap();
@@ -227,6 +232,49 @@ fn counts_go_from_one_to_every_node_and_never_over() {
         .unwrap()
         .iter()
         .all(|m| m.get("held_by").is_none()));
+}
+
+fn advertise_all(mesh: &[Instance]) {
+    for (i, inst) in mesh.iter().enumerate() {
+        let others: Vec<&Instance> = mesh
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| o)
+            .collect();
+        inst.advertise(&others);
+    }
+}
+
+/// A node that speaks only the legacy protocol is counted once its `messages_version`
+/// equals ours or its `messages_raw` lists the message; it counts the others the same way.
+#[test]
+fn a_legacy_peer_is_counted_and_counts() {
+    let mut mesh = vec![
+        Instance::start("legacy", "127.0.0.64"),
+        Instance::start("legacy", "127.0.0.65"),
+        Instance::with("legacy", "127.0.0.66", "0"),
+    ];
+    advertise_all(&mesh);
+    mesh[0].post("e1000001");
+    mesh[2].post("e1000002");
+    for i in &mut mesh {
+        i.start_sync();
+    }
+    for (inst, id) in [(&mesh[0], "e1000001"), (&mesh[2], "e1000002")] {
+        wait_for(
+            CONVERGE,
+            &format!("{id} counted 3 on {}", inst.host),
+            || {
+                let (held, of) = inst.delivery(id);
+                let truth = mesh.iter().filter(|m| m.holds(id)).count();
+                assert!(held.len() <= truth, "{held:?} counted, {truth} hold it");
+                held.len() == 3 && of == 3
+            },
+        );
+    }
+    let (held, _) = mesh[1].delivery("e1000002");
+    assert!(held.contains(&"127.0.0.66".to_string()), "{held:?}");
 }
 
 #[test]

@@ -387,11 +387,6 @@ impl Daemon {
         if !self.dirty {
             return;
         }
-        // After rounds only: what they learnt, in RAM, never more often.
-        delivery::observe(&self.node);
-        if let Err(e) = delivery::write(&self.node) {
-            log(&format!("writing delivery counts: {e}"));
-        }
         let list: Vec<PeerStats> = self
             .order
             .iter()

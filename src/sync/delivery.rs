@@ -398,13 +398,26 @@ pub fn set_roster<'a>(node: &Node, names: impl IntoIterator<Item = &'a str>) {
     with(node, |d| d.set_roster(names));
 }
 
-/// Writes the RAM files the API serves, when something changed.
-pub fn write(node: &Node) -> crate::store::Result<()> {
-    let Some((report, gossip)) = with(node, |d| d.take_changed().then(|| (d.report(), d.gossip())))
-    else {
-        return Ok(());
-    };
-    crate::store::delivery::write(&node.cfg.paths, &report, &gossip)
+/// Writes the RAM files the API serves, when something changed: at the end of each
+/// round (so whatever runs the rounds, the daemon or the mesh simulator, serves what
+/// they learnt). Under the tracker's lock, so two workers never write at once. A failed
+/// write is not the round's failure: the counts are only advice; the next change tries
+/// again.
+pub fn write(node: &Node) {
+    let mut d = node.delivery.lock().unwrap_or_else(|e| e.into_inner());
+    if d.take_changed() {
+        if let Err(e) = crate::store::delivery::write(&node.cfg.paths, &d.report(), &d.gossip()) {
+            eprintln!("meshchat sync: writing delivery counts: {e}");
+            d.changed = true;
+        }
+    }
+}
+
+/// How many nodes are known to hold a message (the simulator compares it with the
+/// truth); `None` when not followed.
+#[allow(dead_code)] // for the mesh simulator
+pub fn reported(node: &Node, id: MessageId) -> Option<usize> {
+    with(node, |d| d.count(id))
 }
 
 #[cfg(test)]

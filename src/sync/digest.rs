@@ -237,6 +237,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     if let Some(lines) = gossip {
         memo.delivery_crc = delivery::merge_gossip(node, &lines);
     }
+    delivery::write(node);
     node.status.record(&peer.name, now)?;
     Ok(out)
 }

@@ -156,6 +156,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     if version == ours {
         delivery::observe(node);
         delivery::peer_holds_all(node, peer.name.as_str(), &snap);
+        delivery::write(node);
     }
     drop(snap);
     if version == ours || memo.legacy_version.as_deref() == Some(version.as_str()) {
@@ -216,6 +217,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         delivery::observe(node);
         delivery::peer_holds_ids(node, peer.name.as_str(), &held);
         delivery::peer_holds_ids(node, peer.name.as_str(), &sent);
+        delivery::write(node);
         if complete {
             memo.legacy_version = Some(version);
         }
