@@ -37,12 +37,15 @@ pub const MAX_TRACKED: usize = 256;
 /// Messages posted on this node still followed after they left the newest
 /// [`MAX_TRACKED`] (so the page keeps showing how far they reached).
 pub const MAX_OWN: usize = 64;
-/// Entries (the newest) one gossip section carries.
+/// Entries one gossip section carries: this many of the newest messages, and as many
+/// of those whose holders changed last (so news about an older message still spreads).
 pub const MAX_GOSSIP: usize = 64;
 
 #[derive(Debug, Clone)]
 struct Entry {
     holders: Holders,
+    /// When its holders last grew (the tracker's change counter).
+    seq: u64,
     /// Posted on this node.
     own: bool,
 }
@@ -56,6 +59,8 @@ pub struct Delivery {
     crc: u32,
     entries: BTreeMap<Key, Entry>,
     changed: bool,
+    /// Counts changes to holder sets; orders entries by news.
+    seq: u64,
 }
 
 impl Delivery {
@@ -69,6 +74,7 @@ impl Delivery {
             roster,
             entries: BTreeMap::new(),
             changed: true,
+            seq: 0,
         }
     }
 
@@ -144,6 +150,7 @@ impl Delivery {
                 fresh.push(*k);
                 Entry {
                     holders,
+                    seq: 0,
                     own: false,
                 }
             });
@@ -164,7 +171,11 @@ impl Delivery {
 
     fn mark(&mut self, peer: Option<usize>, key: &Key) {
         if let (Some(i), Some(e)) = (peer, self.entries.get_mut(key)) {
-            self.changed |= e.holders.insert(i);
+            if e.holders.insert(i) {
+                self.seq += 1;
+                e.seq = self.seq;
+                self.changed = true;
+            }
         }
     }
 
@@ -254,21 +265,40 @@ impl Delivery {
         }
         for (key, holders) in entries {
             if let Some(e) = self.entries.get_mut(&key) {
-                self.changed |= e.holders.union(&holders);
+                if e.holders.union(&holders) {
+                    self.seq += 1;
+                    e.seq = self.seq;
+                    self.changed = true;
+                }
             }
         }
         Ok(true)
     }
 
-    /// The gossip section this node serves: roster line, then its newest
-    /// [`MAX_GOSSIP`] entries, oldest first.
+    /// The gossip section this node serves: roster line, then the entries of its
+    /// newest [`MAX_GOSSIP`] messages and of the [`MAX_GOSSIP`] whose holders changed
+    /// last, oldest first.
     pub fn gossip(&self) -> String {
         let n = self.roster.len();
         let mut out = String::new();
         write_roster_line(&mut out, self.crc, n);
         let skip = self.entries.len().saturating_sub(MAX_GOSSIP);
-        for (k, e) in self.entries.iter().skip(skip) {
-            write_entry(&mut out, *k, &e.holders, n);
+        let mut by_news: Vec<(u64, &Key)> = self
+            .entries
+            .iter()
+            .take(skip)
+            .filter(|(_, e)| e.seq > 0)
+            .map(|(k, e)| (e.seq, k))
+            .collect();
+        by_news.sort_unstable_by(|a, b| b.cmp(a));
+        by_news.truncate(MAX_GOSSIP);
+        let mut older: Vec<&Key> = by_news.into_iter().map(|(_, k)| k).collect();
+        older.sort_unstable();
+        let newest = self.entries.keys().skip(skip);
+        for k in older.into_iter().chain(newest) {
+            if let Some(e) = self.entries.get(k) {
+                write_entry(&mut out, *k, &e.holders, n);
+            }
         }
         out
     }
@@ -490,6 +520,13 @@ mod tests {
         assert_eq!(d.count(MessageId(1)), None);
         let g = d.gossip();
         assert_eq!(g.lines().count(), MAX_GOSSIP + 1);
+        // News about an older message rides along with the newest ones.
+        d.set_roster(["b"]);
+        let old = keys[keys.len() - MAX_GOSSIP - 10];
+        d.peer_holds_ids("b", &[old.id]);
+        let g = d.gossip();
+        assert_eq!(g.lines().count(), MAX_GOSSIP + 2);
+        assert!(g.contains(&format!(".{} *", old.id)), "{g}");
     }
 
     #[test]
