@@ -11,10 +11,10 @@
 
 use std::sync::TryLockError;
 
-use super::client::{Client, FetchError};
+use super::client::{FetchError, Transport};
 use super::discovery::Peer;
 use super::local::{self, Snapshot};
-use super::{Error, Memo, Node, Outcome};
+use super::{Error, Learned, Memo, Node, Outcome};
 use crate::protocol::digest::{
     self, parse_reply, write_queries, Bound, Fingerprint, Query, Range, ACTION, MAX_IDS,
     MAX_QUERIES, SMALL,
@@ -129,7 +129,7 @@ fn fetch(reply: Result<super::client::Reply, FetchError>) -> Result<Option<Strin
 }
 
 /// One digest round with `peer`.
-pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
+pub fn pull(node: &Node, peer: &Peer, client: &dyn Transport, memo: &mut Memo) -> Result<Outcome, Error> {
     let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();
@@ -155,6 +155,10 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     }
     if let Some(floor) = ours.floor {
         q.push_str(&format!("&floor={}", Bound::Key(floor)));
+    }
+    // The gossip hint: our newest key. A peer that lacks it pulls from us at once.
+    if let Some(newest) = ours.keys.last() {
+        q.push_str(&format!("&n={}", Bound::Key(*newest)));
     }
     let Some(text) = fetch(client.get(&q))? else {
         out.downgrade = true;
@@ -220,6 +224,10 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
             memo.version = Some(header.version);
         }
     }
+    out.learned = Learned {
+        version: Some(header.version),
+        all_pulled: memo.version == Some(header.version),
+    };
     node.status.record(&peer.name, now)?;
     Ok(out)
 }

@@ -10,7 +10,7 @@
 
 use std::sync::TryLockError;
 
-use super::client::{Client, FetchError};
+use super::client::{FetchError, Transport};
 use super::discovery::Peer;
 use super::local::{self, Tally};
 use super::{Error, Memo, Node, Outcome};
@@ -110,7 +110,7 @@ fn step<T>(r: Result<T, FetchError>, out: &mut Outcome) -> Result<Option<T>, Err
 
 /// One legacy round with `peer`. When the peer turns out to speak `digest-v1` (and we
 /// do), stops after the users and says so: the caller continues with the extension.
-pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
+pub fn pull(node: &Node, peer: &Peer, client: &dyn Transport, memo: &mut Memo) -> Result<Outcome, Error> {
     let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();
@@ -151,7 +151,9 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     let version = String::from_utf8_lossy(&version).trim().to_string();
     // From the snapshot: rebuilt once per change of our log, not once per peer.
     let ours = node.local.snapshot()?.version.to_string();
+    out.learned.version = version.parse().ok();
     if version == ours || memo.legacy_version.as_deref() == Some(version.as_str()) {
+        out.learned.all_pulled = true;
         // Equal to ours: we hold all of it, so later rounds may skip it while it stays.
         memo.legacy_version = Some(version);
         if out.refused.is_none() {
@@ -203,6 +205,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         };
         if complete {
             memo.legacy_version = Some(version);
+            out.learned.all_pulled = true;
         }
     }
     drop(turn);
