@@ -14,3 +14,6 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod sys;
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub mod sim;
