@@ -125,6 +125,8 @@ pub struct Counters {
     pub bytes_legacy: u64,
     /// Pull rounds by meshchat nodes, by hop count: (tried, answered).
     pub rounds_by_hops: Vec<(u64, u64)>,
+    /// Hints that named a peer to pull at once.
+    pub hints: u64,
 }
 
 impl Counters {
@@ -144,6 +146,7 @@ impl Counters {
             served_legacy: sub(&self.served_legacy, &o.served_legacy),
             bytes: self.bytes - o.bytes,
             bytes_legacy: self.bytes_legacy - o.bytes_legacy,
+            hints: self.hints - o.hints,
             rounds_by_hops: self
                 .rounds_by_hops
                 .iter()
@@ -204,6 +207,8 @@ enum Ev {
     Hint(usize),
     LegacyNext(usize),
     Post(usize),
+    /// The daemon notices a message posted on its node.
+    LocalNews(usize),
     Cut(bool),
 }
 
@@ -653,6 +658,9 @@ impl<'o> Sim<'o> {
                 let n = &mut self.w.nodes[node];
                 n.workers -= 1;
                 n.planner.finished(slot_of(node, peer), self.now, ending);
+                if matches!(ending, Ending::Answered { news: true, .. }) {
+                    n.planner.news(self.now);
+                }
                 self.launch_queued(node);
                 self.schedule_wake(node);
             }
@@ -662,6 +670,7 @@ impl<'o> Sim<'o> {
                 let taken = hints::take(&node.cfg.paths);
                 if let Ok(ours) = node.local.snapshot() {
                     let names: Vec<NodeName> = daemon::hinted(&taken, &ours).cloned().collect();
+                    self.w.counters.borrow_mut().hints += names.len() as u64;
                     for hinted in names {
                         for p in 0..self.w.net.n {
                             if p != i
@@ -677,6 +686,11 @@ impl<'o> Sim<'o> {
             }
             Ev::LegacyNext(i) => self.legacy_step(i),
             Ev::Post(i) => self.post(i),
+            Ev::LocalNews(i) => {
+                let now = self.now;
+                self.w.nodes[i].planner.news(now);
+                self.schedule_wake(i);
+            }
             Ev::Cut(down) => {
                 let side = self.side.clone();
                 self.w.net.cut(&side, down);
@@ -801,6 +815,10 @@ impl<'o> Sim<'o> {
         });
         let idx = self.tracked.len() - 1;
         self.observer.arrived(self.now, i, idx);
+        if !self.w.nodes[i].legacy {
+            let t = self.now + HINT_DELAY_MS;
+            self.at(t, Ev::LocalNews(i));
+        }
     }
 
     /// Runs until every followed message from `from` on is everywhere, or `limit`.

@@ -247,7 +247,7 @@ impl Net {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topology {
     /// AREDN-like: radio islands of up to 40 nodes (random geometric links, 1–8 hops
-    /// across), joined by a few tunnel links.
+    /// across), joined by tunnels between one gateway node per island.
     Aredn,
     /// Every node in a line.
     Line,
@@ -356,38 +356,32 @@ pub fn build(t: Topology, n: usize, loss: f64, rng: &mut Rng) -> Net {
                     }
                 }
             }
-            // Tunnels: a ring of islands plus a few random chords, between random
-            // members (the islands' gateways).
-            let gateway = |isl: usize, rng: &mut Rng| {
-                let members: Vec<usize> = (0..n).filter(|&i| cluster[i] == isl).collect();
-                members[rng.below(members.len())]
+            // Tunnels: each island has one tunnel node (its gateway, as AREDN tunnel
+            // servers are); island k tunnels to a random earlier island (a random
+            // tree, a few tunnel hops deep), plus a chord for every fourth island.
+            let gateways: Vec<usize> = (0..islands)
+                .map(|isl| {
+                    let members: Vec<usize> = (0..n).filter(|&i| cluster[i] == isl).collect();
+                    members[rng.below(members.len())]
+                })
+                .collect();
+            let tunnel = |a: usize, b: usize, rng: &mut Rng| Link {
+                a,
+                b,
+                latency_ms: 10.0 + rng.unit() * 30.0,
+                loss: loss / 2.0,
+                bandwidth: 5e6,
+                up: true,
+                tunnel: true,
             };
-            let tunnel = |a: usize, b: usize, rng: &mut Rng, links: &mut Vec<Link>| {
-                links.push(Link {
-                    a,
-                    b,
-                    latency_ms: 10.0 + rng.unit() * 30.0,
-                    loss: loss / 2.0,
-                    bandwidth: 5e6,
-                    up: true,
-                    tunnel: true,
-                });
-            };
-            if islands > 1 {
-                for isl in 0..islands {
-                    let next = (isl + 1) % islands;
-                    if islands == 2 && isl == 1 {
-                        break;
-                    }
-                    let (a, b) = (gateway(isl, rng), gateway(next, rng));
-                    tunnel(a, b, rng, &mut links);
-                }
-                for _ in 0..islands / 2 {
-                    let (x, y) = (rng.below(islands), rng.below(islands));
-                    if x != y {
-                        let (a, b) = (gateway(x, rng), gateway(y, rng));
-                        tunnel(a, b, rng, &mut links);
-                    }
+            for isl in 1..islands {
+                let to = rng.below(isl);
+                links.push(tunnel(gateways[isl], gateways[to], rng));
+            }
+            for _ in 0..islands / 4 {
+                let (x, y) = (rng.below(islands), rng.below(islands));
+                if x != y {
+                    links.push(tunnel(gateways[x], gateways[y], rng));
                 }
             }
         }

@@ -123,4 +123,5 @@ pub fn hops(r: &Report) -> String {
         .map(|(h, c)| format!("{h}: {:.0}% of {}", 100.0 * c.1 as f64 / c.0 as f64, c.0))
         .collect::<Vec<_>>()
         .join(", ")
+        + &format!("; hints in the load window: {}", r.load.as_ref().map_or(0, |l| l.hints))
 }

@@ -109,28 +109,44 @@ struct State {
 
 /// One round with one peer: the extension when the peer speaks it, else legacy. The
 /// daemon and the mesh simulator both run rounds through here.
+///
+/// A peer we know nothing about is asked with the extension first: a meshchat peer then
+/// costs one request, not two (with gossip most contacts are first contacts), and a
+/// legacy peer, which answers without a checksum, costs one extra request once and is
+/// pulled the legacy way in the same round.
 pub fn round(
     node: &Node,
     peer: &Peer,
     client: &dyn Transport,
     memo: &mut Memo,
 ) -> Result<Outcome, Error> {
-    if memo.digest {
+    if node.cfg.digest_sync && !memo.legacy {
+        memo.digest = true;
         let out = digest::pull(node, peer, client, memo)?;
-        if out.downgrade {
-            *memo = Memo::default();
+        if !out.downgrade {
+            return Ok(out);
         }
-        return Ok(out);
+        *memo = Memo {
+            legacy: true,
+            ..Memo::default()
+        };
     }
     let mut out = legacy::pull(node, peer, client, memo)?;
     if out.upgrade {
-        memo.digest = true;
+        *memo = Memo {
+            digest: true,
+            users_crc: memo.users_crc,
+            ..Memo::default()
+        };
         let more = digest::pull(node, peer, client, memo)?;
         out.tally += more.tally;
         out.refused = out.refused.or(more.refused);
         out.learned = more.learned;
         if more.downgrade {
-            *memo = Memo::default();
+            *memo = Memo {
+                legacy: true,
+                ..Memo::default()
+            };
         }
     }
     Ok(out)
@@ -248,6 +264,8 @@ struct Daemon {
     peers: Vec<State>,
     counters: Peers,
     dirty: bool,
+    /// Our newest key when last looked at (local posts are news).
+    newest: Option<Key>,
 }
 
 impl Daemon {
@@ -327,6 +345,21 @@ impl Daemon {
         }
     }
 
+    /// A message posted here (our newest key changed without a pull) is news to pass
+    /// on. The snapshot is cached: this costs one `stat` of the log.
+    fn local_news(&mut self, now: Instant) {
+        let Ok(ours) = self.node.local.snapshot() else {
+            return;
+        };
+        let newest = ours.keys.last().copied();
+        if newest != self.newest {
+            if self.newest.is_some() {
+                self.planner.news(self.ms(now));
+            }
+            self.newest = newest;
+        }
+    }
+
     /// Peers whose check told us they hold a message we lack are pulled at once.
     fn take_hints(&mut self) {
         let hints = hints::take(&self.node.cfg.paths);
@@ -371,6 +404,9 @@ impl Daemon {
         let ending = ending(&d.result, d.first_reply);
         let now_ms = self.ms(now);
         self.planner.finished(i, now_ms, ending);
+        if matches!(ending, Ending::Answered { news: true, .. }) {
+            self.planner.news(now_ms);
+        }
         let s = &mut self.peers[i];
         s.memo = d.memo;
         s.stats.rounds += 1;
@@ -513,6 +549,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         peers: Vec::new(),
         counters,
         dirty: true,
+        newest: None,
     };
     let mut next_discovery = Instant::now();
     let mut dispatched_once = false;
@@ -528,6 +565,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         }
         if !(d.opts.once && dispatched_once) {
             d.take_hints();
+            d.local_news(now);
             d.dispatch(&jobs, now);
             dispatched_once = true;
         }

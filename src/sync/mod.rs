@@ -111,6 +111,9 @@ impl Node {
 pub struct Memo {
     /// The peer advertised `digest-v1` (and we use it).
     pub digest: bool,
+    /// The peer answered `sync_digest` the legacy way: pull it with the legacy steps
+    /// (until its `users_raw` advertises the extension).
+    pub legacy: bool,
     /// Legacy: the peer's `messages_version` (trimmed) when we last pulled all of it.
     pub legacy_version: Option<String>,
     /// Digest: the peer's version after the last complete reconciliation.

@@ -41,8 +41,12 @@ const FAILURE_PENALTY: f64 = 4.0;
 /// Gossip: failures counted towards the penalty.
 const MAX_PENALISED_FAILURES: u32 = 3;
 /// Gossip: round-trip time at or below which a peer counts as near (full weight); a
-/// peer k times slower weighs 1/k.
+/// peer k times slower weighs 1/k².
 pub const NEAR_RTT_MS: u32 = 100;
+/// Gossip: a hinted pull that fails is tried again, up to this many times in all.
+pub const HINT_TRIES: u32 = 3;
+/// Gossip: news rounds are at least this fraction of an interval apart (1/2).
+pub const NEWS_ROUND_GAP: u64 = 2;
 /// Weight of the newest round-trip sample in the smoothed one (out of 4).
 const RTT_NEW_SHARE: u32 = 1;
 
@@ -104,6 +108,8 @@ pub struct Slot {
     failures: u32,
     /// The peer told us it holds a message we lack: pull it at once.
     hinted: bool,
+    /// Hinted pulls tried since the hint came (a failed one is tried again).
+    hint_tries: u32,
     /// When it last sent us messages we lacked.
     last_news: Option<Millis>,
     /// Smoothed round-trip time of its first answer.
@@ -134,6 +140,10 @@ pub struct Planner {
     interval: Millis,
     slots: Vec<Slot>,
     next_round: Millis,
+    /// Gossip: an extra round to pass on news, when due.
+    news_round: Option<Millis>,
+    /// When the last news round ran.
+    last_news_round: Option<Millis>,
     rng: u64,
 }
 
@@ -145,6 +155,8 @@ impl Planner {
             interval: interval.max(1),
             slots: Vec::new(),
             next_round: now,
+            news_round: None,
+            last_news_round: None,
             // Never zero: xorshift would stay there.
             rng: seed | 1,
         }
@@ -214,7 +226,7 @@ impl Planner {
     fn weight(&self, i: usize, now: Millis) -> f64 {
         let s = &self.slots[i];
         let mut w = match s.rtt_ms {
-            Some(rtt) if rtt > NEAR_RTT_MS => f64::from(NEAR_RTT_MS) / f64::from(rtt),
+            Some(rtt) if rtt > NEAR_RTT_MS => (f64::from(NEAR_RTT_MS) / f64::from(rtt)).powi(2),
             _ => 1.0,
         };
         if s
@@ -246,6 +258,11 @@ impl Planner {
                         out.push(i);
                     }
                 }
+                if self.news_round.is_some_and(|t| now >= t) {
+                    self.news_round = None;
+                    self.last_news_round = Some(now);
+                    self.pick(now, fanout, &mut out);
+                }
                 if now >= self.next_round {
                     self.next_round = if now - self.next_round < self.interval {
                         self.next_round + self.interval
@@ -259,6 +276,9 @@ impl Planner {
         for &i in &out {
             let s = &mut self.slots[i];
             s.busy = true;
+            if s.hinted {
+                s.hint_tries += 1;
+            }
             s.hinted = false;
             s.due = now + self.interval;
         }
@@ -299,6 +319,7 @@ impl Planner {
             Ending::Answered { news, rtt_ms } => {
                 let recovered = s.failures > 0;
                 s.failures = 0;
+                s.hint_tries = 0;
                 if news {
                     s.last_news = Some(now);
                 }
@@ -319,6 +340,12 @@ impl Planner {
             }
             Ending::Unreachable => {
                 s.failures = s.failures.saturating_add(1);
+                // News is worth another try: the peer holds what we lack.
+                if gossip && (1..HINT_TRIES).contains(&s.hint_tries) {
+                    s.hinted = true;
+                } else {
+                    s.hint_tries = 0;
+                }
                 if !gossip {
                     let factor = (1u64 << s.failures.saturating_sub(1).min(3))
                         .min(MAX_BACKOFF_INTERVALS);
@@ -342,6 +369,19 @@ impl Planner {
         }
     }
 
+    /// This node got messages (pulled, or posted here): a gossip planner runs an extra
+    /// round at once, so its peers hear of them (each check carries the hint) without
+    /// waiting for the next interval; at most one such round per half interval.
+    pub fn news(&mut self, now: Millis) {
+        if !matches!(self.strategy, Strategy::Gossip { .. }) || self.news_round.is_some() {
+            return;
+        }
+        let earliest = self
+            .last_news_round
+            .map_or(now, |t| t + self.interval / NEWS_ROUND_GAP);
+        self.news_round = Some(now.max(earliest));
+    }
+
     /// When [`Planner::start`] may next have something to start (`now` or later).
     pub fn next_wake(&self, now: Millis) -> Millis {
         let mut t = Millis::MAX;
@@ -359,7 +399,7 @@ impl Planner {
             }
         }
         if let Strategy::Gossip { .. } = self.strategy {
-            t = t.min(self.next_round);
+            t = t.min(self.next_round).min(self.news_round.unwrap_or(Millis::MAX));
         }
         t.max(now)
     }
@@ -457,9 +497,9 @@ mod tests {
             p.finished(s[0], now, Ending::Failed);
             now += IV;
         }
-        // Weights 1, 0.1, 1/64.
-        assert!(counts[0] > 5 * counts[1], "{counts:?}");
-        assert!(counts[1] > 2 * counts[2], "{counts:?}");
+        // Weights 1, 0.01, 1/64.
+        assert!(counts[0] > 20 * counts[1], "{counts:?}");
+        assert!(counts[0] > 20 * counts[2], "{counts:?}");
         assert!(counts[2] > 0, "a failing peer keeps a chance: {counts:?}");
     }
 
@@ -488,6 +528,27 @@ mod tests {
         assert_eq!(p.slot(1).failures(), 0);
         assert_eq!(p.slot(0).failures(), 2);
         assert_eq!(p.slot(3).failures(), 2);
+    }
+
+    #[test]
+    fn news_starts_an_extra_round_at_most_every_half_interval() {
+        let mut p = planner(Strategy::Gossip { fanout: 2 }, 10);
+        let s = p.start(0);
+        finish_all(&mut p, &s, 100, OK);
+        p.news(1000);
+        assert_eq!(p.next_wake(1000), 1000);
+        let s = p.start(1000);
+        assert_eq!(s.len(), 2);
+        finish_all(&mut p, &s, 1100, OK);
+        p.news(2000);
+        assert_eq!(p.next_wake(2000), 1000 + IV / 2);
+        assert!(p.start(2000).is_empty());
+        assert_eq!(p.start(1000 + IV / 2).len(), 2);
+        let mut all = planner(Strategy::AllPeers, 3);
+        let s = all.start(0);
+        finish_all(&mut all, &s, 100, OK);
+        all.news(200);
+        assert!(all.start(200).is_empty(), "all-peers has no news rounds");
     }
 
     #[test]
