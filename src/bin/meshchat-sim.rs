@@ -16,8 +16,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use meshchat::sim::net::Topology;
-use meshchat::sim::{report, NoObserver, Report, Scenario, Sim};
-use meshchat::sync::strategy::{Strategy, DEFAULT_FANOUT};
+use meshchat::sim::{report, NoObserver, Report, Scenario, Sim, Strategy, DEFAULT_FANOUT};
 
 fn parse_strategy(s: &str) -> Option<Strategy> {
     match s {

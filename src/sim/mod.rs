@@ -16,6 +16,8 @@
 pub mod net;
 pub mod report;
 
+pub use crate::sync::strategy::{Strategy, DEFAULT_FANOUT};
+
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -28,10 +30,11 @@ use crate::config::{Config, Overrides, Raw};
 use crate::protocol::lines::Message;
 use crate::protocol::{Epoch, MessageId, NodeName};
 use crate::store::hints;
-use crate::sync::client::{FetchError, Reply, Transport, CONNECT_TIMEOUT, STALL};
+use crate::http::client::{Reply, Transport, CONNECT_TIMEOUT, STALL};
+use crate::http::FetchError;
 use crate::sync::daemon::{self, WORKERS};
 use crate::sync::discovery::Peer;
-use crate::sync::strategy::{Ending, Millis, Planner, Strategy};
+use crate::sync::strategy::{Ending, Millis, Planner};
 use crate::sync::{Memo, Node};
 use net::{Exchange, Net, Rng, Topology};
 

@@ -16,13 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::client::{Client, FetchError, Transport};
 use super::discovery::{self, Peer};
 use super::local::Snapshot;
 use super::strategy::{Ending, Millis, Planner, Strategy};
 use super::{digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
 use crate::protocol::digest::Key;
+use crate::http::client::{Client, Transport};
+use crate::http::FetchError;
 use crate::protocol::NodeName;
 use crate::store::hints;
 use crate::store::peers::{Mode, PeerStats, Peers};
@@ -56,7 +57,7 @@ impl Default for Options {
             once: false,
             verbose: false,
             stats: false,
-            stall: super::client::STALL,
+            stall: crate::http::client::STALL,
             workers: WORKERS,
         }
     }
@@ -572,7 +573,10 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         if d.opts.once && !d.busy() {
             break;
         }
-        match done_rx.recv_timeout(TICK) {
+        // Until the planner has work, at most a tick (the stop flag, hints, discovery).
+        let due = d.planner.next_wake(d.ms(Instant::now()));
+        let wait = Duration::from_millis(due.saturating_sub(d.ms(Instant::now()))).min(TICK);
+        match done_rx.recv_timeout(wait) {
             Ok(done) => {
                 d.finish(done, Instant::now());
                 // Take whatever else finished before writing the counters once.

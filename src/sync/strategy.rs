@@ -123,13 +123,9 @@ impl Slot {
     }
 
     /// Failures since the peer last answered.
+    #[cfg(test)]
     pub fn failures(&self) -> u32 {
         self.failures
-    }
-
-    /// Smoothed round-trip time, when measured.
-    pub fn rtt_ms(&self) -> Option<u32> {
-        self.rtt_ms
     }
 }
 
@@ -162,10 +158,6 @@ impl Planner {
         }
     }
 
-    pub fn strategy(&self) -> Strategy {
-        self.strategy
-    }
-
     /// Adds a listed peer, due at once; returns its index.
     pub fn add(&mut self, now: Millis) -> usize {
         self.slots.push(Slot {
@@ -179,14 +171,6 @@ impl Planner {
     /// Removes peer `i`; the last peer takes its index (as `Vec::swap_remove` does).
     pub fn remove(&mut self, i: usize) {
         self.slots.swap_remove(i);
-    }
-
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
     }
 
     pub fn slot(&self, i: usize) -> &Slot {
