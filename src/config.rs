@@ -178,6 +178,8 @@ pub struct Config {
     platform: OnceLock<Platform>,
     /// Whether this node offers and uses the incremental sync extension.
     pub digest_sync: bool,
+    /// Peers pulled per sync round (gossip); 0: every peer every round.
+    pub sync_fanout: usize,
     /// The `debug` value `config` reports (0 or 1).
     pub debug: bool,
     /// Where the node keeps its name (`hsmmmesh.settings.node`).
@@ -308,6 +310,12 @@ impl Config {
             platform_option,
             platform: OnceLock::new(),
             digest_sync: flag(raw, "digest_sync", true)?,
+            sync_fanout: number(
+                raw,
+                "sync_fanout",
+                crate::sync::strategy::DEFAULT_FANOUT,
+                0,
+            )?,
             debug: flag(raw, "debug", false)?,
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),

@@ -52,3 +52,7 @@ pub fn serve(cfg: Config, listen: &str) -> Result<(), String> {
 pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())
 }
+
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub mod sim;

@@ -14,6 +14,8 @@ use crate::protocol::digest::{
 };
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::MessageRef;
+use crate::protocol::NodeName;
+use crate::store::hints;
 
 /// Adds the header that tells a pulling peer, on its first legacy request, that this
 /// node speaks the extension (when it does).
@@ -74,7 +76,8 @@ fn check(api: &Api, call: &mut Call) -> Result<String, Response> {
     let (ucrc, fcrc) = (crc32fast::hash(&users), crc32fast::hash(&files));
 
     let mut out = String::with_capacity(256);
-    let version = api.log.version().map_err(store_failed)?;
+    let (version, newest) = api.log.summary().map_err(store_failed)?;
+    hint(api, call, newest);
     if seen_version == Some(version) {
         Header {
             version,
@@ -105,6 +108,29 @@ fn check(api: &Api, call: &mut Call) -> Result<String, Response> {
     }
     super::delivery::gossip_section(api, call, &mut out)?;
     Ok(out)
+}
+
+/// The gossip hint: a client whose check names a newest key (`n`) newer than ours
+/// holds a message we lack. Our sync daemon is told, and pulls it at once. Cheap: the
+/// newest key comes with the cached version, and only news is written.
+fn hint(api: &Api, call: &Call, newest: Option<(crate::protocol::Epoch, crate::protocol::MessageId)>) {
+    let Some(Ok(Bound::Key(theirs))) = call.params.get_nonempty("n").map(str::parse::<Bound>)
+    else {
+        return;
+    };
+    let ours = newest.map(|(e, id)| Key::new(e, id));
+    if ours.is_some_and(|k| theirs <= k) {
+        return;
+    }
+    let Some(Ok(node)) = call.params.get_nonempty("node").map(str::parse::<NodeName>) else {
+        return;
+    };
+    if node.as_str().eq_ignore_ascii_case(api.cfg.node().as_str()) {
+        return;
+    }
+    if let Err(e) = hints::record(&api.cfg.paths, &node, theirs) {
+        eprintln!("meshchat: {e}");
+    }
 }
 
 /// Answers range queries against one read of the log.

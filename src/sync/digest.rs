@@ -13,8 +13,8 @@ use std::sync::TryLockError;
 
 use super::discovery::Peer;
 use super::local::{self, Snapshot};
-use super::{delivery, Error, Memo, Node, Outcome};
-use crate::http::client::Client;
+use super::{delivery, Error, Learned, Memo, Node, Outcome};
+use crate::http::client::Transport;
 use crate::http::FetchError;
 use crate::protocol::digest::{
     self, parse_reply, write_queries, Bound, Fingerprint, Query, Range, ACTION, MAX_IDS,
@@ -130,7 +130,7 @@ fn fetch(reply: Result<crate::http::client::Reply, FetchError>) -> Result<Option
 }
 
 /// One digest round with `peer`.
-pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
+pub fn pull(node: &Node, peer: &Peer, client: &dyn Transport, memo: &mut Memo) -> Result<Outcome, Error> {
     let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();
@@ -162,6 +162,10 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     match memo.delivery_crc {
         Some(c) => q.push_str(&digest::crc_param(c)),
         None => q.push('-'),
+    }
+    // The gossip hint: our newest key. A peer that lacks it pulls from us at once.
+    if let Some(newest) = ours.keys.last() {
+        q.push_str(&format!("&n={}", Bound::Key(*newest)));
     }
     delivery::observe(node);
     let Some(text) = fetch(client.get(&q))? else {
@@ -238,6 +242,10 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         memo.delivery_crc = delivery::merge_gossip(node, &lines);
     }
     delivery::write(node);
+    out.learned = Learned {
+        version: Some(header.version),
+        all_pulled: memo.version == Some(header.version),
+    };
     node.status.record(&peer.name, now)?;
     Ok(out)
 }

@@ -13,7 +13,7 @@ use std::sync::TryLockError;
 use super::discovery::Peer;
 use super::local::{self, Tally};
 use super::{delivery, Error, Memo, Node, Outcome};
-use crate::http::client::Client;
+use crate::http::client::Transport;
 use crate::http::FetchError;
 use crate::protocol::digest::{Key, NAME};
 use crate::protocol::form::percent_encode;
@@ -111,7 +111,7 @@ fn step<T>(r: Result<T, FetchError>, out: &mut Outcome) -> Result<Option<T>, Err
 
 /// One legacy round with `peer`. When the peer turns out to speak `digest-v1` (and we
 /// do), stops after the users and says so: the caller continues with the extension.
-pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
+pub fn pull(node: &Node, peer: &Peer, client: &dyn Transport, memo: &mut Memo) -> Result<Outcome, Error> {
     let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();
@@ -159,7 +159,9 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         delivery::write(node);
     }
     drop(snap);
+    out.learned.version = version.parse().ok();
     if version == ours || memo.legacy_version.as_deref() == Some(version.as_str()) {
+        out.learned.all_pulled = true;
         // Equal to ours: we hold all of it, so later rounds may skip it while it stays.
         memo.legacy_version = Some(version);
         if out.refused.is_none() {
@@ -220,6 +222,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         delivery::write(node);
         if complete {
             memo.legacy_version = Some(version);
+            out.learned.all_pulled = true;
         }
     }
     drop(turn);

@@ -18,6 +18,7 @@ pub mod digest;
 pub mod discovery;
 pub mod legacy;
 pub mod local;
+pub mod strategy;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -120,6 +121,9 @@ impl Node {
 pub struct Memo {
     /// The peer advertised `digest-v1` (and we use it).
     pub digest: bool,
+    /// The peer answered `sync_digest` the legacy way: pull it with the legacy steps
+    /// (until its `users_raw` advertises the extension).
+    pub legacy: bool,
     /// Legacy: the peer's `messages_version` (trimmed) when we last pulled all of it.
     pub legacy_version: Option<String>,
     /// Digest: the peer's version after the last complete reconciliation.
@@ -143,4 +147,17 @@ pub struct Outcome {
     pub upgrade: bool,
     /// A digest peer no longer answers `sync_digest`: go back to legacy.
     pub downgrade: bool,
+    /// What the round learnt the peer holds (for delivery counts and the peer choice).
+    pub learned: Learned,
+}
+
+/// What a round proved about the messages a peer holds: the place where sync learns
+/// "peer P holds version V". Fields are added, never changed, so that what users see
+/// (how many nodes hold a message) can be built on it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Learned {
+    /// The peer's message version (the legacy `messages_version`), when it told us.
+    pub version: Option<u64>,
+    /// After the round we hold every message the peer holds (that our trim keeps).
+    pub all_pulled: bool,
 }
