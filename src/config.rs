@@ -310,12 +310,7 @@ impl Config {
             platform_option,
             platform: OnceLock::new(),
             digest_sync: flag(raw, "digest_sync", true)?,
-            sync_fanout: number(
-                raw,
-                "sync_fanout",
-                crate::sync::strategy::DEFAULT_FANOUT,
-                0,
-            )?,
+            sync_fanout: number(raw, "sync_fanout", crate::sync::strategy::DEFAULT_FANOUT, 0)?,
             debug: flag(raw, "debug", false)?,
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),

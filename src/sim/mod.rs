@@ -13,6 +13,7 @@
 //! (start plus the simulated duration), and the worker stays busy that long. Links
 //! have no queues (no congestion); the server's CPU time per request is a constant.
 
+pub mod delivery;
 pub mod net;
 pub mod report;
 
@@ -27,11 +28,11 @@ use std::time::Duration;
 
 use crate::api::{Api, Body, Request};
 use crate::config::{Config, Overrides, Raw};
+use crate::http::client::{Reply, Transport, CONNECT_TIMEOUT, STALL};
+use crate::http::FetchError;
 use crate::protocol::lines::Message;
 use crate::protocol::{Epoch, MessageId, NodeName};
 use crate::store::hints;
-use crate::http::client::{Reply, Transport, CONNECT_TIMEOUT, STALL};
-use crate::http::FetchError;
 use crate::sync::daemon::{self, WORKERS};
 use crate::sync::discovery::Peer;
 use crate::sync::strategy::{Ending, Millis, Planner};
@@ -262,9 +263,7 @@ impl SimTransport<'_> {
         let w = self.w;
         let legacy_client = w.nodes[self.from].legacy;
         let target = &w.nodes[self.to];
-        let req_bytes = REQUEST_HEAD
-            + query.len()
-            + form.map_or(0, |f| f.len() + POST_HEAD);
+        let req_bytes = REQUEST_HEAD + query.len() + form.map_or(0, |f| f.len() + POST_HEAD);
         let mut answer: Option<(u16, Vec<(&'static str, String)>, Vec<u8>)> = None;
         let mut served = |w: &World| -> usize {
             let api = Api::new(&target.node.cfg);
@@ -492,15 +491,30 @@ fn config(root: &Path, i: usize, legacy: bool, sc: &Scenario) -> Result<Config, 
         data: Some(dir.clone()),
         options: vec![
             ("digest_sync".into(), if legacy { "0" } else { "1" }.into()),
-            ("sync_fanout".into(), match sc.strategy {
-                Strategy::AllPeers => "0".into(),
-                Strategy::Gossip { fanout } => fanout.to_string(),
-            }),
+            (
+                "sync_fanout".into(),
+                match sc.strategy {
+                    Strategy::AllPeers => "0".into(),
+                    Strategy::Gossip { fanout } => fanout.to_string(),
+                },
+            ),
             ("platform".into(), "node".into()),
-            ("services_dir".into(), dir.join("none").to_string_lossy().into_owned()),
-            ("services_olsr".into(), dir.join("none").to_string_lossy().into_owned()),
-            ("hsmmmesh_file".into(), dir.join("none").to_string_lossy().into_owned()),
-            ("setup_file".into(), dir.join("none").to_string_lossy().into_owned()),
+            (
+                "services_dir".into(),
+                dir.join("none").to_string_lossy().into_owned(),
+            ),
+            (
+                "services_olsr".into(),
+                dir.join("none").to_string_lossy().into_owned(),
+            ),
+            (
+                "hsmmmesh_file".into(),
+                dir.join("none").to_string_lossy().into_owned(),
+            ),
+            (
+                "setup_file".into(),
+                dir.join("none").to_string_lossy().into_owned(),
+            ),
         ],
         ..Overrides::default()
     };
@@ -578,6 +592,7 @@ impl<'o> Sim<'o> {
                 legacy_next: 0,
             });
         }
+        delivery::set_rosters(&nodes);
         let side = net::halves(sc.topology, &net);
         let mut sim = Sim {
             w: World {
@@ -621,7 +636,10 @@ impl<'o> Sim<'o> {
             self.w.nodes[i].wake = None;
             return;
         }
-        if self.w.nodes[i].wake.is_some_and(|w| w <= t && w >= self.now) {
+        if self.w.nodes[i]
+            .wake
+            .is_some_and(|w| w <= t && w >= self.now)
+        {
             return;
         }
         self.w.nodes[i].wake = Some(t);
@@ -712,7 +730,14 @@ impl<'o> Sim<'o> {
             let (ending, memo, ms) = self.round(i, peer, memo);
             self.w.nodes[i].memos.insert(peer, memo);
             let t = self.now + ms;
-            self.at(t, Ev::Done { node: i, peer, ending });
+            self.at(
+                t,
+                Ev::Done {
+                    node: i,
+                    peer,
+                    ending,
+                },
+            );
         }
     }
 
@@ -732,7 +757,10 @@ impl<'o> Sim<'o> {
         let node = self.w.nodes[i].node.clone();
         let result = daemon::round(&node, &p, &t, &mut memo);
         let ms = (t.elapsed.get().ceil() as Millis).max(1);
-        let first = t.first.get().map(|f| Duration::from_micros((f * 1000.0) as u64));
+        let first = t
+            .first
+            .get()
+            .map(|f| Duration::from_micros((f * 1000.0) as u64));
         let ending = daemon::ending(&result, first);
         let hops = usize::from(self.w.net.path(i, peer).hops).min(31);
         if !self.w.nodes[i].legacy {
@@ -867,7 +895,8 @@ impl<'o> Sim<'o> {
             self.run_until_spread(first, start + (sc.messages as u64 + sc.spread_limit_s) * s);
             let need99 = (n * 99).div_ceil(100);
             for t in &self.tracked[first..] {
-                let mut times: Vec<Millis> = t.arrived.iter().flatten().map(|a| a - t.posted).collect();
+                let mut times: Vec<Millis> =
+                    t.arrived.iter().flatten().map(|a| a - t.posted).collect();
                 times.sort_unstable();
                 let at = |k: usize| times.get(k - 1).map(|&x| x as f64 / 1000.0);
                 spread.push((at(need99), if times.len() == n { at(n) } else { None }));
@@ -889,8 +918,10 @@ impl<'o> Sim<'o> {
                     continue;
                 }
                 let node = side[self.w.rng.borrow_mut().below(side.len())];
-                let at = start + 10 * s + (k as Millis) * (sc.partition_s * s / 2)
-                    / sc.partition_messages.max(1) as Millis;
+                let at = start
+                    + 10 * s
+                    + (k as Millis) * (sc.partition_s * s / 2)
+                        / sc.partition_messages.max(1) as Millis;
                 self.at(at, Ev::Post(node));
             }
             let healed = start + sc.partition_s * s;

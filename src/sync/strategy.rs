@@ -213,8 +213,7 @@ impl Planner {
             Some(rtt) if rtt > NEAR_RTT_MS => (f64::from(NEAR_RTT_MS) / f64::from(rtt)).powi(2),
             _ => 1.0,
         };
-        if s
-            .last_news
+        if s.last_news
             .is_some_and(|t| now.saturating_sub(t) < NEWS_INTERVALS * self.interval)
         {
             w *= NEWS_BOOST;
@@ -331,8 +330,8 @@ impl Planner {
                     s.hint_tries = 0;
                 }
                 if !gossip {
-                    let factor = (1u64 << s.failures.saturating_sub(1).min(3))
-                        .min(MAX_BACKOFF_INTERVALS);
+                    let factor =
+                        (1u64 << s.failures.saturating_sub(1).min(3)).min(MAX_BACKOFF_INTERVALS);
                     s.due = now + interval * factor;
                 }
             }
@@ -383,7 +382,9 @@ impl Planner {
             }
         }
         if let Strategy::Gossip { .. } = self.strategy {
-            t = t.min(self.next_round).min(self.news_round.unwrap_or(Millis::MAX));
+            t = t
+                .min(self.next_round)
+                .min(self.news_round.unwrap_or(Millis::MAX));
         }
         t.max(now)
     }
