@@ -636,6 +636,10 @@ mod tests {
         assert_eq!(r.ranges[0].fp.count, 3);
         assert_eq!(r.id_lists[0].2, [MessageId(5)]);
         assert_eq!(r.messages, ["a\tb", "c\td"]);
+        assert!(r.delivery.is_none());
+        write_section(&mut out, 'D', ["00000001 2", "5.00000009 *"]);
+        let r = parse_reply(&out).unwrap();
+        assert_eq!(r.delivery.unwrap(), ["00000001 2", "5.00000009 *"]);
         assert!(parse_reply("error no action\n").is_err());
         assert!(parse_reply("digest-v1 1 - -\nM 3\nx\n").is_err());
         assert!(parse_reply("digest-v1 1 - -\nZ\n").is_err());
