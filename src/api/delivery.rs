@@ -13,7 +13,7 @@ use crate::protocol::digest::{parse_crc_param, write_section};
 use crate::protocol::json::{push_str, Object};
 use crate::protocol::lines::MessageRef;
 use crate::protocol::MessageId;
-use crate::store::delivery::{read_gossip, read_report, Report};
+use crate::store::delivery::{read_counts, read_gossip, read_report_of, OwnCounts};
 
 /// Counts `messages_version_ui` carries at most (the newest of this node's messages).
 pub const MAX_UI_COUNTS: usize = 100;
@@ -23,19 +23,15 @@ pub fn asked(call: &Call) -> bool {
     call.params.get("delivery") == Some("1")
 }
 
-fn report(api: &Api) -> Result<Option<Report>, Response> {
-    read_report(&api.cfg.paths).map_err(store_failed)
-}
-
 /// `delivery&id=<8 hex>`: `{"id":"…","held_by":["node",…],"of":M}`.
 pub fn delivery(api: &Api, call: &mut Call) -> Response {
     let id: MessageId = match call.params.get("id").map(str::parse) {
         Some(Ok(id)) => id,
         _ => return Response::refused("invalid id: 8 hex digits expected"),
     };
-    let report = match report(api) {
+    let report = match read_report_of(&api.cfg.paths, id) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return store_failed(e),
     };
     let of = report.as_ref().map_or(1, |r| r.roster.len());
     let me = crate::protocol::delivery::roster_name(api.cfg.node().as_str());
@@ -76,31 +72,34 @@ pub fn delivery(api: &Api, call: &mut Call) -> Response {
     Response::json(body)
 }
 
+fn own_counts(api: &Api) -> Result<Option<OwnCounts>, Response> {
+    read_counts(&api.cfg.paths).map_err(store_failed)
+}
+
 /// The `"delivery"` member of `messages_version_ui`: `{"of":M,"held_by":{"<id>":N,…}}`
 /// for the newest messages posted here that the daemon follows.
 pub fn ui_counts(api: &Api) -> Result<Vec<u8>, Response> {
-    let report = report(api)?;
+    let own = own_counts(api)?.unwrap_or(OwnCounts {
+        of: 1,
+        counts: Vec::new(),
+    });
     let mut counts = vec![b'{'];
-    let of = report.as_ref().map_or(1, |r| r.roster.len());
-    if let Some(r) = &report {
-        let own: Vec<_> = r.entries.iter().filter(|e| e.own).collect();
-        let from = own.len().saturating_sub(MAX_UI_COUNTS);
-        for (i, e) in own[from..].iter().enumerate() {
-            if i > 0 {
-                counts.push(b',');
-            }
-            push_str(
-                &mut counts,
-                std::str::from_utf8(&e.key.id.hex()).unwrap_or_default(),
-            );
-            counts.push(b':');
-            crate::protocol::json::push_u64(&mut counts, e.holders.count() as u64);
+    let from = own.counts.len().saturating_sub(MAX_UI_COUNTS);
+    for (i, (id, n)) in own.counts[from..].iter().enumerate() {
+        if i > 0 {
+            counts.push(b',');
         }
+        push_str(
+            &mut counts,
+            std::str::from_utf8(&id.hex()).unwrap_or_default(),
+        );
+        counts.push(b':');
+        crate::protocol::json::push_u64(&mut counts, *n as u64);
     }
     counts.push(b'}');
     let mut out = Vec::new();
     Object::new(&mut out)
-        .num("of", of as u64)
+        .num("of", own.of as u64)
         .raw("held_by", &counts)
         .end();
     Ok(out)
@@ -109,7 +108,7 @@ pub fn ui_counts(api: &Api) -> Result<Vec<u8>, Response> {
 /// The counts `messages&delivery=1` adds: messages posted on this node carry theirs
 /// (1 when the daemon does not follow them), the others none.
 pub struct Counts {
-    report: Option<Report>,
+    own: Option<OwnCounts>,
     me: String,
 }
 
@@ -117,7 +116,7 @@ impl Counts {
     /// What the daemon last wrote.
     pub fn read(api: &Api) -> Result<Counts, Response> {
         Ok(Counts {
-            report: report(api)?,
+            own: own_counts(api)?,
             me: api.cfg.node().as_str().to_string(),
         })
     }
@@ -127,11 +126,7 @@ impl Counts {
         if !m.node.eq_ignore_ascii_case(&self.me) {
             return None;
         }
-        let n = self
-            .report
-            .as_ref()
-            .and_then(|r| r.find(m.id))
-            .map_or(1, |e| e.holders.count());
+        let n = self.own.as_ref().and_then(|c| c.get(m.id)).unwrap_or(1);
         Some(n as u64)
     }
 }
