@@ -14,3 +14,8 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod sys;
+
+// Entry points for the fuzz targets in fuzz/; `cargo fuzz` builds with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
