@@ -1,0 +1,17 @@
+# Fuzzing (fuzz/, docs/SECURITY.md): cargo fuzz on the nightly toolchain, one target per
+# parser plus the CGI end to end.
+#   make fuzz             every target for FUZZ_S seconds (default 600); fuzz/RESULTS.md
+#   make fuzz FUZZ_S=60   shorter
+# make test runs every target for 20 s (test-fuzz).
+
+FUZZ_S ?= 600
+
+TEST_TARGETS += test-fuzz
+
+.PHONY: fuzz test-fuzz
+
+fuzz: deps-rust
+	FUZZ_S=$(FUZZ_S) FUZZ_RESULTS=fuzz/RESULTS.md scripts/fuzz.sh
+
+test-fuzz: deps-rust
+	FUZZ_S=20 scripts/fuzz.sh
