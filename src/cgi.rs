@@ -20,7 +20,7 @@ pub fn run(overrides: &config::Overrides) -> i32 {
         Ok(cfg) => handle(&cfg),
         Err(e) => {
             eprintln!("meshchat: {e}");
-            Response::failed(format!("meshchat is misconfigured: {e}"))
+            Response::failed(format!("meshchat is misconfigured: {}", e.reply()))
         }
     };
     match write_response(&mut out, response).and_then(|_| out.flush()) {

@@ -291,7 +291,9 @@ fn import(cfg: &Config, file: &std::path::Path) -> Result<(), String> {
     cfg.paths.create_dirs().map_err(|e| e.to_string())?;
     let log = meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages);
     let merged = log.merge(&messages).map_err(|e| e.to_string())?;
-    log.compact().map_err(|e| e.to_string())?;
+    log.compact().map_err(|e| {
+        format!("imported {} messages, then compacting failed: {e}", merged.added)
+    })?;
     eprintln!(
         "meshchat: imported {} messages from {} ({} already present, {} lines refused)",
         merged.added,

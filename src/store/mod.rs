@@ -51,13 +51,41 @@ impl Error {
     }
 }
 
+/// The file's name without where it lives: what a reply may say.
+fn file_name(path: &Path) -> std::borrow::Cow<'_, str> {
+    path.file_name().unwrap_or(path.as_os_str()).to_string_lossy()
+}
+
+/// The cause of a full file system, named for the medium: the log lives on flash, the rest
+/// in the RAM directories.
+fn no_space(path: &Path) -> &'static str {
+    if file_name(path).starts_with("messages.log") {
+        "no space left on the node's flash"
+    } else {
+        "no space left in the node's RAM"
+    }
+}
+
+impl Error {
+    /// The text an HTTP client sees: what failed and why, naming the file but not the
+    /// server path it lives at (the log line, [`fmt::Display`], has the path).
+    pub fn reply(&self) -> String {
+        match self {
+            Error::Io { what, path, source } => {
+                format!("cannot {what} {}: {source}", file_name(path))
+            }
+            Error::NoSpace(path) => format!("{} ({})", no_space(path), file_name(path)),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { what, path, source } => {
                 write!(f, "cannot {what} {}: {source}", path.display())
             }
-            Error::NoSpace(path) => write!(f, "no space left for {}", path.display()),
+            Error::NoSpace(path) => write!(f, "{}: {}", no_space(path), path.display()),
         }
     }
 }
@@ -117,10 +145,15 @@ impl Paths {
         self.ram_dir.join("file_owners")
     }
 
-    /// Creates the directories that do not exist yet.
+    /// Creates the directories that do not exist yet, and checks that each takes a new
+    /// file: a read-only data directory is reported when a daemon starts, not at the
+    /// first message it fails to store.
     pub fn create_dirs(&self) -> Result<()> {
         for dir in [&self.data_dir, &self.ram_dir, &self.files_dir] {
             std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+            let probe = dir.join(format!(".write-test{}", std::process::id()));
+            std::fs::File::create(&probe).map_err(Error::io("write to the directory", dir))?;
+            let _ = std::fs::remove_file(&probe);
         }
         Ok(())
     }
