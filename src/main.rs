@@ -25,6 +25,7 @@ enum Command {
     Serve(ServeCmd),
     Import(ImportCmd),
     Compact(CompactCmd),
+    Purge(PurgeCmd),
     Sync(SyncCmd),
     Send(SendCmd),
     Tail(TailCmd),
@@ -135,6 +136,21 @@ struct ImportCmd {
 #[derive(FromArgs)]
 #[argh(subcommand, name = "compact")]
 struct CompactCmd {
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// keep everything under DIR
+    #[argh(option)]
+    data: Option<PathBuf>,
+    /// any configuration option, as name=value (repeatable)
+    #[argh(option, short = 'o')]
+    option: Vec<String>,
+}
+
+/// delete this node's messages, presence and shared files (before removing the package)
+#[derive(FromArgs)]
+#[argh(subcommand, name = "purge")]
+struct PurgeCmd {
     /// configuration file
     #[argh(option)]
     config: Option<PathBuf>,
@@ -269,6 +285,17 @@ fn run(cli: Cli) -> Result<(), String> {
                 ..Default::default()
             };
             meshchat::sync::run(cfg, opts).map_err(|e| e.to_string())
+        }
+        Some(Command::Purge(p)) => {
+            let cfg = load(Common {
+                config: p.config,
+                data: p.data,
+                option: p.option,
+                ..Default::default()
+            })?;
+            cfg.paths.purge().map_err(|e| e.to_string())?;
+            eprintln!("meshchat: deleted the message log and the RAM files");
+            Ok(())
         }
         Some(Command::Compact(c)) => {
             let cfg = load(Common {

@@ -159,6 +159,34 @@ impl Paths {
     }
 }
 
+impl Paths {
+    /// Deletes everything meshchat stored for this node: the message log (and any
+    /// temporary copy of it), then the RAM and files directories. The data directory
+    /// itself goes too when nothing else is left in it. Holds the lock meanwhile, so no
+    /// writer is half-way through a record.
+    pub fn purge(&self) -> Result<()> {
+        let _lock = lock::Lock::exclusive(&self.lock()).ok();
+        if let Ok(rd) = std::fs::read_dir(&self.data_dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with("messages.log") {
+                    let p = e.path();
+                    std::fs::remove_file(&p).map_err(Error::io("delete", &p))?;
+                }
+            }
+        }
+        for dir in [&self.files_dir, &self.ram_dir] {
+            match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(Error::io("delete", dir)(e))
+                }
+                _ => {}
+            }
+        }
+        let _ = std::fs::remove_dir(&self.data_dir);
+        Ok(())
+    }
+}
+
 /// Reads a whole small file; a missing file reads as empty.
 pub fn read_optional(path: &Path) -> Result<Vec<u8>> {
     match std::fs::read(path) {
