@@ -15,3 +15,13 @@ fuzz: deps-rust
 
 test-fuzz: deps-rust
 	FUZZ_S=20 scripts/fuzz.sh
+
+# Load correctness (scripts/bench-load.py, 5 s per server; make bench runs it for 60 s):
+# wrk against serve and the CGI under lighttpd; fails on any error, lost or doubled
+# message or damaged record, never on a timing.
+TEST_TARGETS += test-load
+
+.PHONY: test-load
+
+test-load: deps release
+	python3 scripts/bench-load.py target/release/meshchat 5

@@ -38,6 +38,9 @@ if [ "${1:-all}" = all ]; then
     want readelf binutils
     want useradd passwd
     want systemd-analyze systemd
+    # Load (scripts/bench-load.py): wrk against serve and the CGI under lighttpd.
+    want wrk wrk
+    want lighttpd lighttpd
 fi
 
 if [ -n "$need_apt" ]; then
