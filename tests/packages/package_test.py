@@ -342,7 +342,7 @@ class FakeRoot:
                    'mount -t sysfs sysfs "$0/sys" && exec "$@"', self.dir] + inner
         else:
             cmd = inner
-        return subprocess.run(cmd, env={}, input=stdin, capture_output=True, timeout=120)
+        return subprocess.run(cmd, input=stdin, capture_output=True, timeout=120)
 
     def script(self, body, *args, env, live=True):
         self.write("tmp/script", body.decode(), 0o755)
