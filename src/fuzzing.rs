@@ -198,7 +198,17 @@ pub fn services(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let parsed = services::parse(&text);
     for s in &parsed.services {
-        assert!(crate::sync::discovery::valid_host(s.host.as_str()));
+        // A node name (no shell or URL metacharacter); whether it is a host we connect
+        // to is discovery's question (`Peer::new`), asked next.
+        let host = s.host.as_str();
+        assert!(host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+        let peer = crate::sync::discovery::Peer::new(host, s.port);
+        assert_eq!(
+            peer.is_some(),
+            crate::sync::discovery::valid_host(host) && s.port > 0
+        );
         assert!(!s.zone.contains('\t') && !s.zone.contains('\n'));
     }
     let dir = TempDir::new("services");
