@@ -155,10 +155,8 @@ impl TempDir {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "meshchat-fuzz-{tag}-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("meshchat-fuzz-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temporary directory");
         TempDir(dir)
@@ -186,7 +184,11 @@ pub fn log_records(data: &[u8]) {
     let contents = log.read().expect("read");
     let view = contents.view(10_000);
     let keys = log.keys().expect("keys");
-    assert_eq!(view.messages.len(), keys.len(), "view and key scan disagree");
+    assert_eq!(
+        view.messages.len(),
+        keys.len(),
+        "view and key scan disagree"
+    );
     for (m, k) in view.messages.iter().zip(&keys) {
         assert_eq!((m.epoch, m.id), *k);
     }
@@ -401,7 +403,8 @@ pub fn cgi(data: &[u8]) {
     check_cgi_response(&out);
     let root_text = root.display().to_string();
     assert!(
-        !out.windows(root_text.len()).any(|w| w == root_text.as_bytes()),
+        !out.windows(root_text.len())
+            .any(|w| w == root_text.as_bytes()),
         "the response names a server path"
     );
     let mut after = BTreeMap::new();

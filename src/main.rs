@@ -319,7 +319,10 @@ fn import(cfg: &Config, file: &std::path::Path) -> Result<(), String> {
     let log = meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages);
     let merged = log.merge(&messages).map_err(|e| e.to_string())?;
     log.compact().map_err(|e| {
-        format!("imported {} messages, then compacting failed: {e}", merged.added)
+        format!(
+            "imported {} messages, then compacting failed: {e}",
+            merged.added
+        )
     })?;
     eprintln!(
         "meshchat: imported {} messages from {} ({} already present, {} lines refused)",

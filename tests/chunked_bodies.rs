@@ -38,7 +38,10 @@ fn assert_length_required(r: &Reply, what: &str) {
     assert_eq!(r.status, 411, "{what}: {}", r.text());
     let (status, reply) = r.status_reply();
     assert_eq!(status, 411, "{what}");
-    assert!(reply.contains("Content-Length is required"), "{what}: {reply}");
+    assert!(
+        reply.contains("Content-Length is required"),
+        "{what}: {reply}"
+    );
 }
 
 #[test]

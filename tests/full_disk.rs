@@ -28,11 +28,20 @@ impl Tmpfs {
     fn mount(dir: &Path, size: &str, test: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(dir).unwrap();
         if unsafe_uid() != 0 {
-            eprintln!("SKIP {test}: mounting a tmpfs needs root (uid {})", unsafe_uid());
+            eprintln!(
+                "SKIP {test}: mounting a tmpfs needs root (uid {})",
+                unsafe_uid()
+            );
             return None;
         }
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "mcF-flash"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "mcF-flash",
+            ])
             .arg(dir)
             .output()
             .unwrap();
@@ -127,7 +136,11 @@ fn crc32(b: &[u8]) -> u32 {
     for &x in b {
         c ^= u32::from(x);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -237,7 +250,11 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
         "sync merge: {}",
         stderr(&out)
     );
-    assert_eq!(ids(&node), stored, "a failed import, compaction or merge lost a message");
+    assert_eq!(
+        ids(&node),
+        stored,
+        "a failed import, compaction or merge lost a message"
+    );
     assert_eq!(log_is_whole(&node), records, "the log changed");
     let leftovers: Vec<_> = std::fs::read_dir(&fs.0)
         .unwrap()
@@ -250,7 +267,9 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     // Space freed: everything works again.
     std::fs::remove_file(filler).unwrap();
     assert_eq!(send(&node, "00003001", "after the disk was freed").0, 200);
-    assert!(run(&node, &["import", db.to_str().unwrap()]).status.success());
+    assert!(run(&node, &["import", db.to_str().unwrap()])
+        .status
+        .success());
     let out = run(&node, &["sync", "--once"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&node, &["compact"]);
@@ -258,7 +277,11 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     stored.extend(["00003001", "0000aaa1", "0000bbb1"].map(String::from));
     stored.sort();
     assert_eq!(ids(&node), stored);
-    assert_eq!(log_is_whole(&node), stored.len(), "compaction kept duplicates");
+    assert_eq!(
+        log_is_whole(&node),
+        stored.len(),
+        "compaction kept duplicates"
+    );
     drop(peer);
     eprintln!(
         "full flash: {} messages stored on a 16 KiB tmpfs before the refusal; the whole run took {:?}",
@@ -274,7 +297,12 @@ fn a_full_files_dir_refuses_uploads_and_keeps_the_files() {
         return;
     };
     let first = b"kept: the first shared file\n".repeat(20);
-    let r = node.cgi(&Cgi::upload("action=upload_file", "uploadfile", "first.txt", &first));
+    let r = node.cgi(&Cgi::upload(
+        "action=upload_file",
+        "uploadfile",
+        "first.txt",
+        &first,
+    ));
     assert_eq!(r.status_reply().0, 200, "{}", r.text());
     let filler = fs.fill();
     let r = node.cgi(&Cgi::upload(

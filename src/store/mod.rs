@@ -53,7 +53,9 @@ impl Error {
 
 /// The file's name without where it lives: what a reply may say.
 fn file_name(path: &Path) -> std::borrow::Cow<'_, str> {
-    path.file_name().unwrap_or(path.as_os_str()).to_string_lossy()
+    path.file_name()
+        .unwrap_or(path.as_os_str())
+        .to_string_lossy()
 }
 
 /// The cause of a full file system, named for the medium: the log lives on flash, the rest
