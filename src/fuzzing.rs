@@ -254,7 +254,7 @@ pub fn digest_reply(data: &[u8]) {
 
 /// The server's request head reader and body reader.
 pub fn server_head(data: &[u8]) {
-    use crate::server::http;
+    use crate::http::server as http;
     let mut r = BufReader::new(Dribble::new(data));
     if let Ok(head) = http::read_head(&mut r, Instant::now()) {
         assert!(head.target.starts_with('/'));
@@ -268,7 +268,7 @@ pub fn server_head(data: &[u8]) {
 /// The peer client's response head reader, framing and body decoder (chunked, length,
 /// until close).
 pub fn client_head(data: &[u8]) {
-    use crate::sync::http;
+    use crate::http::framing as http;
     let mut r = BufReader::new(Dribble::new(data));
     let Ok(head) = http::read_head(&mut r) else {
         return;
