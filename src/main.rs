@@ -235,7 +235,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let text = if s.message == ["-"] {
                 let mut t = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| format!("cannot read the message from stdin: {e}"))?;
                 t.trim_end_matches('\n').to_string()
             } else {
                 s.message.join(" ")
