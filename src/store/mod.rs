@@ -240,3 +240,50 @@ pub fn open_in_dir(opts: &std::fs::OpenOptions, path: &Path) -> io::Result<std::
         r => r,
     }
 }
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn replies_name_the_cause_and_the_file_never_the_path() {
+        let log = Path::new("/usr/local/meshchat/messages.log");
+        let full = Error::io("append to", log)(io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(
+            full.reply(),
+            "no space left on the node's flash (messages.log)"
+        );
+        assert!(full
+            .to_string()
+            .contains("/usr/local/meshchat/messages.log"));
+        let ram = Error::io("write", Path::new("/tmp/meshchat/users_local"))(
+            io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        assert_eq!(ram.reply(), "no space left in the node's RAM (users_local)");
+        let ro = Error::io("append to", log)(io::Error::from_raw_os_error(libc::EROFS));
+        assert!(ro
+            .reply()
+            .starts_with("cannot append to messages.log: Read-only file system"));
+        assert!(!ro.reply().contains('/'));
+    }
+
+    #[test]
+    fn purge_deletes_the_log_and_the_ram_files_only() {
+        let dir = std::env::temp_dir().join(format!("meshchat-purge-{}", std::process::id()));
+        let p = Paths {
+            data_dir: dir.join("data"),
+            ram_dir: dir.join("ram"),
+            files_dir: dir.join("ram/files"),
+        };
+        p.create_dirs().unwrap();
+        std::fs::write(p.log(), "x\n").unwrap();
+        std::fs::write(p.data_dir.join("messages.log.tmp7"), "x\n").unwrap();
+        std::fs::write(p.files_dir.join("a.txt"), "x\n").unwrap();
+        std::fs::write(dir.join("keep"), "x\n").unwrap();
+        p.purge().unwrap();
+        assert!(!p.data_dir.exists() && !p.ram_dir.exists());
+        assert!(dir.join("keep").exists());
+        p.purge().unwrap(); // nothing left: still fine
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
