@@ -366,3 +366,28 @@ fn a_read_only_data_dir_is_reported_by_serve_sync_and_the_cgi() {
     assert_eq!(send(&node, "00000002", "written after").0, 200);
     assert_eq!(ids(&node), ["00000001", "00000002"]);
 }
+
+#[test]
+fn errors_name_the_cause_without_a_server_path() {
+    // A configuration file that is missing: the reply says so, the log line has the path.
+    let node = Node::new("mcF-paths", "node-paths", &[]);
+    let missing = node.dir.join("no-such.conf");
+    let r = run_cgi(&missing, &Cgi::get("action=config"));
+    let (status, reply) = r.status_reply();
+    assert_eq!(status, 500);
+    assert_clear(&reply, "cannot read its configuration", &node);
+    assert!(r.stderr.contains(missing.to_str().unwrap()), "{}", r.stderr);
+
+    // A data directory that is a file: the store names the operation and the file.
+    std::fs::write(node.dir.join("data"), "not a directory").unwrap();
+    let (status, reply) = send(&node, "00000001", "nowhere to go");
+    assert_eq!(status, 500);
+    assert_clear(&reply, "messages.log: Not a directory", &node);
+    let out = run(&node, &["sync", "--once"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot create directory"),
+        "{}",
+        stderr(&out)
+    );
+}
