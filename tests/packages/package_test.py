@@ -332,11 +332,12 @@ class FakeRoot:
         if os.path.exists(self.path("tmp/fake-calls.log")):
             os.remove(self.path("tmp/fake-calls.log"))
 
-    def run(self, argv, env, stdin=b"", live=True):
-        """Runs argv in the root under `env -i` with exactly `env`. Live: as on a booted
-        node, with sysfs mounted (in a mount namespace of its own, gone when the command
-        ends); otherwise as in a firmware image root entered by chroot."""
-        inner = ["chroot", self.dir, "/bin/env", "-i"] + [f"{k}={v}" for k, v in env.items()] + argv
+    def run(self, argv, env, stdin=b"", live=True, cwd="/"):
+        """Runs argv in the root under `env -i` with exactly `env`, from `cwd`. Live: as on
+        a booted node, with sysfs mounted (in a mount namespace of its own, gone when the
+        command ends); otherwise as in a firmware image root entered by chroot."""
+        inner = (["chroot", self.dir, "/bin/sh", "-c", 'cd "$0" && exec "$@"', cwd, "/bin/env", "-i"]
+                 + [f"{k}={v}" for k, v in env.items()] + argv)
         if live:
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                    'mount -t sysfs sysfs "$0/sys" && exec "$@"', self.dir] + inner
@@ -344,9 +345,9 @@ class FakeRoot:
             cmd = inner
         return subprocess.run(cmd, input=stdin, capture_output=True, timeout=120)
 
-    def script(self, body, *args, env, live=True):
+    def script(self, body, *args, env, live=True, cwd="/"):
         self.write("tmp/script", body.decode(), 0o755)
-        r = self.run(["/bin/sh", "/tmp/script"] + list(args), env, live=live)
+        r = self.run(["/bin/sh", "/tmp/script"] + list(args), env, live=live, cwd=cwd)
         os.remove(self.path("tmp/script"))
         return r
 
@@ -429,7 +430,7 @@ def install_tests(kind, path):
         unpack = lambda root: root.unpack(data, gz=False)  # noqa: E731
     version = f"{pkglib.version()}-r1"
 
-    def hook(root, key, old=None, live=True, extra_env=None):
+    def hook(root, key, old=None, live=True, extra_env=None, cwd="/"):
         """Runs one maintainer script with exactly what its package manager gives it:
         opkg (libopkg/pkg.c) passes its caller's environment (here only PATH) plus
         PKG_ROOT and PKG_UPGRADE, and `install`/`upgrade OLD`/`configure`/`remove`;
@@ -447,7 +448,7 @@ def install_tests(kind, path):
                    "APK_PACKAGE": "meshchat"}
             args = [version] + ([old] if old else [])
         env.update(extra_env or {})
-        return root.script(s[key], *args, env=env, live=live)
+        return root.script(s[key], *args, env=env, live=live, cwd=cwd)
 
     # 1. Fresh install on AREDN 4.x, reinstall, use, removal.
     with tempfile.TemporaryDirectory(prefix="meshchat-root-") as tmp:
@@ -492,6 +493,8 @@ def install_tests(kind, path):
                 hook(root, key, extra_env={"IPKG_INSTROOT": "/build/root"})
             else:
                 hook(root, key, live=False)
+                # apk --force-no-chroot: run on the build host, from the image root.
+                hook(root, key, cwd="/tmp")
         check(root.calls() == [] and root.read("etc/config.mesh/setup") == before
               and os.path.islink(root.path("etc/rc.d/S99meshchat")),
               f"{kind}: in an image root the scripts do nothing")
