@@ -28,6 +28,7 @@ enum Command {
     Sync(SyncCmd),
     Send(SendCmd),
     Tail(TailCmd),
+    Export(ExportCmd),
 }
 
 /// post a message to a node (any MeshChat node: meshchat or Lua)
@@ -43,6 +44,9 @@ struct SendCmd {
     /// the channel (default: Everything)
     #[argh(option, default = "String::new()")]
     channel: String,
+    /// a direct message to this call sign (channel @A+B; not private)
+    #[argh(option)]
+    to: Option<String>,
     /// the message (words are joined with spaces; "-" reads it from stdin)
     #[argh(positional, greedy)]
     message: Vec<String>,
@@ -58,6 +62,12 @@ struct TailCmd {
     /// only this channel
     #[argh(option)]
     channel: Option<String>,
+    /// only direct messages with this call sign (with --call-sign: only yours)
+    #[argh(option)]
+    to: Option<String>,
+    /// your call sign, to pick your conversation with --to
+    #[argh(option)]
+    call_sign: Option<String>,
     /// how many messages to print first (default 20)
     #[argh(option, short = 'n', default = "20")]
     lines: usize,
@@ -67,6 +77,33 @@ struct TailCmd {
     /// seconds between polls with --follow (default 5)
     #[argh(option, default = "5")]
     interval: u64,
+}
+
+/// write messages to stdout: from a node (--url) or this node's log
+#[derive(FromArgs)]
+#[argh(subcommand, name = "export")]
+struct ExportCmd {
+    /// the node: NAME, NAME:PORT or a URL (default: this node's own log)
+    #[argh(option)]
+    url: Option<String>,
+    /// jsonl (default), csv, or legacy (the lines of messages_raw, byte for byte)
+    #[argh(option, default = "String::from(\"jsonl\")")]
+    format: String,
+    /// only this channel
+    #[argh(option)]
+    channel: Option<String>,
+    /// only messages dated at or after these unix seconds
+    #[argh(option, default = "0")]
+    since: u64,
+    /// configuration file
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// read the log kept under DIR (as serve --data DIR)
+    #[argh(option)]
+    data: Option<PathBuf>,
+    /// any configuration option, as name=value (repeatable)
+    #[argh(option, short = 'o')]
+    option: Vec<String>,
 }
 
 /// The configuration flags the subcommands share (argh has no flattening, so each
@@ -113,7 +150,7 @@ struct ServeCmd {
     option: Vec<String>,
 }
 
-/// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) into the log
+/// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) or a jsonl export into the log
 #[derive(FromArgs)]
 #[argh(subcommand, name = "import")]
 struct ImportCmd {
@@ -246,13 +283,25 @@ fn run(cli: Cli) -> Result<(), String> {
             } else {
                 s.message.join(" ")
             };
-            meshchat::cli::send(&s.url, &s.call_sign, &s.channel, &text)
+            let channel = match s.to {
+                Some(_) if !s.channel.is_empty() => {
+                    return Err("--to and --channel cannot be used together".into())
+                }
+                Some(to) => meshchat::protocol::direct::channel(&s.call_sign, &to)
+                    .map_err(|e| e.to_string())?
+                    .to_string(),
+                None => s.channel,
+            };
+            meshchat::cli::send(&s.url, &s.call_sign, &channel, &text)
         }
         Some(Command::Tail(t)) => {
             meshchat::sys::catch_stop_signals();
             let interval = std::time::Duration::from_secs(t.interval.max(1));
-            meshchat::cli::tail(&t.url, t.channel.as_deref(), t.lines, t.follow, interval)
+            let filter =
+                meshchat::cli::Filter::new(t.channel, t.to.as_deref(), t.call_sign.as_deref())?;
+            meshchat::cli::tail(&t.url, &filter, t.lines, t.follow, interval)
         }
+        Some(Command::Export(e)) => export(e),
         Some(Command::Sync(s)) => {
             let cfg = load(Common {
                 config: s.config,
@@ -285,9 +334,64 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+fn export(e: ExportCmd) -> Result<(), String> {
+    use meshchat::cli::{Filter, Source};
+    if e.url.is_some() && e.data.is_some() {
+        return Err("--url and --data cannot be used together".into());
+    }
+    let format = e.format.parse()?;
+    let filter = Filter {
+        since: e.since,
+        ..Filter::new(e.channel, None, None)?
+    };
+    let out = &mut std::io::stdout().lock();
+    let (_, refused) = match &e.url {
+        Some(url) => meshchat::cli::export(Source::Url(url), format, &filter, out)?,
+        None => {
+            let cfg = load(Common {
+                config: e.config,
+                data: e.data,
+                option: e.option,
+                ..Default::default()
+            })?;
+            let log = meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages);
+            meshchat::cli::export(Source::Log(&log), format, &filter, out)?
+        }
+    };
+    if refused > 0 {
+        eprintln!(
+            "meshchat: {refused} lines of the node's answer were not valid messages, left out"
+        );
+    }
+    Ok(())
+}
+
+/// Reads a file of legacy database lines or of jsonl (as `export` writes them); the
+/// first non-blank character decides.
+fn read_import(text: &str) -> (Vec<Message>, usize) {
+    if text.trim_start().starts_with('{') {
+        let (mut ok, mut bad) = (Vec::new(), 0);
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            match meshchat::protocol::export::parse_jsonl(line.trim()) {
+                Ok(m) => ok.push(m),
+                Err(e) => {
+                    eprintln!("meshchat: line {}: {e}", n + 1);
+                    bad += 1;
+                }
+            }
+        }
+        return (ok, bad);
+    }
+    parse_all(text, Message::parse)
+}
+
 fn import(cfg: &Config, file: &std::path::Path) -> Result<(), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let (messages, bad) = parse_all(&String::from_utf8_lossy(&bytes), Message::parse);
+    let (messages, bad) = read_import(&String::from_utf8_lossy(&bytes));
     cfg.paths.create_dirs().map_err(|e| e.to_string())?;
     let log = meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages);
     let merged = log.merge(&messages).map_err(|e| e.to_string())?;
