@@ -9,6 +9,7 @@ pub mod api;
 pub mod cgi;
 pub mod cli;
 pub mod config;
+pub mod hooks;
 pub mod protocol;
 pub mod server;
 pub mod store;
