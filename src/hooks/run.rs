@@ -217,7 +217,13 @@ fn execute(job: &Job) -> End {
         .process_group(0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return End::NotStarted(format!("cannot start {}: {e}", argv[0])),
+        // The program's name only: the action log is served to anyone.
+        Err(e) => {
+            let name = std::path::Path::new(&argv[0])
+                .file_name()
+                .unwrap_or_default();
+            return End::NotStarted(format!("cannot start {}: {e}", name.to_string_lossy()));
+        }
     };
     // A writer thread: a command that never reads its stdin cannot hold us past its
     // timeout (the write fails once it is killed).
