@@ -1,6 +1,5 @@
-// The chat page: channels, direct messages, messages, replies, composing, users, search,
-// alerts. A direct message has the channel '@A+B' (call signs upper-cased, sorted); a reply
-// starts with the line '> CALL (id): excerpt' (docs/API.md).
+// The chat page: channels, direct messages ('@A+B'), messages, replies ('> CALL (id): …'
+// first: docs/API.md), composing, users, search, alerts.
 
 import { $, h, store, randomHex, cleanChannel, cleanCallSign, utf8Len, nodeLink, fmtTime, fmtDay, dayKey } from './util.js';
 import { act, now } from './net.js';
@@ -16,8 +15,7 @@ const str = (v) => String(v ?? '');
 const mine = (m) => m.call_sign.toUpperCase() === S.call;
 const mentions = (m) => !mine(m) && mentionRe && mentionRe.test(m.message);
 const QUOTE = /^> (.+?) \(([0-9a-f]{8})\): (.*)\n/;
-export const dmChannel = (a, b) => '@' + [a, b].map((c) => c.toUpperCase()).sort().join('+');
-// A direct channel's other member when it is mine, '' when it is others'; else undefined.
+// A direct channel's other member if mine, '' if others'; else undefined.
 function peer(ch) {
   const m = /^@([^+\s@]+)\+([^+\s@]+)$/.exec(ch);
   return m ? (m[1] === S.call ? m[2] : m[2] === S.call ? m[1] : '') : undefined;
@@ -50,7 +48,7 @@ export function setMessages(list) {
   for (const id of rows.keys()) if (!S.byId.has(id)) rows.delete(id);
   S.loaded = true;
   for (const m of fresh) {
-    // A direct message stays unread until its conversation is opened.
+    // Direct: unread until opened.
     if ((document.hidden || !inView(m) || (peer(m.channel) && m.channel !== S.channel)) && !hiddenDM(m.channel)) {
       bump(S.unread, m.channel);
       if (mentions(m) || peer(m.channel)) bump(S.mentions, m.channel);
@@ -77,7 +75,7 @@ export function selectChannel(ch) {
   const p = peer(ch);
   $('text').placeholder = 'Message ' + (ch ? tag(ch) : 'Everything') + ' (Enter sends, Shift+Enter: new line)';
   $('conv').hidden = $('dm-note').hidden = p === undefined;
-  $('conv').textContent = 'Direct: ' + (p || ch.slice(1).replace('+', ' and ')) + '. Not private: every node on the mesh stores and shows this.';
+  $('conv').textContent = 'Direct: ' + (p || ch.slice(1)) + '. ' + $('dm-note').textContent;
   markRead();
   renderMessages();
 }
@@ -97,7 +95,7 @@ export function renderChannels() {
       ch ? (peer(ch) || tag(ch)) : 'Everything', n ? h('span', { class: at ? 'badge at' : 'badge', 'aria-label': n + ' unread' }, n) : null));
   };
   $('channels').replaceChildren(...['', ...all.filter((c) => peer(c) === undefined)].map(btn));
-  // Mine, newest first; others' only when asked for (nothing is private, nothing is pushed).
+  // Mine, newest first; others' when asked for.
   $('direct').replaceChildren(...all.filter((c) => peer(c) || (peer(c) === '' && (S.others || c === S.channel)))
     .sort((a, b) => (last.get(b) || 0) - (last.get(a) || 0)).map(btn));
   document.title = (total ? '(' + total + ') ' : '') + 'MeshChat' + (S.config ? ' · ' + S.config.node : '');
@@ -122,15 +120,14 @@ function newChannel(e) {
 function openDM(call) {
   const c = cleanCallSign(call);
   if (!c || c === S.call) return;
-  selectChannel(dmChannel(S.call, c));
+  selectChannel('@' + [S.call, c].sort().join('+')); // both upper-cased
   renderChannels();
   $('text').focus();
 }
 
-// A call sign: a button that starts a direct conversation, unless it is mine (or no call sign).
-const who = (call) => (cleanCallSign(call) && cleanCallSign(call) !== S.call
-  ? h('button', { type: 'button', class: 'who', title: 'Write to ' + call + ' directly', onclick: () => openDM(call) }, call)
-  : h('span', { class: 'who' }, call));
+// A call sign, as a button that opens a direct conversation (not mine).
+const who = (call) => h(cleanCallSign(call) && cleanCallSign(call) !== S.call ? 'button' : 'span',
+  { class: 'who', onclick: () => openDM(call) }, call);
 
 const meta = (call, node, ch, ...end) => h('div', { class: 'meta' }, who(call), node,
   ch ? h('span', { class: 'tag' }, tag(ch)) : null, end);
@@ -140,11 +137,11 @@ const excerpt = (t) => {
   return c.length > 60 ? c.slice(0, 60).join('') + '…' : c.join('');
 };
 
-// A reply's quote as a block (jumps to the original when this node has it), then the text.
+// A reply's quote as a block (a jump to the original when here), then the text.
 function body(text) {
   const q = QUOTE.exec(text);
   const o = q && S.byId.get(q[2]);
-  return [q && h(o ? 'button' : 'blockquote', { class: 'quote', type: o && 'button', onclick: o && (() => jump(o)) }, q[1] + ': ' + q[3]),
+  return [q && h(o ? 'button' : 'blockquote', { class: 'quote', onclick: o && (() => jump(o)) }, q[1] + ': ' + q[3]),
     h('div', { class: 'text' }, q ? text.slice(q[0].length) : text)];
 }
 
@@ -170,7 +167,7 @@ function row(m) {
     const d = new Date(m.epoch * 1000);
     rows.set(m.id, h('li', { class: 'msg' + (mine(m) ? ' mine' : '') + (mentions(m) ? ' mention' : '') },
       meta(m.call_sign, nodeLink(m.node, 'node'), m.channel, h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, fmtTime(d)),
-        h('button', { type: 'button', class: 're', 'aria-label': 'Reply to ' + m.call_sign, onclick: () => replyTo(m) }, 'Reply')),
+        h('button', { class: 're', onclick: () => replyTo(m) }, 'Reply')),
       body(m.message)));
   }
   return rows.get(m.id);
@@ -231,7 +228,6 @@ function deliver(p) {
   });
 }
 
-// The text to send: the reply's quote line first, when replying.
 function compose() {
   const t = $('text').value.trimEnd();
   const r = S.reply;

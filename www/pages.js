@@ -7,7 +7,7 @@ import { S } from './state.js';
 let files = [];
 let stats = null;
 let peers = [];
-let hooks = []; // action_log: the hooks' last outcomes (a legacy node: none)
+let hooks = []; // action_log (legacy: [])
 
 export async function loadFiles() {
   const d = await get({ action: 'files' });
