@@ -8,13 +8,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::http::client::{Client, STALL};
 use crate::protocol::direct;
 use crate::protocol::export::{push_line, Format, CSV_HEADER};
 use crate::protocol::form::percent_encode;
 use crate::protocol::json::{parse_flat_object, Flat};
 use crate::protocol::lines::{parse_all, Message, MessageRef};
 use crate::protocol::{CallSign, Channel};
-use crate::sync::client::{Client, STALL};
 
 /// The API URL for what a user typed: `node`, `node:8080`, `http://node:8080/`, or the
 /// full `.../cgi-bin/meshchat`.
@@ -40,13 +40,26 @@ fn client(url: &str) -> Client {
 }
 
 /// Posts one message; the server's refusal comes back as the error.
-pub fn send(url: &str, call_sign: &str, channel: &str, text: &str) -> Result<(), String> {
+/// With `to`, a direct message: the channel is `@A+B` of the two call signs.
+pub fn send(
+    url: &str,
+    call_sign: &str,
+    channel: &str,
+    to: Option<&str>,
+    text: &str,
+) -> Result<(), String> {
     let cs: CallSign = call_sign
         .parse()
         .map_err(|e: crate::protocol::FieldError| e.to_string())?;
-    let ch: Channel = channel
-        .parse()
-        .map_err(|e: crate::protocol::FieldError| e.to_string())?;
+    let ch: Channel = match to {
+        Some(_) if !channel.is_empty() => {
+            return Err("--to and --channel cannot be used together".into())
+        }
+        Some(to) => direct::channel(call_sign, to).map_err(|e| e.to_string())?,
+        None => channel
+            .parse()
+            .map_err(|e: crate::protocol::FieldError| e.to_string())?,
+    };
     let epoch = crate::protocol::Epoch::now();
     let form = format!(
         "action=send_message&call_sign={}&channel={}&epoch={epoch}&message={}",
@@ -252,17 +265,38 @@ pub fn tail(
 }
 
 /// Where `export` reads messages from.
-pub enum Source<'a> {
+enum Source<'a> {
     /// A node's `messages_raw` (any MeshChat node), checked against its `Content-MD5`.
     Url(&'a str),
     /// This node's message log.
     Log(&'a crate::store::log::Log),
 }
 
+/// `meshchat export`: the messages `filter` lets through, from the node at `url` (any
+/// MeshChat node), else from the log `cfg` describes, to stdout in `format`.
+pub fn export(
+    url: Option<&str>,
+    cfg: &crate::config::Config,
+    format: &str,
+    filter: &Filter,
+) -> Result<(), String> {
+    let format = format.parse()?;
+    let out = &mut std::io::stdout().lock();
+    let log = cfg.store().log;
+    let source = url.map_or(Source::Log(&log), Source::Url);
+    let (_, refused) = write_from(source, format, filter, out)?;
+    if refused > 0 {
+        eprintln!(
+            "meshchat: {refused} lines of the node's answer were not valid messages, left out"
+        );
+    }
+    Ok(())
+}
+
 /// Writes the messages `filter` lets through to `out` in `format`, oldest first, in
 /// the order the source keeps them. Returns how many were written and how many lines
 /// of a node's answer were refused.
-pub fn export(
+fn write_from(
     source: Source,
     format: Format,
     filter: &Filter,

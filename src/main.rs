@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use meshchat::config::{Config, Overrides};
-use meshchat::protocol::lines::{parse_all, Message};
+use meshchat::{Config, Overrides};
 
 /// MeshChat for AREDN mesh networks: CGI API, message log, sync daemon, web server.
 #[derive(FromArgs)]
@@ -79,42 +78,54 @@ struct TailCmd {
     interval: u64,
 }
 
-/// write messages to stdout: from a node (--url) or this node's log
-#[derive(FromArgs)]
-#[argh(subcommand, name = "export")]
-struct ExportCmd {
-    /// the node: NAME, NAME:PORT or a URL (default: this node's own log)
-    #[argh(option)]
-    url: Option<String>,
-    /// jsonl (default), csv, or legacy (the lines of messages_raw, byte for byte)
-    #[argh(option, default = "String::from(\"jsonl\")")]
-    format: String,
-    /// only this channel
-    #[argh(option)]
-    channel: Option<String>,
-    /// only messages dated at or after these unix seconds
-    #[argh(option, default = "0")]
-    since: u64,
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// read the log kept under DIR (as serve --data DIR)
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
-}
-
-/// The configuration flags the subcommands share (argh has no flattening, so each
-/// subcommand declares them and hands them over in this form).
-#[derive(Default)]
+/// The configuration flags every subcommand that works on this node's files takes,
+/// declared once: argh has no flattening, so `local_command!` adds them to each such
+/// subcommand and `common()` hands them over.
 struct Common {
     config: Option<PathBuf>,
     node: Option<String>,
     zone: Option<String>,
     data: Option<PathBuf>,
     option: Vec<String>,
+}
+
+macro_rules! local_command {
+    // Field types as plain tokens (`$ty:ty` would hide `bool` from argh's derive).
+    ($(#[$meta:meta])* struct $name:ident {
+        $($(#[$fmeta:meta])* $field:ident: $ty:ident $(<$arg:ident>)?,)*
+    }) => {
+        $(#[$meta])*
+        struct $name {
+            $($(#[$fmeta])* $field: $ty $(<$arg>)?,)*
+            /// configuration file (default: $MESHCHAT_CONFIG, else /etc/config/meshchat)
+            #[argh(option)]
+            config: Option<PathBuf>,
+            /// this node's name
+            #[argh(option)]
+            node: Option<String>,
+            /// the zone
+            #[argh(option)]
+            zone: Option<String>,
+            /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
+            #[argh(option)]
+            data: Option<PathBuf>,
+            /// any configuration option, as name=value (repeatable)
+            #[argh(option, short = 'o')]
+            option: Vec<String>,
+        }
+
+        impl $name {
+            fn common(&mut self) -> Common {
+                Common {
+                    config: self.config.take(),
+                    node: self.node.take(),
+                    zone: self.zone.take(),
+                    data: self.data.take(),
+                    option: std::mem::take(&mut self.option),
+                }
+            }
+        }
+    };
 }
 
 /// answer one CGI request from the environment (the default under a web server)
@@ -126,94 +137,73 @@ struct CgiCmd {
     config: Option<PathBuf>,
 }
 
-/// serve the API and the web UI over HTTP
-#[derive(FromArgs)]
-#[argh(subcommand, name = "serve")]
-struct ServeCmd {
-    /// address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
-    #[argh(option, default = "String::from(\"127.0.0.1:8080\")")]
-    listen: String,
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// this node's name
-    #[argh(option)]
-    node: Option<String>,
-    /// the zone
-    #[argh(option)]
-    zone: Option<String>,
-    /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
+local_command! {
+    /// serve the API and the web UI over HTTP
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "serve")]
+    struct ServeCmd {
+        /// address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
+        #[argh(option, default = "String::from(\"127.0.0.1:8080\")")]
+        listen: String,
+    }
 }
 
-/// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) or a jsonl export into the log
-#[derive(FromArgs)]
-#[argh(subcommand, name = "import")]
-struct ImportCmd {
-    /// the legacy database file
-    #[argh(positional)]
-    file: PathBuf,
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// keep everything under DIR
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
+local_command! {
+    /// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) or a jsonl export into the log
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "import")]
+    struct ImportCmd {
+        /// the legacy database file
+        #[argh(positional)]
+        file: PathBuf,
+    }
 }
 
-/// rewrite the message log now, keeping only the newest max_messages
-#[derive(FromArgs)]
-#[argh(subcommand, name = "compact")]
-struct CompactCmd {
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// keep everything under DIR
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
+local_command! {
+    /// write messages to stdout, from a node (--url) or this node's log
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "export")]
+    struct ExportCmd {
+        /// the node: NAME, NAME:PORT or a URL (default: this node's own log)
+        #[argh(option)]
+        url: Option<String>,
+        /// jsonl (default), csv, or legacy (the lines of messages_raw, byte for byte)
+        #[argh(option, default = "String::from(\"jsonl\")")]
+        format: String,
+        /// only this channel
+        #[argh(option)]
+        channel: Option<String>,
+        /// only messages dated at or after these unix seconds
+        #[argh(option, default = "0")]
+        since: u64,
+    }
 }
 
-/// run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
-#[derive(FromArgs)]
-#[argh(subcommand, name = "sync")]
-struct SyncCmd {
-    /// one round with every peer, then exit
-    #[argh(switch)]
-    once: bool,
-    /// log every round, not only changes
-    #[argh(switch)]
-    verbose: bool,
-    /// print one line per peer round on stdout (bytes, requests, time)
-    #[argh(switch)]
-    stats: bool,
-    /// seconds a peer may stall before it is dropped (default 10)
-    #[argh(option, default = "10")]
-    stall: u64,
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// this node's name
-    #[argh(option)]
-    node: Option<String>,
-    /// the zone
-    #[argh(option)]
-    zone: Option<String>,
-    /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
+local_command! {
+    /// rewrite the message log now, keeping only the newest max_messages
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "compact")]
+    struct CompactCmd {}
+}
+
+local_command! {
+    /// run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "sync")]
+    struct SyncCmd {
+        /// one round with every peer, then exit
+        #[argh(switch)]
+        once: bool,
+        /// log every round, not only changes
+        #[argh(switch)]
+        verbose: bool,
+        /// print one line per peer round on stdout (bytes, requests, time)
+        #[argh(switch)]
+        stats: bool,
+        /// seconds a peer may stall before it is dropped (default 10)
+        #[argh(option, default = "10")]
+        stall: u64,
+    }
 }
 
 fn overrides(c: Common) -> Result<Overrides, String> {
@@ -239,13 +229,13 @@ fn load(c: Common) -> Result<Config, String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     if cli.version {
-        println!("meshchat {}", meshchat::api::VERSION);
+        println!("meshchat {}", meshchat::VERSION);
         return Ok(());
     }
     match cli.command {
         None => Err("no command given: try `meshchat --help`".into()),
         Some(Command::Cgi(c)) => {
-            let code = meshchat::cgi::run(&Overrides {
+            let code = meshchat::cgi(&Overrides {
                 config: c.config,
                 ..Default::default()
             });
@@ -255,24 +245,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 Err("the CGI response could not be written".into())
             }
         }
-        Some(Command::Serve(s)) => {
-            let cfg = load(Common {
-                config: s.config,
-                node: s.node,
-                zone: s.zone,
-                data: s.data,
-                option: s.option,
-            })?;
-            meshchat::server::run(cfg, &s.listen).map_err(|e| e.to_string())
+        Some(Command::Serve(mut s)) => {
+            let cfg = load(s.common())?;
+            meshchat::serve(cfg, &s.listen)
         }
-        Some(Command::Import(i)) => {
-            let cfg = load(Common {
-                config: i.config,
-                data: i.data,
-                option: i.option,
-                ..Default::default()
-            })?;
-            import(&cfg, &i.file)
+        Some(Command::Import(mut i)) => {
+            let cfg = load(i.common())?;
+            meshchat::import(&cfg, &i.file)
         }
         Some(Command::Send(s)) => {
             let text = if s.message == ["-"] {
@@ -283,133 +262,47 @@ fn run(cli: Cli) -> Result<(), String> {
             } else {
                 s.message.join(" ")
             };
-            let channel = match s.to {
-                Some(_) if !s.channel.is_empty() => {
-                    return Err("--to and --channel cannot be used together".into())
-                }
-                Some(to) => meshchat::protocol::direct::channel(&s.call_sign, &to)
-                    .map_err(|e| e.to_string())?
-                    .to_string(),
-                None => s.channel,
-            };
-            meshchat::cli::send(&s.url, &s.call_sign, &channel, &text)
+            meshchat::send(&s.url, &s.call_sign, &s.channel, s.to.as_deref(), &text)
         }
         Some(Command::Tail(t)) => {
-            meshchat::sys::catch_stop_signals();
+            meshchat::catch_stop_signals();
             let interval = std::time::Duration::from_secs(t.interval.max(1));
-            let filter =
-                meshchat::cli::Filter::new(t.channel, t.to.as_deref(), t.call_sign.as_deref())?;
-            meshchat::cli::tail(&t.url, &filter, t.lines, t.follow, interval)
+            let filter = meshchat::Filter::new(t.channel, t.to.as_deref(), t.call_sign.as_deref())?;
+            meshchat::tail(&t.url, &filter, t.lines, t.follow, interval)
         }
-        Some(Command::Export(e)) => export(e),
-        Some(Command::Sync(s)) => {
-            let cfg = load(Common {
-                config: s.config,
-                node: s.node,
-                zone: s.zone,
-                data: s.data,
-                option: s.option,
-            })?;
-            let opts = meshchat::sync::Options {
+        Some(Command::Export(mut e)) => {
+            if e.url.is_some() && e.data.is_some() {
+                return Err("--url and --data cannot be used together".into());
+            }
+            let filter = meshchat::Filter {
+                since: e.since,
+                ..meshchat::Filter::new(e.channel.take(), None, None)?
+            };
+            let cfg = load(e.common())?;
+            meshchat::export(e.url.as_deref(), &cfg, &e.format, &filter)
+        }
+        Some(Command::Sync(mut s)) => {
+            let cfg = load(s.common())?;
+            let opts = meshchat::SyncOptions {
                 once: s.once,
                 verbose: s.verbose,
                 stats: s.stats,
                 stall: std::time::Duration::from_secs(s.stall.max(1)),
                 ..Default::default()
             };
-            meshchat::sync::run(cfg, opts).map_err(|e| e.to_string())
+            meshchat::sync(cfg, opts)
         }
-        Some(Command::Compact(c)) => {
-            let cfg = load(Common {
-                config: c.config,
-                data: c.data,
-                option: c.option,
-                ..Default::default()
-            })?;
-            cfg.paths.create_dirs().map_err(|e| e.to_string())?;
-            meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages)
-                .compact()
-                .map_err(|e| e.to_string())
+        Some(Command::Compact(mut c)) => {
+            let cfg = load(c.common())?;
+            meshchat::compact(&cfg)
         }
     }
-}
-
-fn export(e: ExportCmd) -> Result<(), String> {
-    use meshchat::cli::{Filter, Source};
-    if e.url.is_some() && e.data.is_some() {
-        return Err("--url and --data cannot be used together".into());
-    }
-    let format = e.format.parse()?;
-    let filter = Filter {
-        since: e.since,
-        ..Filter::new(e.channel, None, None)?
-    };
-    let out = &mut std::io::stdout().lock();
-    let (_, refused) = match &e.url {
-        Some(url) => meshchat::cli::export(Source::Url(url), format, &filter, out)?,
-        None => {
-            let cfg = load(Common {
-                config: e.config,
-                data: e.data,
-                option: e.option,
-                ..Default::default()
-            })?;
-            let log = meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages);
-            meshchat::cli::export(Source::Log(&log), format, &filter, out)?
-        }
-    };
-    if refused > 0 {
-        eprintln!(
-            "meshchat: {refused} lines of the node's answer were not valid messages, left out"
-        );
-    }
-    Ok(())
-}
-
-/// Reads a file of legacy database lines or of jsonl (as `export` writes them); the
-/// first non-blank character decides.
-fn read_import(text: &str) -> (Vec<Message>, usize) {
-    if text.trim_start().starts_with('{') {
-        let (mut ok, mut bad) = (Vec::new(), 0);
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            match meshchat::protocol::export::parse_jsonl(line.trim()) {
-                Ok(m) => ok.push(m),
-                Err(e) => {
-                    eprintln!("meshchat: line {}: {e}", n + 1);
-                    bad += 1;
-                }
-            }
-        }
-        return (ok, bad);
-    }
-    parse_all(text, Message::parse)
-}
-
-fn import(cfg: &Config, file: &std::path::Path) -> Result<(), String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let (messages, bad) = read_import(&String::from_utf8_lossy(&bytes));
-    cfg.paths.create_dirs().map_err(|e| e.to_string())?;
-    let log = meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages);
-    let merged = log.merge(&messages).map_err(|e| e.to_string())?;
-    log.compact().map_err(|e| e.to_string())?;
-    eprintln!(
-        "meshchat: imported {} messages from {} ({} already present, {} lines refused)",
-        merged.added,
-        file.display(),
-        merged.known,
-        bad
-    );
-    Ok(())
 }
 
 fn main() -> ExitCode {
     // Under a web server: the CGI program, whatever the arguments.
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
-        return ExitCode::from(meshchat::cgi::run(&Overrides::default()) as u8);
+        return ExitCode::from(meshchat::cgi(&Overrides::default()) as u8);
     }
     let cli: Cli = argh::from_env();
     match run(cli) {

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::config::Error;
 use crate::protocol::lines::unescape_each;
 use crate::protocol::uci::Section;
 use crate::store::Paths;
@@ -39,6 +38,25 @@ pub const MAX_TIMEOUT: u64 = 3600;
 pub const MAX_HOOKS: usize = 32;
 /// How often the log is looked at for new messages.
 pub const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// A `config hook` section that cannot be used: the configuration reports it quoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// `hook 'NAME' OPTION`.
+    pub option: String,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid {} '{}': {}",
+            self.option, self.value, self.reason
+        )
+    }
+}
 
 /// One `config hook` section, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +76,7 @@ impl Hook {
     /// Validates a `config hook` section; `index` names an anonymous one.
     pub fn from_section(s: &Section, index: usize) -> Result<Hook, Error> {
         let name = s.name.clone().unwrap_or_else(|| format!("hook{index}"));
-        let bad = |option: &str, value: &str, reason| Error::Invalid {
+        let bad = |option: &str, value: &str, reason| Error {
             option: format!("hook '{name}' {option}"),
             value: value.to_string(),
             reason,
@@ -91,7 +109,7 @@ impl Hook {
     /// The hooks of a configuration's `config hook` sections.
     pub fn all(sections: &[Section]) -> Result<Vec<Hook>, Error> {
         if sections.len() > MAX_HOOKS {
-            return Err(Error::Invalid {
+            return Err(Error {
                 option: "hook".into(),
                 value: sections.len().to_string(),
                 reason: "too many hook sections (at most 32)",

@@ -8,7 +8,6 @@ pub mod digest;
 pub mod direct;
 pub mod export;
 pub mod form;
-pub mod http;
 pub mod json;
 pub mod limits;
 pub mod lines;
