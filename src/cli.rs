@@ -273,17 +273,22 @@ enum Source<'a> {
 }
 
 /// `meshchat export`: the messages `filter` lets through, from the node at `url` (any
-/// MeshChat node), else from the log `cfg` describes, to stdout in `format`.
+/// MeshChat node), else from the log `cfg` describes, to stdout in `format`. A broken
+/// pipe (`| head`) ends it quietly.
 pub fn export(
     url: Option<&str>,
-    cfg: &crate::config::Config,
+    cfg: Option<&crate::config::Config>,
     format: &str,
     filter: &Filter,
 ) -> Result<(), String> {
     let format = format.parse()?;
     let out = &mut std::io::stdout().lock();
-    let log = cfg.store().log;
-    let source = url.map_or(Source::Log(&log), Source::Url);
+    let log = cfg.map(|c| c.store().log);
+    let source = match (url, &log) {
+        (Some(url), _) => Source::Url(url),
+        (None, Some(log)) => Source::Log(log),
+        (None, None) => return Err("export needs --url or this node's configuration".into()),
+    };
     let (_, refused) = write_from(source, format, filter, out)?;
     if refused > 0 {
         eprintln!(
@@ -346,15 +351,27 @@ fn write_export<'a, E>(
             push_line(&mut buf, format, &m);
             written += 1;
         }
-        if buf.len() >= 60 * 1024 {
-            out.write_all(&buf).map_err(|e| e.to_string())?;
+        if buf.len() >= EXPORT_CHUNK {
+            if !flush(out, &buf)? {
+                return Ok((written, refused));
+            }
             buf.clear();
         }
     }
-    out.write_all(&buf)
-        .and_then(|_| out.flush())
-        .map_err(|e| e.to_string())?;
+    flush(out, &buf)?;
     Ok((written, refused))
+}
+
+/// Bytes of output gathered before each write.
+const EXPORT_CHUNK: usize = 60 * 1024;
+
+/// Writes `buf`; `false` when the reader went away (`export | head`), which is no error.
+fn flush(out: &mut impl std::io::Write, buf: &[u8]) -> Result<bool, String> {
+    match out.write_all(buf).and_then(|_| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

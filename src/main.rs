@@ -278,8 +278,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 since: e.since,
                 ..meshchat::Filter::new(e.channel.take(), None, None)?
             };
-            let cfg = load(e.common())?;
-            meshchat::export(e.url.as_deref(), &cfg, &e.format, &filter)
+            // Over HTTP no local configuration is read.
+            let cfg = match e.url {
+                Some(_) => None,
+                None => Some(load(e.common())?),
+            };
+            meshchat::export(e.url.as_deref(), cfg.as_ref(), &e.format, &filter)
         }
         Some(Command::Sync(mut s)) => {
             let cfg = load(s.common())?;
