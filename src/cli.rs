@@ -119,7 +119,7 @@ impl Filter {
                 ..Default::default()
             },
             None => Filter {
-                direct_with: Some(to.trim().to_uppercase()),
+                direct_with: Some(to.trim().to_ascii_uppercase()),
                 ..Default::default()
             },
         })

@@ -65,7 +65,7 @@ pub struct Hook {
     pub name: String,
     /// Glob on the channel, case-sensitive; empty matches only "Everything".
     pub channel: String,
-    /// Glob on the message text, lower-cased.
+    /// Glob on the message text, lower-cased (ASCII letters: matching ignores their case).
     pub text: String,
     /// The program and its arguments: `command` split at whitespace, then each `arg`.
     pub argv: Vec<String>,
@@ -99,7 +99,7 @@ impl Hook {
         };
         Ok(Hook {
             channel: s.get("channel").unwrap_or("*").to_string(),
-            text: s.get("match").unwrap_or("*").to_lowercase(),
+            text: s.get("match").unwrap_or("*").to_ascii_lowercase(),
             argv,
             timeout: Duration::from_secs(timeout),
             name,
@@ -132,7 +132,7 @@ impl Hook {
         }
         let mut text = String::with_capacity(stored.len());
         unescape_each(stored, |p| text.push_str(p));
-        glob(self.text.as_bytes(), text.to_lowercase().as_bytes())
+        glob(self.text.as_bytes(), text.to_ascii_lowercase().as_bytes())
     }
 }
 

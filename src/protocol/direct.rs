@@ -1,5 +1,5 @@
 //! Direct messages: an ordinary message whose channel is `@` followed by the two call
-//! signs, upper-cased, sorted (byte order) and joined by `+` (`@K1ABC+W2XYZ`). Legacy
+//! signs, upper-cased (ASCII letters), sorted (byte order) and joined by `+` (`@K1ABC+W2XYZ`). Legacy
 //! nodes store, sync and show it as a channel of that name; nothing about it is private.
 
 use super::limits::MAX_CHANNEL;
@@ -42,7 +42,7 @@ impl From<FieldError> for DirectError {
 }
 
 fn member(call: &str) -> Result<String, DirectError> {
-    let c = call.trim().to_uppercase();
+    let c = call.trim().to_ascii_uppercase();
     if c.is_empty()
         || c.chars()
             .any(|ch| ch.is_whitespace() || ch.is_control() || ch == '+' || ch == '@')
