@@ -127,6 +127,14 @@ fn archive_and_webhook_hooks() {
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(v, message(&node, "e0000002"));
     }
+    // The server saw the posts before the hooks exited: wait for their outcomes.
+    wait_for(20, "four outcomes", || {
+        node.get("action=action_log")
+            .json()
+            .as_array()
+            .map_or(0, |a| a.len())
+            == 4
+    });
     let log = node.get("action=action_log").json();
     let results: Vec<(&str, &str)> = log
         .as_array()
