@@ -33,6 +33,9 @@ if [ "${1:-all}" = all ]; then
     want qemu-mips-static qemu-user-static
     want busybox busybox
     want file file
+    # examples/ (run by tests/examples.rs): the webhook hook posts with curl or wget.
+    want curl curl
+    want wget wget
     # Packaging suites (mk/cross.mk, mk/package.mk): ELF checks, the deb's system user,
     # its systemd units.
     want readelf binutils

@@ -6,11 +6,33 @@ use std::path::Path;
 use crate::config::Config;
 use crate::protocol::lines::{parse_all, Message};
 
-/// Merges a legacy Lua MeshChat database (`/tmp/meshchat/messages.<zone>`) into the log,
-/// then compacts it; reports what it did on stderr.
+/// Reads a file of legacy database lines or of jsonl (as `export` writes it); the first
+/// non-blank character decides. Refused jsonl lines are reported with their numbers.
+fn read_import(text: &str) -> (Vec<Message>, usize) {
+    if !text.trim_start().starts_with('{') {
+        return parse_all(text, Message::parse);
+    }
+    let (mut ok, mut bad) = (Vec::new(), 0);
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match crate::protocol::export::parse_jsonl(line.trim()) {
+            Ok(m) => ok.push(m),
+            Err(e) => {
+                eprintln!("meshchat: line {}: {e}", n + 1);
+                bad += 1;
+            }
+        }
+    }
+    (ok, bad)
+}
+
+/// Merges a legacy Lua MeshChat database (`/tmp/meshchat/messages.<zone>`) or a jsonl
+/// export into the log, then compacts it; reports what it did on stderr.
 pub fn import(cfg: &Config, file: &Path) -> Result<(), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let (messages, bad) = parse_all(&String::from_utf8_lossy(&bytes), Message::parse);
+    let (messages, bad) = read_import(&String::from_utf8_lossy(&bytes));
     cfg.paths.create_dirs().map_err(|e| e.to_string())?;
     let log = cfg.store().log;
     let merged = log.merge(&messages).map_err(|e| e.to_string())?;

@@ -24,6 +24,7 @@ mod api;
 mod cgi;
 mod cli;
 mod config;
+mod hooks;
 mod http;
 mod protocol;
 mod server;
@@ -33,7 +34,7 @@ mod sys;
 
 pub use admin::{compact, import, purge};
 pub use api::VERSION;
-pub use cli::{send, tail};
+pub use cli::{export, send, tail, Filter};
 pub use config::{Config, Overrides};
 pub use sync::Options as SyncOptions;
 pub use sys::catch_stop_signals;

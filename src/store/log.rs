@@ -44,7 +44,7 @@ pub fn write_record(out: &mut String, m: &Message) {
 }
 
 /// The line inside a record, if its CRC holds.
-fn record_line(record: &[u8]) -> Option<&str> {
+pub fn record_line(record: &[u8]) -> Option<&str> {
     if record.len() < 10 || record[8] != b'\t' {
         return None;
     }
