@@ -18,6 +18,9 @@ use crate::store::{Paths, Store};
 pub const DEFAULT_FILE: &str = "/etc/config/meshchat";
 /// The environment variable that names another configuration file.
 pub const ENV_VAR: &str = "MESHCHAT_CONFIG";
+/// Peers pulled per sync round unless `sync_fanout` says otherwise: chosen with the
+/// mesh simulator (docs/SYNC.md, "Peer selection").
+pub const DEFAULT_SYNC_FANOUT: usize = 3;
 /// The zone when the node advertises none.
 pub const DEFAULT_ZONE: &str = "MeshChat";
 
@@ -310,12 +313,7 @@ impl Config {
             platform_option,
             platform: OnceLock::new(),
             digest_sync: flag(raw, "digest_sync", true)?,
-            sync_fanout: number(
-                raw,
-                "sync_fanout",
-                crate::sync::strategy::DEFAULT_FANOUT,
-                0,
-            )?,
+            sync_fanout: number(raw, "sync_fanout", DEFAULT_SYNC_FANOUT, 0)?,
             debug: flag(raw, "debug", false)?,
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),

@@ -16,7 +16,8 @@
 pub mod net;
 pub mod report;
 
-pub use crate::sync::strategy::{Strategy, DEFAULT_FANOUT};
+pub use crate::config::DEFAULT_SYNC_FANOUT as DEFAULT_FANOUT;
+pub use crate::sync::strategy::Strategy;
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
@@ -86,7 +87,7 @@ impl Scenario {
     pub fn full(strategy: Strategy, nodes: usize, loss: f64, legacy_share: f64) -> Scenario {
         Scenario {
             strategy,
-            default: strategy == Strategy::from_fanout(crate::sync::strategy::DEFAULT_FANOUT),
+            default: strategy == Strategy::from_fanout(DEFAULT_FANOUT),
             nodes,
             topology: Topology::Aredn,
             loss,
@@ -730,6 +731,7 @@ impl<'o> Sim<'o> {
             return (Ending::Failed, memo, 1);
         };
         let node = self.w.nodes[i].node.clone();
+        let before = node.local.snapshot().map(|s| s.version).unwrap_or(0);
         let result = daemon::round(&node, &p, &t, &mut memo);
         let ms = (t.elapsed.get().ceil() as Millis).max(1);
         let first = t.first.get().map(|f| Duration::from_micros((f * 1000.0) as u64));
@@ -754,9 +756,10 @@ impl<'o> Sim<'o> {
         }
         if let Ok(out) = &result {
             self.observer.round(self.now + ms, i, peer, &out.learned);
-            if out.tally.pulled > 0 {
-                self.note_arrivals(i, self.now + ms);
-            }
+        }
+        // Also after a failed round: what it merged before failing stays.
+        if self.w.nodes[i].node.local.snapshot().map_or(0, |s| s.version) != before {
+            self.note_arrivals(i, self.now + ms);
         }
         (ending, memo, ms)
     }
@@ -866,6 +869,18 @@ impl<'o> Sim<'o> {
             load = Some(self.w.counters.borrow().minus(&before));
             self.run_until_spread(first, start + (sc.messages as u64 + sc.spread_limit_s) * s);
             let need99 = (n * 99).div_ceil(100);
+            if std::env::var_os("SIMDEBUG").is_some() {
+                for t in &self.tracked[first..] {
+                    if t.holders < n {
+                        let lacking: Vec<usize> = (0..n).filter(|&i| t.arrived[i].is_none()).take(5).collect();
+                        eprintln!("msg {} from {} holders {} lacking {:?}", t.id, t.origin, t.holders, lacking);
+                        for &l in &lacking {
+                            let has = self.w.nodes[l].node.local.snapshot().map(|s| s.has(t.id)).unwrap_or(false);
+                            eprintln!("  node {l} legacy {} has-in-log {has} workers {} queue {}", self.w.nodes[l].legacy, self.w.nodes[l].workers, self.w.nodes[l].queue.len());
+                        }
+                    }
+                }
+            }
             for t in &self.tracked[first..] {
                 let mut times: Vec<Millis> = t.arrived.iter().flatten().map(|a| a - t.posted).collect();
                 times.sort_unstable();
