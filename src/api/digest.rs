@@ -125,7 +125,11 @@ pub const PIGGYBACK: usize = digest::SMALL;
 /// The gossip hint: a client whose check names a newest key (`n`) newer than ours
 /// holds a message we lack. Our sync daemon is told, and pulls it at once. Cheap: the
 /// newest key comes with the cached version, and only news is written.
-fn hint(api: &Api, call: &Call, newest: Option<(crate::protocol::Epoch, crate::protocol::MessageId)>) {
+fn hint(
+    api: &Api,
+    call: &Call,
+    newest: Option<(crate::protocol::Epoch, crate::protocol::MessageId)>,
+) {
     let Some(Ok(Bound::Key(theirs))) = call.params.get_nonempty("n").map(str::parse::<Bound>)
     else {
         return;

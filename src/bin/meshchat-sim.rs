@@ -92,8 +92,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--out" => a.out = Some(value()?),
             "--nodes" => a.one.nodes = value()?.parse().map_err(|_| bad("a number"))?,
             "--strategy" => {
-                a.one.strategy =
-                    parse_strategy(&value()?).ok_or_else(|| bad("a strategy"))?;
+                a.one.strategy = parse_strategy(&value()?).ok_or_else(|| bad("a strategy"))?;
                 a.one.default = a.one.strategy == Strategy::from_fanout(DEFAULT_FANOUT);
             }
             "--topology" => {
@@ -121,7 +120,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
 
 fn run_all(scenarios: Vec<Scenario>, jobs: usize) -> Result<Vec<Report>, String> {
     let total = scenarios.len();
-    let work = Arc::new(Mutex::new(scenarios.into_iter().enumerate().collect::<Vec<_>>()));
+    let work = Arc::new(Mutex::new(
+        scenarios.into_iter().enumerate().collect::<Vec<_>>(),
+    ));
     let done: Arc<Mutex<Vec<(usize, Result<Report, String>)>>> = Arc::default();
     let mut threads = Vec::new();
     for _ in 0..jobs.clamp(1, total.max(1)) {
@@ -150,9 +151,7 @@ fn run_all(scenarios: Vec<Scenario>, jobs: usize) -> Result<Vec<Report>, String>
 }
 
 fn markdown(runs: &[Report], command: &str) -> String {
-    let mut out = String::from(
-        "# Mesh simulator results\n\nWritten by `make sim` (`",
-    );
+    let mut out = String::from("# Mesh simulator results\n\nWritten by `make sim` (`");
     out.push_str(command);
     out.push_str(
         "`): meshchat's own sync code over a simulated mesh; the simulator supplies only \

@@ -28,11 +28,11 @@ use std::time::Duration;
 
 use crate::api::{Api, Body, Request};
 use crate::config::{Config, Overrides, Raw};
+use crate::http::client::{Reply, Transport, CONNECT_TIMEOUT, STALL};
+use crate::http::FetchError;
 use crate::protocol::lines::Message;
 use crate::protocol::{Epoch, MessageId, NodeName};
 use crate::store::hints;
-use crate::http::client::{Reply, Transport, CONNECT_TIMEOUT, STALL};
-use crate::http::FetchError;
 use crate::sync::daemon::{self, WORKERS};
 use crate::sync::discovery::Peer;
 use crate::sync::strategy::{Ending, Millis, Planner};
@@ -263,9 +263,7 @@ impl SimTransport<'_> {
         let w = self.w;
         let legacy_client = w.nodes[self.from].legacy;
         let target = &w.nodes[self.to];
-        let req_bytes = REQUEST_HEAD
-            + query.len()
-            + form.map_or(0, |f| f.len() + POST_HEAD);
+        let req_bytes = REQUEST_HEAD + query.len() + form.map_or(0, |f| f.len() + POST_HEAD);
         let mut answer: Option<(u16, Vec<(&'static str, String)>, Vec<u8>)> = None;
         let mut served = |w: &World| -> usize {
             let api = Api::new(&target.node.cfg);
@@ -389,6 +387,8 @@ pub struct Report {
     /// Seconds of wall time the run took.
     pub wall_s: f64,
     pub legacy_nodes: usize,
+    /// Followed messages posted on legacy nodes.
+    pub legacy_posts: usize,
 }
 
 fn mean(v: &[u64]) -> f64 {
@@ -493,15 +493,30 @@ fn config(root: &Path, i: usize, legacy: bool, sc: &Scenario) -> Result<Config, 
         data: Some(dir.clone()),
         options: vec![
             ("digest_sync".into(), if legacy { "0" } else { "1" }.into()),
-            ("sync_fanout".into(), match sc.strategy {
-                Strategy::AllPeers => "0".into(),
-                Strategy::Gossip { fanout } => fanout.to_string(),
-            }),
+            (
+                "sync_fanout".into(),
+                match sc.strategy {
+                    Strategy::AllPeers => "0".into(),
+                    Strategy::Gossip { fanout } => fanout.to_string(),
+                },
+            ),
             ("platform".into(), "node".into()),
-            ("services_dir".into(), dir.join("none").to_string_lossy().into_owned()),
-            ("services_olsr".into(), dir.join("none").to_string_lossy().into_owned()),
-            ("hsmmmesh_file".into(), dir.join("none").to_string_lossy().into_owned()),
-            ("setup_file".into(), dir.join("none").to_string_lossy().into_owned()),
+            (
+                "services_dir".into(),
+                dir.join("none").to_string_lossy().into_owned(),
+            ),
+            (
+                "services_olsr".into(),
+                dir.join("none").to_string_lossy().into_owned(),
+            ),
+            (
+                "hsmmmesh_file".into(),
+                dir.join("none").to_string_lossy().into_owned(),
+            ),
+            (
+                "setup_file".into(),
+                dir.join("none").to_string_lossy().into_owned(),
+            ),
         ],
         ..Overrides::default()
     };
@@ -524,10 +539,11 @@ impl<'o> Sim<'o> {
         let mut rng = Rng::new(sc.seed);
         let net = net::build(sc.topology, sc.nodes, sc.loss, &mut rng);
         let n = net.n;
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let root = sc.dir.join(format!(
             "meshchat-sim-{}-{}",
             std::process::id(),
-            rng.next() % 1_000_000
+            RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&root);
         let legacy_count = (sc.legacy_share * n as f64).round() as usize;
@@ -622,7 +638,10 @@ impl<'o> Sim<'o> {
             self.w.nodes[i].wake = None;
             return;
         }
-        if self.w.nodes[i].wake.is_some_and(|w| w <= t && w >= self.now) {
+        if self.w.nodes[i]
+            .wake
+            .is_some_and(|w| w <= t && w >= self.now)
+        {
             return;
         }
         self.w.nodes[i].wake = Some(t);
@@ -713,7 +732,14 @@ impl<'o> Sim<'o> {
             let (ending, memo, ms) = self.round(i, peer, memo);
             self.w.nodes[i].memos.insert(peer, memo);
             let t = self.now + ms;
-            self.at(t, Ev::Done { node: i, peer, ending });
+            self.at(
+                t,
+                Ev::Done {
+                    node: i,
+                    peer,
+                    ending,
+                },
+            );
         }
     }
 
@@ -734,7 +760,10 @@ impl<'o> Sim<'o> {
         let before = node.local.snapshot().map(|s| s.version).unwrap_or(0);
         let result = daemon::round(&node, &p, &t, &mut memo);
         let ms = (t.elapsed.get().ceil() as Millis).max(1);
-        let first = t.first.get().map(|f| Duration::from_micros((f * 1000.0) as u64));
+        let first = t
+            .first
+            .get()
+            .map(|f| Duration::from_micros((f * 1000.0) as u64));
         let ending = daemon::ending(&result, first);
         let hops = usize::from(self.w.net.path(i, peer).hops).min(31);
         if !self.w.nodes[i].legacy {
@@ -758,7 +787,13 @@ impl<'o> Sim<'o> {
             self.observer.round(self.now + ms, i, peer, &out.learned);
         }
         // Also after a failed round: what it merged before failing stays.
-        if self.w.nodes[i].node.local.snapshot().map_or(0, |s| s.version) != before {
+        if self.w.nodes[i]
+            .node
+            .local
+            .snapshot()
+            .map_or(0, |s| s.version)
+            != before
+        {
             self.note_arrivals(i, self.now + ms);
         }
         (ending, memo, ms)
@@ -869,20 +904,9 @@ impl<'o> Sim<'o> {
             load = Some(self.w.counters.borrow().minus(&before));
             self.run_until_spread(first, start + (sc.messages as u64 + sc.spread_limit_s) * s);
             let need99 = (n * 99).div_ceil(100);
-            if std::env::var_os("SIMDEBUG").is_some() {
-                for t in &self.tracked[first..] {
-                    if t.holders < n {
-                        let lacking: Vec<usize> = (0..n).filter(|&i| t.arrived[i].is_none()).take(5).collect();
-                        eprintln!("msg {} from {} holders {} lacking {:?}", t.id, t.origin, t.holders, lacking);
-                        for &l in &lacking {
-                            let has = self.w.nodes[l].node.local.snapshot().map(|s| s.has(t.id)).unwrap_or(false);
-                            eprintln!("  node {l} legacy {} has-in-log {has} workers {} queue {}", self.w.nodes[l].legacy, self.w.nodes[l].workers, self.w.nodes[l].queue.len());
-                        }
-                    }
-                }
-            }
             for t in &self.tracked[first..] {
-                let mut times: Vec<Millis> = t.arrived.iter().flatten().map(|a| a - t.posted).collect();
+                let mut times: Vec<Millis> =
+                    t.arrived.iter().flatten().map(|a| a - t.posted).collect();
                 times.sort_unstable();
                 let at = |k: usize| times.get(k - 1).map(|&x| x as f64 / 1000.0);
                 spread.push((at(need99), if times.len() == n { at(n) } else { None }));
@@ -904,8 +928,10 @@ impl<'o> Sim<'o> {
                     continue;
                 }
                 let node = side[self.w.rng.borrow_mut().below(side.len())];
-                let at = start + 10 * s + (k as Millis) * (sc.partition_s * s / 2)
-                    / sc.partition_messages.max(1) as Millis;
+                let at = start
+                    + 10 * s
+                    + (k as Millis) * (sc.partition_s * s / 2)
+                        / sc.partition_messages.max(1) as Millis;
                 self.at(at, Ev::Post(node));
             }
             let healed = start + sc.partition_s * s;
@@ -923,6 +949,11 @@ impl<'o> Sim<'o> {
             }
         }
         let legacy_nodes = self.w.nodes.iter().filter(|x| x.legacy).count();
+        let legacy_posts = self
+            .tracked
+            .iter()
+            .filter(|t| self.w.nodes[t.origin].legacy)
+            .count();
         let report = Report {
             idle,
             idle_minutes: sc.idle_s as f64 / 60.0,
@@ -933,6 +964,7 @@ impl<'o> Sim<'o> {
             simulated_s: self.now as f64 / 1000.0,
             wall_s: wall.elapsed().as_secs_f64(),
             legacy_nodes,
+            legacy_posts,
             scenario: sc,
         };
         let _ = std::fs::remove_dir_all(&self.root);
@@ -943,5 +975,122 @@ impl<'o> Sim<'o> {
 impl Drop for Sim<'_> {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small AREDN-like mesh with the phases shortened: seconds of wall time.
+    fn small(strategy: Strategy, nodes: usize, legacy: f64) -> Scenario {
+        let mut sc = Scenario::full(strategy, nodes, 0.1, legacy);
+        sc.messages = 20;
+        sc.partition_s = 120;
+        sc.partition_messages = 4;
+        sc.spread_limit_s = 300;
+        sc.heal_limit_s = 300;
+        sc
+    }
+
+    fn run(sc: Scenario) -> Report {
+        Sim::new(sc, &mut NoObserver).expect("sim starts").run()
+    }
+
+    #[test]
+    fn the_default_strategy_meets_the_goals_on_a_small_mesh() {
+        let r = run(small(Strategy::from_fanout(DEFAULT_FANOUT), 40, 0.0));
+        assert!(r.complete(), "{r:?}");
+        assert!(r.spread_p99().is_some_and(|s| s <= 60.0), "{:?}", r.spread);
+        assert!(r.spread_max().is_some_and(|s| s <= 120.0), "{:?}", r.spread);
+        assert!(r.heal_s.is_some_and(|s| s <= 120.0), "{:?}", r.heal_s);
+        assert!(r.idle_requests_mean() <= 30.0, "{}", r.idle_requests_mean());
+        assert!(r.idle_requests_max() <= 60.0, "{}", r.idle_requests_max());
+        assert!(r.idle_requests_mean() > 0.0);
+    }
+
+    #[test]
+    fn legacy_nodes_get_and_give_every_message() {
+        let mut sc = small(Strategy::from_fanout(DEFAULT_FANOUT), 20, 0.25);
+        sc.seed = 3;
+        let r = run(sc);
+        assert_eq!(r.legacy_nodes, 5);
+        assert!(r.legacy_posts > 0, "no message was posted on a legacy node");
+        assert!(r.complete(), "{:?} {:?}", r.spread, r.heal_s);
+        assert!(r.idle_legacy_requests_mean() > 0.0);
+    }
+
+    #[test]
+    fn all_peers_costs_grow_with_the_mesh_gossip_does_not() {
+        let idle = |strategy, n| {
+            let mut sc = small(strategy, n, 0.0);
+            sc.messages = 0;
+            sc.partition_s = 0;
+            run(sc).idle_requests_mean()
+        };
+        let gossip = Strategy::from_fanout(DEFAULT_FANOUT);
+        let (a10, a40) = (idle(Strategy::AllPeers, 10), idle(Strategy::AllPeers, 40));
+        let (g10, g40) = (idle(gossip, 10), idle(gossip, 40));
+        assert!(a40 > 3.0 * a10, "all-peers {a10} -> {a40}");
+        assert!(g40 < 1.5 * g10 && g40 < a40 / 5.0, "gossip {g10} -> {g40}");
+    }
+
+    #[test]
+    fn runs_are_deterministic() {
+        let mut sc = small(Strategy::from_fanout(DEFAULT_FANOUT), 12, 0.0);
+        sc.partition_s = 0;
+        let (a, b) = (run(sc.clone()), run(sc));
+        assert_eq!(a.idle.served, b.idle.served);
+        assert_eq!(a.idle.bytes, b.idle.bytes);
+        assert_eq!(a.spread, b.spread);
+    }
+
+    /// Counts what a delivery tracker would see.
+    #[derive(Default)]
+    struct Count {
+        rounds: usize,
+        with_version: usize,
+        arrivals: Vec<usize>,
+    }
+
+    impl Observer for Count {
+        fn round(&mut self, _: Millis, _: usize, _: usize, learned: &crate::sync::Learned) {
+            self.rounds += 1;
+            self.with_version += usize::from(learned.version.is_some());
+        }
+        fn arrived(&mut self, _: Millis, _: usize, msg: usize) {
+            if self.arrivals.len() <= msg {
+                self.arrivals.resize(msg + 1, 0);
+            }
+            self.arrivals[msg] += 1;
+        }
+    }
+
+    #[test]
+    fn observers_see_every_round_and_every_arrival() {
+        let mut sc = small(Strategy::from_fanout(DEFAULT_FANOUT), 15, 0.0);
+        sc.partition_s = 0;
+        sc.messages = 5;
+        let mut count = Count::default();
+        let r = Sim::new(sc, &mut count).expect("sim starts").run();
+        assert!(r.complete());
+        assert!(count.rounds > 0 && count.with_version == count.rounds);
+        assert_eq!(
+            count.arrivals,
+            vec![15; 5],
+            "each message arrives once per node"
+        );
+    }
+
+    #[test]
+    fn the_namespace_mesh_converges() {
+        let mut sc = Scenario::full(Strategy::from_fanout(DEFAULT_FANOUT), 6, 0.2, 0.0);
+        sc.topology = Topology::LineFivePlusBranch;
+        sc.partition_s = 60;
+        sc.partition_messages = 4;
+        sc.messages = 10;
+        let r = run(sc);
+        assert_eq!(r.scenario.topology.name(), "line5+branch");
+        assert!(r.complete(), "{:?} {:?}", r.spread, r.heal_s);
     }
 }

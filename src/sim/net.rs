@@ -335,14 +335,16 @@ pub fn build(t: Topology, n: usize, loss: f64, rng: &mut Rng) -> Net {
             }
             for isl in 0..islands {
                 let members: Vec<usize> = (0..n).filter(|&i| cluster[i] == isl).collect();
-                let pos: Vec<(f64, f64)> = members.iter().map(|_| (rng.unit(), rng.unit())).collect();
+                let pos: Vec<(f64, f64)> =
+                    members.iter().map(|_| (rng.unit(), rng.unit())).collect();
                 // Radio links within range; then each node without a link joins the
                 // nearest earlier node, so every island is connected.
                 for x in 0..members.len() {
                     let mut linked = false;
                     let mut nearest = (f64::MAX, usize::MAX);
                     for y in 0..x {
-                        let d = ((pos[x].0 - pos[y].0).powi(2) + (pos[x].1 - pos[y].1).powi(2)).sqrt();
+                        let d =
+                            ((pos[x].0 - pos[y].0).powi(2) + (pos[x].1 - pos[y].1).powi(2)).sqrt();
                         if d < RANGE {
                             links.push(radio(members[x], members[y], loss, rng));
                             linked = true;

@@ -58,7 +58,8 @@ pub fn json_run(r: &Report) -> String {
         r.idle_legacy_requests_mean(),
         num(r.heal_s),
         sc.partition_s,
-        r.load_bytes().map_or_else(|| "null".to_string(), |b| format!("{b:.0}")),
+        r.load_bytes()
+            .map_or_else(|| "null".to_string(), |b| format!("{b:.0}")),
         hops.join(","),
         r.simulated_s,
         r.wall_s,
@@ -123,5 +124,8 @@ pub fn hops(r: &Report) -> String {
         .map(|(h, c)| format!("{h}: {:.0}% of {}", 100.0 * c.1 as f64 / c.0 as f64, c.0))
         .collect::<Vec<_>>()
         .join(", ")
-        + &format!("; hints in the load window: {}", r.load.as_ref().map_or(0, |l| l.hints))
+        + &format!(
+            "; hints in the load window: {}",
+            r.load.as_ref().map_or(0, |l| l.hints)
+        )
 }

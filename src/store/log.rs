@@ -197,9 +197,18 @@ impl Meta {
         let version = num().filter(|v| *v >= 0).map(|v| v as u64);
         // Older caches end here: the newest key is then unknown, and so is the version.
         let newest = match (num(), num()) {
-            (Some(e), Some(id)) if e >= 0 && id >= 0 => Some((Epoch(e as u64), MessageId(id as u32))),
+            (Some(e), Some(id)) if e >= 0 && id >= 0 => {
+                Some((Epoch(e as u64), MessageId(id as u32)))
+            }
             (Some(-1), Some(-1)) => None,
-            _ => return Some(Meta { key, records, version: None, newest: None }),
+            _ => {
+                return Some(Meta {
+                    key,
+                    records,
+                    version: None,
+                    newest: None,
+                })
+            }
         };
         Some(Meta {
             key,

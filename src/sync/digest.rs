@@ -130,7 +130,12 @@ fn fetch(reply: Result<crate::http::client::Reply, FetchError>) -> Result<Option
 }
 
 /// One digest round with `peer`.
-pub fn pull(node: &Node, peer: &Peer, client: &dyn Transport, memo: &mut Memo) -> Result<Outcome, Error> {
+pub fn pull(
+    node: &Node,
+    peer: &Peer,
+    client: &dyn Transport,
+    memo: &mut Memo,
+) -> Result<Outcome, Error> {
     let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();

@@ -111,7 +111,12 @@ fn step<T>(r: Result<T, FetchError>, out: &mut Outcome) -> Result<Option<T>, Err
 
 /// One legacy round with `peer`. When the peer turns out to speak `digest-v1` (and we
 /// do), stops after the users and says so: the caller continues with the extension.
-pub fn pull(node: &Node, peer: &Peer, client: &dyn Transport, memo: &mut Memo) -> Result<Outcome, Error> {
+pub fn pull(
+    node: &Node,
+    peer: &Peer,
+    client: &dyn Transport,
+    memo: &mut Memo,
+) -> Result<Outcome, Error> {
     let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();

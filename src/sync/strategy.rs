@@ -213,8 +213,7 @@ impl Planner {
             Some(rtt) if rtt > near => (f64::from(near) / f64::from(rtt)).powi(2),
             _ => 1.0,
         };
-        if s
-            .last_news
+        if s.last_news
             .is_some_and(|t| now.saturating_sub(t) < NEWS_INTERVALS * self.interval)
         {
             w *= NEWS_BOOST;
@@ -358,8 +357,8 @@ impl Planner {
                     s.hint_tries = 0;
                 }
                 if !gossip {
-                    let factor = (1u64 << s.failures.saturating_sub(1).min(3))
-                        .min(MAX_BACKOFF_INTERVALS);
+                    let factor =
+                        (1u64 << s.failures.saturating_sub(1).min(3)).min(MAX_BACKOFF_INTERVALS);
                     s.due = now + interval * factor;
                 }
             }
@@ -410,7 +409,9 @@ impl Planner {
             }
         }
         if let Strategy::Gossip { .. } = self.strategy {
-            t = t.min(self.next_round).min(self.news_round.unwrap_or(Millis::MAX));
+            t = t
+                .min(self.next_round)
+                .min(self.news_round.unwrap_or(Millis::MAX));
         }
         t.max(now)
     }
@@ -480,37 +481,37 @@ mod tests {
 
     #[test]
     fn gossip_prefers_near_peers_and_avoids_failing_ones() {
-        let mut p = planner(Strategy::Gossip { fanout: 1 }, 3);
-        p.finished(
-            0,
-            0,
-            Ending::Answered {
-                news: false,
-                rtt_ms: Some(50),
-            },
-        );
-        p.finished(
-            1,
-            0,
-            Ending::Answered {
-                news: false,
-                rtt_ms: Some(1000),
-            },
-        );
+        // 0: near, 1: far, 2: failing, 3: never tried.
+        let mut p = planner(Strategy::Gossip { fanout: 2 }, 4);
+        for (i, rtt) in [(0, 50), (1, 1000)] {
+            p.finished(
+                i,
+                0,
+                Ending::Answered {
+                    news: false,
+                    rtt_ms: Some(rtt),
+                },
+            );
+        }
         for _ in 0..3 {
             p.finished(2, 0, Ending::Unreachable);
         }
-        let mut counts = [0u32; 3];
+        let mut counts = [0u32; 4];
         let mut now = 0;
         for _ in 0..3000 {
             let s = p.start(now);
-            counts[s[0]] += 1;
-            p.finished(s[0], now, Ending::Failed);
+            assert_eq!(s.len(), 2);
+            // The first pick is among the peers that answered.
+            assert!(s[0] <= 1, "{s:?}");
+            for &i in &s {
+                counts[i] += 1;
+            }
+            finish_all(&mut p, &s, now, Ending::Failed);
             now += IV;
         }
-        // Weights 1, 0.01, 1/64.
+        // Weights: near 1, far (50/1000)² = 0.0025, failing 1/64, unknown 1.
         assert!(counts[0] > 20 * counts[1], "{counts:?}");
-        assert!(counts[0] > 20 * counts[2], "{counts:?}");
+        assert!(counts[3] > 20 * counts[2], "{counts:?}");
         assert!(counts[2] > 0, "a failing peer keeps a chance: {counts:?}");
     }
 
