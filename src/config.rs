@@ -410,6 +410,7 @@ mod tests {
         assert_eq!(c.paths.ram_dir, Path::new("/tmp/meshchat"));
         assert_eq!(c.services_dir, Path::new("/var/run/arednlink/services"));
         assert!(c.digest_sync);
+        assert_eq!(c.sync_fanout, DEFAULT_SYNC_FANOUT);
     }
 
     #[test]
@@ -449,6 +450,13 @@ mod tests {
         assert!(cfg("config meshchat main\n list peer 'a;reboot:80'\n").is_err());
         assert!(cfg("config meshchat main\n option node 'bad node'\n").is_err());
         assert!(cfg("config meshchat main\n option digest_sync 'maybe'\n").is_err());
+        assert!(cfg("config meshchat main\n option sync_fanout 'many'\n").is_err());
+        assert_eq!(
+            cfg("config meshchat main\n option sync_fanout '0'\n")
+                .unwrap()
+                .sync_fanout,
+            0
+        );
     }
 
     #[test]
