@@ -17,7 +17,8 @@ pub mod delivery;
 pub mod net;
 pub mod report;
 
-pub use crate::sync::strategy::{Strategy, DEFAULT_FANOUT};
+pub use crate::config::DEFAULT_SYNC_FANOUT as DEFAULT_FANOUT;
+pub use crate::sync::strategy::Strategy;
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
@@ -87,7 +88,7 @@ impl Scenario {
     pub fn full(strategy: Strategy, nodes: usize, loss: f64, legacy_share: f64) -> Scenario {
         Scenario {
             strategy,
-            default: strategy == Strategy::from_fanout(crate::sync::strategy::DEFAULT_FANOUT),
+            default: strategy == Strategy::from_fanout(DEFAULT_FANOUT),
             nodes,
             topology: Topology::Aredn,
             loss,
@@ -387,6 +388,8 @@ pub struct Report {
     /// Seconds of wall time the run took.
     pub wall_s: f64,
     pub legacy_nodes: usize,
+    /// Followed messages posted on legacy nodes.
+    pub legacy_posts: usize,
 }
 
 fn mean(v: &[u64]) -> f64 {
@@ -537,10 +540,11 @@ impl<'o> Sim<'o> {
         let mut rng = Rng::new(sc.seed);
         let net = net::build(sc.topology, sc.nodes, sc.loss, &mut rng);
         let n = net.n;
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let root = sc.dir.join(format!(
             "meshchat-sim-{}-{}",
             std::process::id(),
-            rng.next() % 1_000_000
+            RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&root);
         let legacy_count = (sc.legacy_share * n as f64).round() as usize;
@@ -755,6 +759,7 @@ impl<'o> Sim<'o> {
             return (Ending::Failed, memo, 1);
         };
         let node = self.w.nodes[i].node.clone();
+        let before = node.local.snapshot().map(|s| s.version).unwrap_or(0);
         let result = daemon::round(&node, &p, &t, &mut memo);
         let ms = (t.elapsed.get().ceil() as Millis).max(1);
         let first = t
@@ -782,9 +787,16 @@ impl<'o> Sim<'o> {
         }
         if let Ok(out) = &result {
             self.observer.round(self.now + ms, i, peer, &out.learned);
-            if out.tally.pulled > 0 {
-                self.note_arrivals(i, self.now + ms);
-            }
+        }
+        // Also after a failed round: what it merged before failing stays.
+        if self.w.nodes[i]
+            .node
+            .local
+            .snapshot()
+            .map_or(0, |s| s.version)
+            != before
+        {
+            self.note_arrivals(i, self.now + ms);
         }
         (ending, memo, ms)
     }
@@ -939,6 +951,11 @@ impl<'o> Sim<'o> {
             }
         }
         let legacy_nodes = self.w.nodes.iter().filter(|x| x.legacy).count();
+        let legacy_posts = self
+            .tracked
+            .iter()
+            .filter(|t| self.w.nodes[t.origin].legacy)
+            .count();
         let report = Report {
             idle,
             idle_minutes: sc.idle_s as f64 / 60.0,
@@ -949,6 +966,7 @@ impl<'o> Sim<'o> {
             simulated_s: self.now as f64 / 1000.0,
             wall_s: wall.elapsed().as_secs_f64(),
             legacy_nodes,
+            legacy_posts,
             scenario: sc,
         };
         let _ = std::fs::remove_dir_all(&self.root);
@@ -959,5 +977,122 @@ impl<'o> Sim<'o> {
 impl Drop for Sim<'_> {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small AREDN-like mesh with the phases shortened: seconds of wall time.
+    fn small(strategy: Strategy, nodes: usize, legacy: f64) -> Scenario {
+        let mut sc = Scenario::full(strategy, nodes, 0.1, legacy);
+        sc.messages = 20;
+        sc.partition_s = 120;
+        sc.partition_messages = 4;
+        sc.spread_limit_s = 300;
+        sc.heal_limit_s = 300;
+        sc
+    }
+
+    fn run(sc: Scenario) -> Report {
+        Sim::new(sc, &mut NoObserver).expect("sim starts").run()
+    }
+
+    #[test]
+    fn the_default_strategy_meets_the_goals_on_a_small_mesh() {
+        let r = run(small(Strategy::from_fanout(DEFAULT_FANOUT), 40, 0.0));
+        assert!(r.complete(), "{r:?}");
+        assert!(r.spread_p99().is_some_and(|s| s <= 60.0), "{:?}", r.spread);
+        assert!(r.spread_max().is_some_and(|s| s <= 120.0), "{:?}", r.spread);
+        assert!(r.heal_s.is_some_and(|s| s <= 120.0), "{:?}", r.heal_s);
+        assert!(r.idle_requests_mean() <= 30.0, "{}", r.idle_requests_mean());
+        assert!(r.idle_requests_max() <= 60.0, "{}", r.idle_requests_max());
+        assert!(r.idle_requests_mean() > 0.0);
+    }
+
+    #[test]
+    fn legacy_nodes_get_and_give_every_message() {
+        let mut sc = small(Strategy::from_fanout(DEFAULT_FANOUT), 20, 0.25);
+        sc.seed = 3;
+        let r = run(sc);
+        assert_eq!(r.legacy_nodes, 5);
+        assert!(r.legacy_posts > 0, "no message was posted on a legacy node");
+        assert!(r.complete(), "{:?} {:?}", r.spread, r.heal_s);
+        assert!(r.idle_legacy_requests_mean() > 0.0);
+    }
+
+    #[test]
+    fn all_peers_costs_grow_with_the_mesh_gossip_does_not() {
+        let idle = |strategy, n| {
+            let mut sc = small(strategy, n, 0.0);
+            sc.messages = 0;
+            sc.partition_s = 0;
+            run(sc).idle_requests_mean()
+        };
+        let gossip = Strategy::from_fanout(DEFAULT_FANOUT);
+        let (a10, a40) = (idle(Strategy::AllPeers, 10), idle(Strategy::AllPeers, 40));
+        let (g10, g40) = (idle(gossip, 10), idle(gossip, 40));
+        assert!(a40 > 3.0 * a10, "all-peers {a10} -> {a40}");
+        assert!(g40 < 1.5 * g10 && g40 < a40 / 5.0, "gossip {g10} -> {g40}");
+    }
+
+    #[test]
+    fn runs_are_deterministic() {
+        let mut sc = small(Strategy::from_fanout(DEFAULT_FANOUT), 12, 0.0);
+        sc.partition_s = 0;
+        let (a, b) = (run(sc.clone()), run(sc));
+        assert_eq!(a.idle.served, b.idle.served);
+        assert_eq!(a.idle.bytes, b.idle.bytes);
+        assert_eq!(a.spread, b.spread);
+    }
+
+    /// Counts what a delivery tracker would see.
+    #[derive(Default)]
+    struct Count {
+        rounds: usize,
+        with_version: usize,
+        arrivals: Vec<usize>,
+    }
+
+    impl Observer for Count {
+        fn round(&mut self, _: Millis, _: usize, _: usize, learned: &crate::sync::Learned) {
+            self.rounds += 1;
+            self.with_version += usize::from(learned.version.is_some());
+        }
+        fn arrived(&mut self, _: Millis, _: usize, msg: usize) {
+            if self.arrivals.len() <= msg {
+                self.arrivals.resize(msg + 1, 0);
+            }
+            self.arrivals[msg] += 1;
+        }
+    }
+
+    #[test]
+    fn observers_see_every_round_and_every_arrival() {
+        let mut sc = small(Strategy::from_fanout(DEFAULT_FANOUT), 15, 0.0);
+        sc.partition_s = 0;
+        sc.messages = 5;
+        let mut count = Count::default();
+        let r = Sim::new(sc, &mut count).expect("sim starts").run();
+        assert!(r.complete());
+        assert!(count.rounds > 0 && count.with_version == count.rounds);
+        assert_eq!(
+            count.arrivals,
+            vec![15; 5],
+            "each message arrives once per node"
+        );
+    }
+
+    #[test]
+    fn the_namespace_mesh_converges() {
+        let mut sc = Scenario::full(Strategy::from_fanout(DEFAULT_FANOUT), 6, 0.2, 0.0);
+        sc.topology = Topology::LineFivePlusBranch;
+        sc.partition_s = 60;
+        sc.partition_messages = 4;
+        sc.messages = 10;
+        let r = run(sc);
+        assert_eq!(r.scenario.topology.name(), "line5+branch");
+        assert!(r.complete(), "{:?} {:?}", r.spread, r.heal_s);
     }
 }

@@ -140,7 +140,8 @@ pub fn pull(
     let cfg = &node.cfg;
     let mut out = Outcome::default();
     memo.rounds_since_full += 1;
-    if memo.rounds_since_full >= FULL_CHECK_ROUNDS {
+    let full = memo.rounds_since_full >= FULL_CHECK_ROUNDS;
+    if full {
         memo.rounds_since_full = 0;
         memo.version = None;
     }
@@ -151,7 +152,11 @@ pub fn pull(
         percent_encode(cfg.node().as_str()),
         cfg.platform()
     );
-    if let Some(v) = memo.version {
+    // A peer never compared yet is first assumed to hold what we hold: when its
+    // version equals ours the check says "unchanged" and sends no ranges (with gossip
+    // most contacts are first ones). Not on the periodic full comparison.
+    let assumed = (!full && memo.version.is_none()).then_some(ours.version);
+    if let Some(v) = memo.version.or(assumed) {
         q.push_str(&format!("&m={v}"));
     }
     for (name, crc) in [("u", memo.users_crc), ("f", memo.files_crc)] {
@@ -199,6 +204,12 @@ pub fn pull(
     if let Some(lines) = &reply.files {
         out.tally += local::replace_files(&node.files, &peer.name, &lines.join("\n"))?;
         memo.files_crc = header.files;
+    }
+
+    // News the peer sent unasked (its messages after our newest key).
+    if !reply.messages.is_empty() {
+        out.tally += local::merge_message_lines(&node.local, reply.messages.iter().copied(), now)?;
+        ours = node.local.snapshot()?;
     }
 
     if memo.version != Some(header.version) || !reply.ranges.is_empty() {

@@ -23,9 +23,6 @@
 /// Milliseconds on the caller's monotonic clock.
 pub type Millis = u64;
 
-/// Peers pulled per gossip round unless `sync_fanout` says otherwise (chosen with the
-/// simulator: see docs/SYNC.md and bench/SIM.md).
-pub const DEFAULT_FANOUT: usize = 3;
 /// Largest `sync_fanout` accepted.
 pub const MAX_FANOUT: usize = 64;
 /// A peer answering `404` is left alone this long (the legacy rule).
@@ -40,9 +37,11 @@ const NEWS_BOOST: f64 = 2.0;
 const FAILURE_PENALTY: f64 = 4.0;
 /// Gossip: failures counted towards the penalty.
 const MAX_PENALISED_FAILURES: u32 = 3;
-/// Gossip: round-trip time at or below which a peer counts as near (full weight); a
-/// peer k times slower weighs 1/k².
+/// Gossip: the round-trip time that counts as near before any peer answered; then the
+/// nearest answering peer's sets it. A peer k times slower than near weighs 1/k².
 pub const NEAR_RTT_MS: u32 = 100;
+/// Gossip: a near peer's round-trip time is taken as at least this.
+const MIN_NEAR_RTT_MS: u32 = 10;
 /// Gossip: a hinted pull that fails is tried again, up to this many times in all.
 pub const HINT_TRIES: u32 = 3;
 /// Gossip: news rounds are at least this fraction of an interval apart (1/2).
@@ -207,10 +206,11 @@ impl Planner {
     }
 
     /// How much a gossip round wants peer `i`.
-    fn weight(&self, i: usize, now: Millis) -> f64 {
+    /// `near`: the round-trip time of the nearest peer that answers (full weight).
+    fn weight(&self, i: usize, now: Millis, near: u32) -> f64 {
         let s = &self.slots[i];
         let mut w = match s.rtt_ms {
-            Some(rtt) if rtt > NEAR_RTT_MS => (f64::from(NEAR_RTT_MS) / f64::from(rtt)).powi(2),
+            Some(rtt) if rtt > near => (f64::from(near) / f64::from(rtt)).powi(2),
             _ => 1.0,
         };
         if s.last_news
@@ -268,28 +268,55 @@ impl Planner {
         out
     }
 
-    /// Draws `k` free peers not yet in `out`, weighted, without replacement.
+    /// Draws `k` free peers not yet in `out`, weighted, without replacement. The first
+    /// is drawn among the peers that answered last time (a reliable, usually near
+    /// contact every round); the others among all (the long jumps that make news
+    /// spread across the mesh, and find nearer peers).
     fn pick(&mut self, now: Millis, k: usize, out: &mut Vec<usize>) {
+        let near = self
+            .slots
+            .iter()
+            .filter(|s| s.failures == 0)
+            .filter_map(|s| s.rtt_ms)
+            .min()
+            .unwrap_or(NEAR_RTT_MS)
+            .max(MIN_NEAR_RTT_MS);
         let mut pool: Vec<(usize, f64)> = (0..self.slots.len())
             .filter(|&i| self.free(i, now) && !out.contains(&i))
-            .map(|i| (i, self.weight(i, now)))
+            .map(|i| (i, self.weight(i, now, near)))
             .collect();
-        for _ in 0..k {
-            let total: f64 = pool.iter().map(|p| p.1).sum();
-            if pool.is_empty() || total <= 0.0 {
+        let answered = |i: usize| self.slots[i].rtt_ms.is_some() && self.slots[i].failures == 0;
+        let mut known: Vec<(usize, f64)> = pool.iter().copied().filter(|p| answered(p.0)).collect();
+        for n in 0..k {
+            let from = if n == 0 && !known.is_empty() {
+                &mut known
+            } else {
+                &mut pool
+            };
+            let Some(i) = self.draw(from) else { break };
+            pool.retain(|p| p.0 != i);
+            known.clear();
+            out.push(i);
+        }
+    }
+
+    /// Removes and returns one entry of `pool`, with probability proportional to its
+    /// weight.
+    fn draw(&mut self, pool: &mut Vec<(usize, f64)>) -> Option<usize> {
+        let total: f64 = pool.iter().map(|p| p.1).sum();
+        if pool.is_empty() || total <= 0.0 {
+            return None;
+        }
+        let mut x = self.unit() * total;
+        let mut at = pool.len() - 1;
+        for (j, p) in pool.iter().enumerate() {
+            if x < p.1 {
+                at = j;
                 break;
             }
-            let mut x = self.unit() * total;
-            let mut at = pool.len() - 1;
-            for (j, p) in pool.iter().enumerate() {
-                if x < p.1 {
-                    at = j;
-                    break;
-                }
-                x -= p.1;
-            }
-            out.push(pool.swap_remove(at).0);
+            x -= p.1;
         }
+        Some(pool.swap_remove(at).0)
     }
 
     /// Records how the round with peer `i` ended.
@@ -454,37 +481,37 @@ mod tests {
 
     #[test]
     fn gossip_prefers_near_peers_and_avoids_failing_ones() {
-        let mut p = planner(Strategy::Gossip { fanout: 1 }, 3);
-        p.finished(
-            0,
-            0,
-            Ending::Answered {
-                news: false,
-                rtt_ms: Some(50),
-            },
-        );
-        p.finished(
-            1,
-            0,
-            Ending::Answered {
-                news: false,
-                rtt_ms: Some(1000),
-            },
-        );
+        // 0: near, 1: far, 2: failing, 3: never tried.
+        let mut p = planner(Strategy::Gossip { fanout: 2 }, 4);
+        for (i, rtt) in [(0, 50), (1, 1000)] {
+            p.finished(
+                i,
+                0,
+                Ending::Answered {
+                    news: false,
+                    rtt_ms: Some(rtt),
+                },
+            );
+        }
         for _ in 0..3 {
             p.finished(2, 0, Ending::Unreachable);
         }
-        let mut counts = [0u32; 3];
+        let mut counts = [0u32; 4];
         let mut now = 0;
         for _ in 0..3000 {
             let s = p.start(now);
-            counts[s[0]] += 1;
-            p.finished(s[0], now, Ending::Failed);
+            assert_eq!(s.len(), 2);
+            // The first pick is among the peers that answered.
+            assert!(s[0] <= 1, "{s:?}");
+            for &i in &s {
+                counts[i] += 1;
+            }
+            finish_all(&mut p, &s, now, Ending::Failed);
             now += IV;
         }
-        // Weights 1, 0.01, 1/64.
+        // Weights: near 1, far (50/1000)² = 0.0025, failing 1/64, unknown 1.
         assert!(counts[0] > 20 * counts[1], "{counts:?}");
-        assert!(counts[0] > 20 * counts[2], "{counts:?}");
+        assert!(counts[3] > 20 * counts[2], "{counts:?}");
         assert!(counts[2] > 0, "a failing peer keeps a chance: {counts:?}");
     }
 
