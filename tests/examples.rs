@@ -127,6 +127,10 @@ fn archive_and_webhook_hooks() {
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(v, message(&node, "e0000002"));
     }
+    // The outcome is recorded once curl or wget has exited, after the server saw it.
+    wait_for(10, "four outcomes", || {
+        node.get("action=action_log").json().as_array().unwrap().len() == 4
+    });
     let log = node.get("action=action_log").json();
     let results: Vec<(&str, &str)> = log
         .as_array()

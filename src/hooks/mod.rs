@@ -212,7 +212,7 @@ impl Hooks {
         }
         let hooks: Vec<Arc<Hook>> = hooks.iter().cloned().map(Arc::new).collect();
         let runner = run::Runner::start(action_log_file(paths));
-        let mut w = watch::Watch::open(&paths.log(), &ram_mark(paths), &flash_mark(paths), max);
+        let mut w = watch::Watch::open(paths, &ram_mark(paths), &flash_mark(paths), max);
         let stop = Arc::new(AtomicBool::new(false));
         let (s, r) = (stop.clone(), runner.clone());
         log(&format!("{} hooks, watching for new messages", hooks.len()));
