@@ -129,7 +129,12 @@ fn archive_and_webhook_hooks() {
     }
     // The outcome is recorded once curl or wget has exited, after the server saw it.
     wait_for(10, "four outcomes", || {
-        node.get("action=action_log").json().as_array().unwrap().len() == 4
+        node.get("action=action_log")
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+            == 4
     });
     let log = node.get("action=action_log").json();
     let results: Vec<(&str, &str)> = log

@@ -1,8 +1,8 @@
 //! Running hook commands: a bounded queue, [`RUNNERS`] threads, one process each.
 //!
 //! A command is started directly (argv, never a shell; `posix_spawn`) in its own process
-//! group, with the
-//! message as one JSON object on stdin (the members of the `messages` action) and
+//! group, with the message as one JSON object on stdin (the members of the `messages`
+//! action) and
 //! `MESHCHAT_ID`, `MESHCHAT_CALL_SIGN`, `MESHCHAT_CHANNEL`, `MESHCHAT_NODE`,
 //! `MESHCHAT_EPOCH` (and `MESHCHAT_HOOK`) in its environment. Its stdout is discarded, its
 //! stderr is the daemon's (syslog on a node). Past its timeout the whole group is killed.
@@ -30,8 +30,8 @@ pub const RUNNERS: usize = 2;
 pub const QUEUE: usize = 64;
 /// Outcomes kept for the `action_log` action.
 pub const KEPT: usize = 100;
-/// How often a running command is checked on.
-const CHECK: Duration = Duration::from_millis(20);
+/// How often a running command is checked on (a router's CPU wakes for each look).
+const CHECK: Duration = Duration::from_millis(50);
 
 struct Job {
     hook: Arc<Hook>,
