@@ -209,7 +209,7 @@ impl Runner {
 fn execute(job: &Job) -> End {
     let argv = &job.hook.argv;
     // The program's name only in messages: the action log is served to anyone.
-    let name = std::path::Path::new(&argv[0])
+    let name = std::path::Path::new(argv.first().map_or("", String::as_str))
         .file_name()
         .unwrap_or_default()
         .to_string_lossy()
