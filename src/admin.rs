@@ -1,5 +1,5 @@
-//! `meshchat import` and `meshchat compact`: maintenance of this node's message log from
-//! the shell.
+//! `meshchat import`, `meshchat compact` and `meshchat purge`: maintenance of this node's
+//! message log from the shell.
 
 use std::path::Path;
 
@@ -36,7 +36,12 @@ pub fn import(cfg: &Config, file: &Path) -> Result<(), String> {
     cfg.paths.create_dirs().map_err(|e| e.to_string())?;
     let log = cfg.store().log;
     let merged = log.merge(&messages).map_err(|e| e.to_string())?;
-    log.compact().map_err(|e| e.to_string())?;
+    log.compact().map_err(|e| {
+        format!(
+            "imported {} messages, then compacting failed: {e}",
+            merged.added
+        )
+    })?;
     eprintln!(
         "meshchat: imported {} messages from {} ({} already present, {} lines refused)",
         merged.added,
@@ -51,4 +56,12 @@ pub fn import(cfg: &Config, file: &Path) -> Result<(), String> {
 pub fn compact(cfg: &Config) -> Result<(), String> {
     cfg.paths.create_dirs().map_err(|e| e.to_string())?;
     cfg.store().log.compact().map_err(|e| e.to_string())
+}
+
+/// Deletes the log, the RAM files and the shared files (`meshchat purge`, before the
+/// package is removed: package managers cannot pass that wish to the package's scripts).
+pub fn purge(cfg: &Config) -> Result<(), String> {
+    cfg.paths.purge().map_err(|e| e.to_string())?;
+    eprintln!("meshchat: deleted the message log and the RAM files");
+    Ok(())
 }

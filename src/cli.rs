@@ -153,7 +153,7 @@ fn fetch(c: &Client) -> Result<Vec<Shown>, String> {
     let body = c
         .get("action=messages_raw")
         .and_then(|r| r.checked_bytes())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("messages_raw: {e}"))?;
     let (mut list, _) = parse_all(&String::from_utf8_lossy(&body), Message::parse);
     list.sort_by_key(|m| (m.epoch, m.id));
     Ok(list
@@ -173,8 +173,12 @@ fn version(c: &Client) -> Result<String, String> {
     let body = c
         .get("action=messages_version")
         .and_then(|r| r.bytes())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("messages_version: {e}"))?;
     Ok(String::from_utf8_lossy(&body).trim().to_string())
+}
+
+fn stdout_failed(e: std::io::Error) -> String {
+    format!("cannot write to stdout: {e}")
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) of unix seconds.
@@ -238,9 +242,9 @@ pub fn tail(
     let shown: Vec<&Shown> = all.iter().filter(|m| wanted(m)).collect();
     let mut out = std::io::stdout().lock();
     for m in &shown[shown.len().saturating_sub(lines)..] {
-        writeln!(out, "{}", format(m)).map_err(|e| e.to_string())?;
+        writeln!(out, "{}", format(m)).map_err(stdout_failed)?;
     }
-    out.flush().map_err(|e| e.to_string())?;
+    out.flush().map_err(stdout_failed)?;
     drop(out);
     seen.extend(all.into_iter().map(|m| m.id));
     while follow && !crate::sys::stop_requested() {
@@ -255,11 +259,11 @@ pub fn tail(
         let mut out = std::io::stdout().lock();
         for m in all {
             if wanted(&m) && !seen.contains(&m.id) {
-                writeln!(out, "{}", format(&m)).map_err(|e| e.to_string())?;
+                writeln!(out, "{}", format(&m)).map_err(stdout_failed)?;
             }
             seen.insert(m.id);
         }
-        out.flush().map_err(|e| e.to_string())?;
+        out.flush().map_err(stdout_failed)?;
     }
     Ok(())
 }

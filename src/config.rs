@@ -51,6 +51,17 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// The text an HTTP client sees: the cause without the configuration file's path or
+    /// an option's value (the log line, [`fmt::Display`], has both).
+    pub fn reply(&self) -> String {
+        match self {
+            Error::Read { reason, .. } => format!("cannot read its configuration: {reason}"),
+            Error::Invalid { option, reason, .. } => format!("invalid {option}: {reason}"),
+        }
+    }
+}
+
 impl std::error::Error for Error {}
 
 /// Values given on the command line; each overrides the file.

@@ -32,7 +32,7 @@ mod store;
 mod sync;
 mod sys;
 
-pub use admin::{compact, import};
+pub use admin::{compact, import, purge};
 pub use api::VERSION;
 pub use cli::{export, send, tail, Filter};
 pub use config::{Config, Overrides};
@@ -53,3 +53,8 @@ pub fn serve(cfg: Config, listen: &str) -> Result<(), String> {
 pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())
 }
+
+// Entry points for the fuzz targets in fuzz/; `cargo fuzz` builds with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;

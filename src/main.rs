@@ -24,6 +24,7 @@ enum Command {
     Serve(ServeCmd),
     Import(ImportCmd),
     Compact(CompactCmd),
+    Purge(PurgeCmd),
     Sync(SyncCmd),
     Send(SendCmd),
     Tail(TailCmd),
@@ -187,6 +188,13 @@ local_command! {
 }
 
 local_command! {
+    /// delete this node's messages, presence and shared files (before removing the package)
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "purge")]
+    struct PurgeCmd {}
+}
+
+local_command! {
     /// run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
     #[derive(FromArgs)]
     #[argh(subcommand, name = "sync")]
@@ -257,7 +265,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let text = if s.message == ["-"] {
                 let mut t = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| format!("cannot read the message from stdin: {e}"))?;
                 t.trim_end_matches('\n').to_string()
             } else {
                 s.message.join(" ")
@@ -299,6 +307,10 @@ fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Compact(mut c)) => {
             let cfg = load(c.common())?;
             meshchat::compact(&cfg)
+        }
+        Some(Command::Purge(mut p)) => {
+            let cfg = load(p.common())?;
+            meshchat::purge(&cfg)
         }
     }
 }

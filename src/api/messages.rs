@@ -39,7 +39,10 @@ fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
     }
     let id = match p.get_nonempty("id") {
         Some(id) => id.parse::<MessageId>().map_err(|e| e.to_string())?,
-        None => log::random_id().map_err(|e| e.to_string())?,
+        None => log::random_id().map_err(|e| {
+            eprintln!("meshchat: {e}");
+            e.reply()
+        })?,
     };
     // The sender's clock is used only when it is ahead of ours (legacy), and not by more
     // than the mesh accepts.
