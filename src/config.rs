@@ -206,8 +206,9 @@ pub struct Config {
     pub setup_file: PathBuf,
     /// Root's password line, for recognising the node admin's `authV1` cookie.
     pub shadow_file: PathBuf,
-    /// Commands the sync daemon runs for new messages (`config hook` sections).
-    pub hooks: Vec<crate::hooks::Hook>,
+    /// The `config hook` sections, as written: only the sync daemon validates and runs
+    /// them, so a mistake there never stops a CGI request.
+    pub hooks: Vec<uci::Section>,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -335,11 +336,7 @@ impl Config {
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),
             shadow_file: path("shadow_file", "/etc/shadow"),
-            hooks: crate::hooks::Hook::all(&raw.hooks).map_err(|e| Error::Invalid {
-                option: e.option,
-                value: e.value,
-                reason: e.reason,
-            })?,
+            hooks: raw.hooks.clone(),
         })
     }
 

@@ -541,7 +541,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     ));
     let counters = Peers::new(&cfg.paths);
     // Hooks run beside the sync loop, never in it (src/hooks).
-    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks);
+    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks)
+        .map_err(|e| StartError(e.to_string()))?;
     let node = Node::new(cfg, opts.stall);
     let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
