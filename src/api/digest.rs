@@ -116,6 +116,7 @@ fn check(api: &Api, call: &mut Call) -> Result<String, Response> {
     if seen_files != Some(fcrc) {
         write_section(&mut out, 'F', String::from_utf8_lossy(&files).split('\n'));
     }
+    super::delivery::gossip_section(api, call, &mut out)?;
     Ok(out)
 }
 

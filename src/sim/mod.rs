@@ -13,6 +13,7 @@
 //! (start plus the simulated duration), and the worker stays busy that long. Links
 //! have no queues (no congestion); the server's CPU time per request is a constant.
 
+pub mod delivery;
 pub mod net;
 pub mod report;
 
@@ -610,6 +611,7 @@ impl<'o> Sim<'o> {
                 },
             });
         }
+        delivery::set_rosters(&nodes);
         let side = net::halves(sc.topology, &net);
         let mut sim = Sim {
             w: World {

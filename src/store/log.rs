@@ -44,7 +44,7 @@ pub fn write_record(out: &mut String, m: &Message) {
 }
 
 /// The line inside a record, if its CRC holds.
-fn record_line(record: &[u8]) -> Option<&str> {
+pub fn record_line(record: &[u8]) -> Option<&str> {
     if record.len() < 10 || record[8] != b'\t' {
         return None;
     }
@@ -451,6 +451,18 @@ impl Log {
         Ok(keys)
     }
 
+    /// The ids of the messages posted on node `node` (compared without case), read
+    /// record by record: how the sync daemon finds which messages are this node's own.
+    pub fn ids_from(&self, node: &str) -> Result<Vec<MessageId>> {
+        let mut ids = Vec::new();
+        self.scan(|_, _, m| {
+            if m.node.eq_ignore_ascii_case(node) {
+                ids.push(m.id);
+            }
+        })?;
+        Ok(ids)
+    }
+
     /// Every id in the log, and the (epoch, id) of the oldest message kept when the
     /// database is full; read record by record, so a 10,000-message log costs a few
     /// hundred KB of keys rather than its whole contents (the sync daemon merges often).
@@ -601,7 +613,10 @@ fn count_records(path: &Path) -> Result<usize> {
 /// Makes a fresh random message id from the OS RNG.
 pub fn random_id() -> Result<MessageId> {
     let mut b = [0u8; 4];
-    crate::sys::random(&mut b).map_err(Error::io("read", Path::new("/dev/urandom")))?;
+    crate::sys::random(&mut b).map_err(Error::io(
+        "create the message id: read",
+        Path::new("/dev/urandom"),
+    ))?;
     Ok(MessageId(u32::from_le_bytes(b)))
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::discovery::{self, Peer};
 use super::local::Snapshot;
 use super::strategy::{Ending, Millis, Planner, Strategy};
-use super::{digest, legacy, Error, Memo, Node, Outcome};
+use super::{delivery, digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
 use crate::http::client::{Client, Transport};
 use crate::http::FetchError;
@@ -314,6 +314,14 @@ impl Daemon {
                 }
             }
         }
+        delivery::set_roster(
+            &self.node,
+            self.peers
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| self.planner.slot(*i).listed)
+                .map(|(_, s)| s.key.0.as_str()),
+        );
         // Forget peers gone from every list for a while, and their file lists.
         let mut i = 0;
         while i < self.peers.len() {
@@ -532,6 +540,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         }
     ));
     let counters = Peers::new(&cfg.paths);
+    // Hooks run beside the sync loop, never in it (src/hooks).
+    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks)
+        .map_err(|e| StartError(e.to_string()))?;
     let node = Node::new(cfg, opts.stall);
     let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
@@ -590,6 +601,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         d.write_counters();
     }
     d.write_counters();
+    if let Some(h) = hooks {
+        h.stop(d.opts.once);
+    }
     if d.opts.stats && d.opts.once {
         println!("cpu_us={}", cpu_time().as_micros());
     }

@@ -13,7 +13,7 @@ use std::sync::TryLockError;
 
 use super::discovery::Peer;
 use super::local::{self, Snapshot};
-use super::{Error, Learned, Memo, Node, Outcome};
+use super::{delivery, Error, Learned, Memo, Node, Outcome};
 use crate::http::client::Transport;
 use crate::http::FetchError;
 use crate::protocol::digest::{
@@ -167,10 +167,17 @@ pub fn pull(
     if let Some(floor) = ours.floor {
         q.push_str(&format!("&floor={}", Bound::Key(floor)));
     }
+    // Asks for the delivery gossip (ignored by peers that do not keep it).
+    q.push_str(&format!("&{}=", crate::protocol::delivery::PARAM));
+    match memo.delivery_crc {
+        Some(c) => q.push_str(&digest::crc_param(c)),
+        None => q.push('-'),
+    }
     // The gossip hint: our newest key. A peer that lacks it pulls from us at once.
     if let Some(newest) = ours.keys.last() {
         q.push_str(&format!("&n={}", Bound::Key(*newest)));
     }
+    delivery::observe(node);
     let Some(text) = fetch(client.get(&q))? else {
         out.downgrade = true;
         return Ok(out);
@@ -185,6 +192,11 @@ pub fn pull(
         Err(e) => return Err(e.into()),
     };
     let header = reply.header.ok_or(digest::DigestError("no header"))?;
+    delivery::learn_from_reply(node, peer.name.as_str(), &reply, &ours);
+    let gossip: Option<Vec<String>> = reply
+        .delivery
+        .as_ref()
+        .map(|l| l.iter().map(|s| s.to_string()).collect());
     if let Some(lines) = &reply.users {
         out.tally += local::merge_users(&node.users, &lines.join("\n"), now)?;
         memo.users_crc = header.users;
@@ -230,6 +242,7 @@ pub fn pull(
                 let form = format!("action={ACTION}&v=1&q={}", write_queries(&batch));
                 let text = fetch(client.post(&form))?.ok_or(FetchError::NoChecksum)?;
                 let r = parse_reply(&text)?;
+                delivery::learn_from_reply(node, peer.name.as_str(), &r, &ours);
                 out.tally +=
                     local::merge_message_lines(&node.local, r.messages.iter().copied(), now)?;
                 ranges.extend(r.ranges);
@@ -241,6 +254,10 @@ pub fn pull(
             memo.version = Some(header.version);
         }
     }
+    if let Some(lines) = gossip {
+        memo.delivery_crc = delivery::merge_gossip(node, &lines);
+    }
+    delivery::write(node);
     out.learned = Learned {
         version: Some(header.version),
         all_pulled: memo.version == Some(header.version),

@@ -12,7 +12,7 @@ use std::sync::TryLockError;
 
 use super::discovery::Peer;
 use super::local::{self, Tally};
-use super::{Error, Memo, Node, Outcome};
+use super::{delivery, Error, Memo, Node, Outcome};
 use crate::http::client::Transport;
 use crate::http::FetchError;
 use crate::protocol::digest::{Key, NAME};
@@ -156,7 +156,14 @@ pub fn pull(
     let version = client.get("action=messages_version")?.bytes()?;
     let version = String::from_utf8_lossy(&version).trim().to_string();
     // From the snapshot: rebuilt once per change of our log, not once per peer.
-    let ours = node.local.snapshot()?.version.to_string();
+    let snap = node.local.snapshot()?;
+    let ours = snap.version.to_string();
+    if version == ours {
+        delivery::observe(node);
+        delivery::peer_holds_all(node, peer.name.as_str(), &snap);
+        delivery::write(node);
+    }
+    drop(snap);
     out.learned.version = version.parse().ok();
     if version == ours || memo.legacy_version.as_deref() == Some(version.as_str()) {
         out.learned.all_pulled = true;
@@ -187,6 +194,8 @@ pub fn pull(
     let snap = node.local.snapshot()?;
     let mut fresh = Candidates::new(keep);
     let mut rejected = 0u64;
+    // The ids of ours it holds too, for delivery counts (at most our database's size).
+    let mut held = Vec::new();
     let reply = client.get("action=messages_raw")?;
     let streamed = reply.checked_lines(|line| {
         if line.is_empty() {
@@ -197,6 +206,8 @@ pub fn pull(
                 let key = Key::new(m.epoch, m.id);
                 if !snap.has(m.id) && snap.above_floor(key) {
                     fresh.push(key, line);
+                } else if snap.has(m.id) && held.len() < max {
+                    held.push(m.id);
                 }
             }
             None => rejected += 1,
@@ -205,10 +216,15 @@ pub fn pull(
     drop(snap);
     if step(streamed, &mut out)?.is_some() {
         let complete = !fresh.dropped || keep == max;
+        let sent: Vec<_> = fresh.items.iter().map(|i| i.0.id).collect();
         out.tally += Tally {
             pulled: fresh.merge(node, now)?,
             rejected,
         };
+        delivery::observe(node);
+        delivery::peer_holds_ids(node, peer.name.as_str(), &held);
+        delivery::peer_holds_ids(node, peer.name.as_str(), &sent);
+        delivery::write(node);
         if complete {
             memo.legacy_version = Some(version);
             out.learned.all_pulled = true;

@@ -6,12 +6,14 @@
 //! - [`legacy`]: the four-request pull every MeshChat peer answers;
 //! - [`digest`]: the `digest-v1` extension between peers that both run meshchat;
 //! - [`local`]: our own log's snapshot, and the checks every pulled line goes through;
+//! - [`delivery`]: who is known to hold our newest messages, learnt from the rounds;
 //! - [`daemon`]: scheduling, bounded concurrency, signals, counters.
 //!
 //! In scope: talking to peers and merging what they send through the store. Out of
 //! scope: serving peers (the `api` module does, `sync_digest` included).
 
 pub mod daemon;
+pub mod delivery;
 pub mod digest;
 pub mod discovery;
 pub mod legacy;
@@ -86,6 +88,8 @@ pub struct Node {
     /// Held by the worker pulling a large batch (a legacy `messages_raw`, a digest
     /// catch-up), so such pulls happen one at a time.
     pub bulk: Mutex<()>,
+    /// Who is known to hold our newest messages (`delivery`).
+    pub delivery: Mutex<delivery::Delivery>,
 }
 
 impl Node {
@@ -105,6 +109,7 @@ impl Node {
             status,
             stall,
             bulk: Mutex::new(()),
+            delivery: Mutex::new(delivery::Delivery::new(cfg.node().as_str())),
             cfg,
         })
     }
@@ -128,6 +133,8 @@ pub struct Memo {
     pub files_crc: Option<u32>,
     /// Digest rounds since the last full comparison.
     pub rounds_since_full: u32,
+    /// Digest: CRC32 of the peer's delivery gossip we last merged.
+    pub delivery_crc: Option<u32>,
 }
 
 /// What a round that reached its peer did.
