@@ -7,11 +7,13 @@
 //! need them never reads them.
 
 use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::protocol::limits::MAX_CONFIG_FILE;
-use crate::protocol::{uci, NodeName, Platform};
+use crate::protocol::raven::Namekey;
+use crate::protocol::{uci, Channel, NodeName, Platform};
 use crate::store::Paths;
 
 /// The configuration file used when none is named.
@@ -158,6 +160,30 @@ pub struct StaticPeer {
     pub port: u16,
 }
 
+/// The Raven bridge's options (docs/RAVEN.md).
+#[derive(Debug, Clone)]
+pub struct RavenOptions {
+    /// `raven`: run the bridge inside `meshchat sync`.
+    pub enabled: bool,
+    /// `raven_id`: our Raven node id; `None`: derived from the node name.
+    pub id: Option<u32>,
+    /// `raven_channel` (list): MeshChat channel and the Raven namekey it is carried to.
+    pub channels: Vec<(Channel, Namekey)>,
+    /// `raven_auto_channels`: also map "Everything" to `AREDN og==` and every channel `x`
+    /// whose name Raven accepts to `x og==`.
+    pub auto_channels: bool,
+    /// `raven_listen`: the UDP address the bridge binds (Raven's port is 4404).
+    pub listen: SocketAddrV4,
+    /// `raven_ip`: the mesh address published for us; `None`: the node's `wifi_ip`.
+    pub ip: Option<Ipv4Addr>,
+    /// `raven_publish_file`: arednlink's file of this node's published entries.
+    pub publish_file: PathBuf,
+    /// `raven_entries_dir`: where arednlink writes every node's entries.
+    pub entries_dir: PathBuf,
+    /// `raven_socket`: arednlink's control socket.
+    pub socket: PathBuf,
+}
+
 /// The validated configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -186,6 +212,8 @@ pub struct Config {
     pub setup_file: PathBuf,
     /// Root's password line, for recognising the node admin's `authV1` cookie.
     pub shadow_file: PathBuf,
+    /// The Raven bridge.
+    pub raven: RavenOptions,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -219,6 +247,77 @@ fn flag(raw: &Raw, key: &str, default: bool) -> Result<bool, Error> {
         Some("0" | "off" | "no" | "false" | "disabled") => Ok(false),
         Some(v) => Err(invalid(key, v, "must be 0 or 1")),
     }
+}
+
+fn raven_options(raw: &Raw) -> Result<RavenOptions, Error> {
+    let path = |key: &str, default: &str| PathBuf::from(raw.get(key).unwrap_or(default));
+    let id = match raw.get("raven_id").map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => {
+            let n = match v.strip_prefix('!') {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => v.parse::<u32>().ok(),
+            };
+            match n {
+                Some(n) if n != 0 && n != u32::MAX => Some(n),
+                _ => {
+                    return Err(invalid(
+                        "raven_id",
+                        v,
+                        "must be a number from 1 to 4294967294, or !8 hex digits",
+                    ))
+                }
+            }
+        }
+    };
+    let mut channels = Vec::new();
+    for entry in raw.all("raven_channel") {
+        let (channel, namekey) = entry
+            .split_once('=')
+            .ok_or_else(|| invalid("raven_channel", entry, "must be CHANNEL=NAME KEY"))?;
+        let channel: Channel = channel
+            .parse()
+            .map_err(|e: crate::protocol::FieldError| invalid("raven_channel", entry, e.reason))?;
+        let namekey: Namekey = namekey
+            .parse()
+            .map_err(|e: crate::protocol::FieldError| invalid("raven_channel", entry, e.reason))?;
+        if channels
+            .iter()
+            .any(|(c, n): &(Channel, Namekey)| *c == channel || *n == namekey)
+        {
+            return Err(invalid(
+                "raven_channel",
+                entry,
+                "maps a channel or a namekey twice",
+            ));
+        }
+        channels.push((channel, namekey));
+    }
+    let listen = match raw.get("raven_listen") {
+        None => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, crate::protocol::raven::PORT),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| invalid("raven_listen", v, "must be IPv4:port"))?,
+    };
+    let ip = match raw.get("raven_ip").map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(
+            v.parse()
+                .map_err(|_| invalid("raven_ip", v, "must be an IPv4 address"))?,
+        ),
+    };
+    Ok(RavenOptions {
+        enabled: flag(raw, "raven", false)?,
+        id,
+        channels,
+        auto_channels: flag(raw, "raven_auto_channels", true)?,
+        listen,
+        ip,
+        publish_file: path("raven_publish_file", "/etc/arednlink/publish"),
+        entries_dir: path("raven_entries_dir", "/var/run/arednlink/publish"),
+        socket: path("raven_socket", "/var/run/arednlink.sock"),
+    })
 }
 
 impl Config {
@@ -307,6 +406,7 @@ impl Config {
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),
             shadow_file: path("shadow_file", "/etc/shadow"),
+            raven: raven_options(raw)?,
         })
     }
 

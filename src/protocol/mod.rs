@@ -11,6 +11,7 @@ pub mod json;
 pub mod limits;
 pub mod lines;
 pub mod multipart;
+pub mod raven;
 pub mod services;
 pub mod types;
 pub mod uci;
