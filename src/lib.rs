@@ -10,6 +10,7 @@ pub mod cgi;
 pub mod cli;
 pub mod config;
 pub mod protocol;
+pub mod raven;
 pub mod server;
 pub mod store;
 pub mod sync;

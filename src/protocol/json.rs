@@ -438,7 +438,10 @@ impl<'a> Reader<'a> {
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
-        let h = self.b.get(self.i..self.i + 4).ok_or(JsonError::Syntax(self.i))?;
+        let h = self
+            .b
+            .get(self.i..self.i + 4)
+            .ok_or(JsonError::Syntax(self.i))?;
         let v = std::str::from_utf8(h)
             .ok()
             .filter(|s| s.bytes().all(|c| c.is_ascii_hexdigit()))

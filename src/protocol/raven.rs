@@ -63,7 +63,7 @@ impl Namekey {
 
 fn base64_len(key: &str) -> Option<usize> {
     let b = key.as_bytes();
-    if b.is_empty() || b.len() % 4 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(4) {
         return None;
     }
     let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
@@ -369,7 +369,10 @@ fn entry_of(e: &Value) -> Option<Entry> {
 /// parse comes second.
 pub fn parse_entries(bytes: &[u8]) -> (Vec<Entry>, usize) {
     let Ok(Value::Obj(members)) = parse_lenient(bytes) else {
-        return (Vec::new(), usize::from(!bytes.iter().all(u8::is_ascii_whitespace)));
+        return (
+            Vec::new(),
+            usize::from(!bytes.iter().all(u8::is_ascii_whitespace)),
+        );
     };
     let mut out = Vec::new();
     let mut bad = 0;
@@ -444,7 +447,10 @@ pub fn publish(existing: &[u8], entry_id: &str, own: Option<&OwnEntry>) -> Optio
         list.push(parse(&entry).ok()?);
     }
     let mut out = Vec::with_capacity(existing.len() + 256);
-    push_value(&mut out, &Value::Obj(vec![(b"v1".to_vec(), Value::Arr(list))]));
+    push_value(
+        &mut out,
+        &Value::Obj(vec![(b"v1".to_vec(), Value::Arr(list))]),
+    );
     Some(out)
 }
 
@@ -498,10 +504,12 @@ mod tests {
     fn tolerates_raw_high_bytes_and_unknown_fields() {
         // A nodeinfo as ucode writes it: binary key and MAC bytes as they are.
         let mut d = br#"{"from":5,"to":7,"id":9,"namekey":"AREDN og==","data":{"nodeinfo":{"id":"!00000005","long_name":"KN6PLV-hap","macaddr":""#.to_vec();
-        d.extend_from_slice(&[0xff, 0x80, 0xc3, 0x00 + 0x41]);
+        d.extend_from_slice(&[0xff, 0x80, 0xc3, 0x41]);
         d.extend_from_slice(br#"","public_key":"\u0001"#);
         d.extend_from_slice(&[0xfe; 31]);
-        d.extend_from_slice(br#"","hw_model":254,"lat":37.5},"want_response":true},"extra":[1,{"a":null}]}"#);
+        d.extend_from_slice(
+            br#"","hw_model":254,"lat":37.5},"want_response":true},"extra":[1,{"a":null}]}"#,
+        );
         let p = parse_packet(&d).unwrap();
         assert_eq!(
             p.payload,
@@ -517,20 +525,56 @@ mod tests {
     fn refuses_what_it_cannot_use() {
         for (bad, why) in [
             (&b"[1]"[..], PacketError::NotObject),
-            (b"{\"from\":\"5\",\"to\":1,\"id\":1}", PacketError::Field("from")),
-            (b"{\"from\":-1,\"to\":1,\"id\":1}", PacketError::Field("from")),
-            (b"{\"from\":4294967296,\"to\":1,\"id\":1}", PacketError::Field("from")),
-            (b"{\"from\":1,\"to\":1,\"id\":1.5}", PacketError::Field("id")),
-            (b"{\"from\":1,\"to\":1,\"id\":1,\"data\":{\"text_message\":5}}", PacketError::Field("text_message")),
-            (b"{\"from\":1,\"to\":1,\"id\":1,\"namekey\":[]}", PacketError::Field("namekey")),
-            (b"{\"from\":1,\"to\":1,\"id\":1,\"rx_time\":-5}", PacketError::Field("rx_time")),
-            (b"{\"from\":1,\"to\":1,\"id\":1,\"data\":7}", PacketError::Field("data")),
+            (
+                b"{\"from\":\"5\",\"to\":1,\"id\":1}",
+                PacketError::Field("from"),
+            ),
+            (
+                b"{\"from\":-1,\"to\":1,\"id\":1}",
+                PacketError::Field("from"),
+            ),
+            (
+                b"{\"from\":4294967296,\"to\":1,\"id\":1}",
+                PacketError::Field("from"),
+            ),
+            (
+                b"{\"from\":1,\"to\":1,\"id\":1.5}",
+                PacketError::Field("id"),
+            ),
+            (
+                b"{\"from\":1,\"to\":1,\"id\":1,\"data\":{\"text_message\":5}}",
+                PacketError::Field("text_message"),
+            ),
+            (
+                b"{\"from\":1,\"to\":1,\"id\":1,\"namekey\":[]}",
+                PacketError::Field("namekey"),
+            ),
+            (
+                b"{\"from\":1,\"to\":1,\"id\":1,\"rx_time\":-5}",
+                PacketError::Field("rx_time"),
+            ),
+            (
+                b"{\"from\":1,\"to\":1,\"id\":1,\"data\":7}",
+                PacketError::Field("data"),
+            ),
         ] {
-            assert_eq!(parse_packet(bad), Err(why), "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_packet(bad),
+                Err(why),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
-        assert!(matches!(parse_packet(b"{\"from\":1,"), Err(PacketError::Json(_))));
-        assert!(matches!(parse_packet(&[b'['; 100]), Err(PacketError::Json(JsonError::TooDeep))));
-        let other = parse_packet(b"{\"from\":1,\"to\":1,\"id\":1,\"data\":{\"position\":{}}}").unwrap();
+        assert!(matches!(
+            parse_packet(b"{\"from\":1,"),
+            Err(PacketError::Json(_))
+        ));
+        assert!(matches!(
+            parse_packet(&[b'['; 100]),
+            Err(PacketError::Json(JsonError::TooDeep))
+        ));
+        let other =
+            parse_packet(b"{\"from\":1,\"to\":1,\"id\":1,\"data\":{\"position\":{}}}").unwrap();
         assert_eq!(other.payload, Payload::Other);
     }
 
@@ -550,12 +594,18 @@ mod tests {
         let p = parse_packet(&d).unwrap();
         assert_eq!((p.from, p.to, p.id), (42, BROADCAST, 7));
         assert_eq!(p.callsign.as_deref(), Some(&b"K1ABC"[..]));
-        assert_eq!(p.payload, Payload::Text("hi \"there\"\n<b> é".as_bytes().to_vec()));
+        assert_eq!(
+            p.payload,
+            Payload::Text("hi \"there\"\n<b> é".as_bytes().to_vec())
+        );
         let v: serde_json::Value = serde_json::from_slice(&d).unwrap();
         assert_eq!(v["transport"], "native");
         assert_eq!(v["repo"], serde_json::Value::Null);
         let n = write_nodeinfo(
-            &Header { callsign: None, ..h },
+            &Header {
+                callsign: None,
+                ..h
+            },
             &NodeInfo {
                 long_name: "node-a",
                 short_name: "ea",
@@ -572,7 +622,7 @@ mod tests {
     #[test]
     fn entries_as_arednlink_writes_them() {
         let mut file = b"{\n\"10.1.2.3\": {\"v1\":[{\"id\":\"KN6PLV.raven.v1.1\",\"topic\":\"KN6PLV.raven.v1\",\"data\":{\"id\":1447952385,\"version\":\"0.0.0\",\"ip\":\"10.1.2.3\",\"private_key\":\"".to_vec();
-        file.extend_from_slice(&[0x9f, 0xff, 0x01 + 0x40]);
+        file.extend_from_slice(&[0x9f, 0xff, 0x41]);
         file.extend_from_slice(b"\",\"channels\":[\"AREDN og==\",\"ops og==\"],\"store\":[\"*\"]}},{\"id\":\"x\",\"topic\":\"other\",\"data\":{}}]},\n\"10.1.2.4\": {\"v1\":[{\"id\":\"m\",\"topic\":\"KN6PLV.raven.v1\",\"data\":{\"id\":\"bad\"}}]},\n}\n");
         let (entries, bad) = parse_entries(&file);
         assert_eq!(bad, 1);

@@ -433,6 +433,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     ));
     let counters = Peers::new(&cfg.paths);
     let node = Node::new(cfg, opts.stall);
+    // The Raven bridge runs beside the rounds, on its own thread (docs/RAVEN.md).
+    let _raven = (!opts.once).then(|| crate::raven::spawn(&node)).flatten();
     let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
     let mut d = Daemon {
