@@ -1,7 +1,7 @@
 //! Node-level actions: `config`, `sync_status`, `meshchat_nodes`, and the legacy
 //! leftovers `hosts`, `hosts_raw`, `action_log`.
 
-use super::http::Response;
+use super::exchange::Response;
 use super::{store_failed, Api, Call, PROTOCOL_VERSION, VERSION};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::services;
@@ -37,7 +37,7 @@ pub fn sync_status(api: &Api, _call: &mut Call) -> Response {
         Ok(l) => l,
         Err(e) => return store_failed(e),
     };
-    let raven = crate::raven::status::read_peers(&api.cfg.paths);
+    let raven = crate::store::raven::read_peers(&api.cfg.paths);
     let mut body = Vec::new();
     let all = list
         .iter()

@@ -16,10 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::client::{Client, FetchError};
 use super::discovery::{self, Peer};
 use super::{digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
+use crate::http::client::Client;
+use crate::http::FetchError;
 use crate::protocol::NodeName;
 use crate::store::peers::{Mode, PeerStats, Peers};
 use crate::sys;
@@ -54,7 +55,7 @@ impl Default for Options {
             once: false,
             verbose: false,
             stats: false,
-            stall: super::client::STALL,
+            stall: crate::http::client::STALL,
             workers: WORKERS,
         }
     }
@@ -434,7 +435,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     let counters = Peers::new(&cfg.paths);
     let node = Node::new(cfg, opts.stall);
     // The Raven bridge runs beside the rounds, on its own thread (docs/RAVEN.md).
-    let _raven = (!opts.once).then(|| crate::raven::spawn(&node)).flatten();
+    let _raven = (!opts.once).then(|| super::raven::spawn(&node)).flatten();
     let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
     let mut d = Daemon {

@@ -1,18 +1,13 @@
-//! What the bridge reports, in two RAM files the actions read: `raven.json` (the whole
-//! report, one object, appended to `sync_peers`) and `raven_peers` (each Raven peer and
-//! when it was last heard, in the `sync_status` line format, appended to `sync_status`).
-//! Only the bridge writes them, whole and atomically.
+//! What the bridge reports: counters, peers, the channel map, its state; written to the
+//! RAM files of `store::raven`, which the `sync_peers` and `sync_status` actions show.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 
 use crate::protocol::json::{self, push_array, Object};
-use crate::protocol::lines::{parse_all, SyncStatus};
+use crate::protocol::lines::SyncStatus;
 use crate::protocol::{Epoch, NodeName};
-use crate::store::{atomic, read_optional, Paths, Result};
+use crate::store::{Paths, Result};
 
-/// Bytes of `raven.json` an action embeds at most.
-pub const MAX_REPORT: usize = 256 * 1024;
 /// Bytes of the last error kept.
 const MAX_ERROR: usize = 160;
 
@@ -123,16 +118,6 @@ pub struct Report {
     pub peers: Vec<PeerStatus>,
 }
 
-/// `raven.json` in the RAM directory.
-pub fn report_path(paths: &Paths) -> PathBuf {
-    paths.ram_dir.join("raven.json")
-}
-
-/// `raven_peers` in the RAM directory.
-pub fn peers_path(paths: &Paths) -> PathBuf {
-    paths.ram_dir.join("raven_peers")
-}
-
 impl Report {
     /// The report as one JSON object (the `sync_peers` fields first).
     pub fn to_json(&self) -> Vec<u8> {
@@ -208,30 +193,16 @@ impl Report {
             }
             self.last_error.truncate(end);
         }
-        let mut lines = String::new();
-        for p in &self.peers {
-            if let Ok(node) = p.node().parse::<NodeName>() {
-                SyncStatus {
-                    node,
+        let peers: Vec<SyncStatus> = self
+            .peers
+            .iter()
+            .filter_map(|p| {
+                Some(SyncStatus {
+                    node: p.node().parse::<NodeName>().ok()?,
                     epoch: p.last_heard,
-                }
-                .write_line(&mut lines);
-            }
-        }
-        atomic::replace(&peers_path(paths), lines.as_bytes(), false)?;
-        atomic::replace(&report_path(paths), &self.to_json(), false)
+                })
+            })
+            .collect();
+        crate::store::raven::write(paths, &self.to_json(), &peers)
     }
-}
-
-/// The report as the bridge last wrote it, if any: embedded as it is in `sync_peers`.
-pub fn read_report(paths: &Paths) -> Option<Vec<u8>> {
-    let bytes = read_optional(&report_path(paths)).ok()?;
-    let ok = bytes.len() <= MAX_REPORT && bytes.starts_with(b"{") && bytes.ends_with(b"}");
-    ok.then_some(bytes)
-}
-
-/// The Raven peers and when each was last heard, for `sync_status`.
-pub fn read_peers(paths: &Paths) -> Vec<SyncStatus> {
-    let bytes = read_optional(&peers_path(paths)).unwrap_or_default();
-    parse_all(&String::from_utf8_lossy(&bytes), SyncStatus::parse).0
 }

@@ -61,8 +61,7 @@ pub fn spawn(node: &Arc<Node>) -> Option<Handle> {
     let r = &node.cfg.raven;
     if !r.enabled {
         // A report left by an earlier run would be stale.
-        let _ = std::fs::remove_file(status::report_path(&node.cfg.paths));
-        let _ = std::fs::remove_file(status::peers_path(&node.cfg.paths));
+        crate::store::raven::clear(&node.cfg.paths);
         return None;
     }
     let mut report = Report {
