@@ -3,6 +3,7 @@
 //! (tests/ravensim) and a stand-in for arednlink. Loopback addresses rather than network
 //! namespaces: the bridge's checks depend on source addresses, which 127/8 gives without
 //! root, and every socket binds port 0 (`raven_listen`, and the `port` our entries carry).
+#![cfg(feature = "raven")]
 #![allow(clippy::unwrap_used)]
 
 mod common;

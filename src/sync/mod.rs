@@ -17,6 +17,7 @@ pub mod digest;
 pub mod discovery;
 pub mod legacy;
 pub mod local;
+#[cfg(feature = "raven")]
 pub mod raven;
 
 use std::fmt;

@@ -22,32 +22,43 @@ const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bytes of arednlink's answer read (it greets with one short line).
 const MAX_ANSWER: u64 = 4096;
 
-/// What identifies the folder's state: file names, sizes and change times.
-pub type Signature = Vec<(PathBuf, u64, i64, i64)>;
+/// What identifies the folder's state: a sum over its files of a hash of each one's
+/// name, size and change time (order-free, so nothing is sorted), and the files.
+pub type Signature = (u64, Vec<PathBuf>);
 
 /// The folder's signature, cheap to take every second.
 pub fn signature(dir: &Path) -> Signature {
-    let mut sig: Signature = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .take(MAX_FILES)
-                .filter_map(|e| {
-                    let m = e.metadata().ok()?;
-                    m.is_file()
-                        .then(|| (e.path(), m.len(), m.mtime(), m.mtime_nsec()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    sig.sort();
-    sig
+    let mut sum = 0u64;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(MAX_FILES)
+    {
+        let Ok(m) = e.metadata() else { continue };
+        if !m.is_file() {
+            continue;
+        }
+        let path = e.path();
+        let mut h = crc32fast::Hasher::new();
+        h.update(path.as_os_str().as_encoded_bytes());
+        h.update(&m.len().to_le_bytes());
+        h.update(&m.mtime().to_le_bytes());
+        h.update(&m.mtime_nsec().to_le_bytes());
+        sum = sum
+            .wrapping_add(u64::from(h.finalize()))
+            .wrapping_add(1 << 40);
+        files.push(path);
+    }
+    (sum, files)
 }
 
 /// Every Raven entry in the folder's files, and how many entries or files did not parse.
 pub fn read_entries(sig: &Signature) -> (Vec<Entry>, usize) {
     let mut all = Vec::new();
     let mut bad = 0;
-    for (path, ..) in sig {
+    for path in &sig.1 {
         let mut bytes = Vec::new();
         let read = File::open(path).and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes));
         if read.is_err() || bytes.len() as u64 > MAX_FILE {

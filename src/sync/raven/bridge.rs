@@ -5,7 +5,7 @@
 //! them; every [`RESCAN`] re-reads the arednlink entries if their folder changed; stores
 //! the Raven messages whose sender's name it was waiting for; writes its status.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
@@ -73,15 +73,17 @@ pub struct Bridge {
     port: u16,
     version: String,
     map: ChannelMap,
-    /// Raven peers by address, from the entries.
-    peers: HashMap<Ipv4Addr, PeerStatus>,
+    /// Raven peers, from the entries (a few dozen: vectors cost less code than maps).
+    peers: Vec<PeerStatus>,
     entries: Vec<Entry>,
     sig: Signature,
-    names: HashMap<u32, NodeName>,
-    asked: HashMap<u32, Instant>,
-    answered: HashSet<u32>,
+    /// Senders' names, from their nodeinfo.
+    names: Vec<(u32, NodeName)>,
+    /// When we last asked a sender for its nodeinfo.
+    asked: Vec<(u32, Instant)>,
+    /// Senders whose broadcast nodeinfo we answered.
+    answered: Vec<u32>,
     recent: VecDeque<(u32, u32)>,
-    recent_set: HashSet<(u32, u32)>,
     pending: Vec<Pending>,
     /// MeshChat ids already looked at (present at start, sent, or from Raven).
     handled: IdSet,
@@ -91,7 +93,7 @@ pub struct Bridge {
     published: Vec<Namekey>,
     published_at: Option<Instant>,
     /// MeshChat channels seen in the log (for the automatic map).
-    channels: HashSet<String>,
+    channels: Vec<String>,
     report: Report,
     dirty: bool,
     status_at: Instant,
@@ -140,21 +142,20 @@ impl Bridge {
             port,
             version: format!("meshchat {}", env!("CARGO_PKG_VERSION")),
             map,
-            peers: HashMap::new(),
+            peers: Vec::new(),
             entries: Vec::new(),
-            sig: Vec::new(),
-            names: HashMap::new(),
-            asked: HashMap::new(),
-            answered: HashSet::new(),
+            sig: (0, Vec::new()),
+            names: Vec::new(),
+            asked: Vec::new(),
+            answered: Vec::new(),
             recent: VecDeque::new(),
-            recent_set: HashSet::new(),
             pending: Vec::new(),
             handled: IdSet::default(),
             log_pos: (0, 0),
             started: Epoch::now(),
             published: Vec::new(),
             published_at: None,
-            channels: HashSet::new(),
+            channels: Vec::new(),
             report,
             dirty: true,
             status_at: Instant::now(),
@@ -197,6 +198,35 @@ impl Bridge {
         self.write_status();
     }
 
+    fn peer(&mut self, ip: Ipv4Addr) -> Option<&mut PeerStatus> {
+        self.peers.iter_mut().find(|p| p.ip == ip)
+    }
+
+    fn name_of(&self, from: u32) -> Option<&NodeName> {
+        self.names
+            .iter()
+            .find(|(id, _)| *id == from)
+            .map(|(_, n)| n)
+    }
+
+    /// True (and noted) when `from` may be sent a nodeinfo request now.
+    fn may_ask(&mut self, from: u32) -> bool {
+        match self.asked.iter_mut().find(|(id, _)| *id == from) {
+            Some((_, at)) if at.elapsed() < ASK_AGAIN => false,
+            Some((_, at)) => {
+                *at = Instant::now();
+                true
+            }
+            None => {
+                if self.asked.len() >= MAX_NAMES {
+                    self.asked.remove(0);
+                }
+                self.asked.push((from, Instant::now()));
+                true
+            }
+        }
+    }
+
     fn error(&mut self, what: String) {
         log(&what);
         self.report.errors += 1;
@@ -211,10 +241,12 @@ impl Bridge {
         let log = &self.node.local.log;
         let ino = std::fs::metadata(log.path()).map_or(0, |m| m.ino());
         let mut handled = IdSet::default();
-        let mut channels = HashSet::new();
+        let mut channels: Vec<String> = Vec::new();
         match log.scan_from(0, |_, _, m| {
             handled.insert(m.id.0);
-            channels.insert(m.channel.to_string());
+            if !channels.iter().any(|c| c == m.channel) {
+                channels.push(m.channel.to_string());
+            }
         }) {
             Ok(end) => self.log_pos = (ino, end),
             Err(e) => self.error(format!("reading the log: {e}")),
@@ -268,7 +300,8 @@ impl Bridge {
     }
 
     fn carry_to_raven(&mut self, m: &Message) {
-        if self.channels.insert(m.channel.as_str().to_string()) {
+        if !self.channels.iter().any(|c| c == m.channel.as_str()) {
+            self.channels.push(m.channel.as_str().to_string());
             self.dirty = true;
         }
         let Some(namekey) = self.map.to_raven(m.channel.as_str()) else {
@@ -311,12 +344,12 @@ impl Bridge {
         for (ip, port) in targets {
             match self.sock.send_to(&datagram, SocketAddrV4::new(ip, port)) {
                 Ok(_) => {
-                    if let Some(p) = self.peers.get_mut(&ip) {
+                    if let Some(p) = self.peer(ip) {
                         p.sent += 1;
                     }
                 }
                 Err(e) => {
-                    if let Some(p) = self.peers.get_mut(&ip) {
+                    if let Some(p) = self.peer(ip) {
                         p.errors += 1;
                     }
                     self.error(format!("sending to {ip}: {e}"));
@@ -329,7 +362,7 @@ impl Bridge {
 
     fn drop_packet(&mut self, peer: Option<Ipv4Addr>, why: Why) {
         self.report.dropped[why as usize] += 1;
-        if let Some(p) = peer.and_then(|ip| self.peers.get_mut(&ip)) {
+        if let Some(p) = peer.and_then(|ip| self.peer(ip)) {
             p.dropped += 1;
         }
         self.dirty = true;
@@ -337,7 +370,7 @@ impl Bridge {
 
     fn datagram(&mut self, bytes: &[u8], src: SocketAddrV4) {
         let ip = *src.ip();
-        if !self.peers.contains_key(&ip) {
+        if self.peer(ip).is_none() {
             return self.drop_packet(None, Why::UnknownPeer);
         }
         if bytes.len() > MAX_DATAGRAM {
@@ -347,7 +380,7 @@ impl Bridge {
             Ok(p) => p,
             Err(_) => return self.drop_packet(Some(ip), Why::Malformed),
         };
-        if let Some(peer) = self.peers.get_mut(&ip) {
+        if let Some(peer) = self.peer(ip) {
             peer.last_heard = Epoch::now();
             peer.port_seen = src.port();
         }
@@ -361,17 +394,19 @@ impl Bridge {
                 want_response,
                 reply_id,
             } => {
-                let known = self.names.contains_key(&p.from);
                 if let Some(name) = long_name.as_deref().and_then(node_name) {
-                    if self.names.len() < MAX_NAMES || known {
-                        self.names.insert(p.from, name);
+                    let full = self.names.len() >= MAX_NAMES;
+                    match self.names.iter_mut().find(|(id, _)| *id == p.from) {
+                        Some(entry) => entry.1 = name,
+                        None if !full => self.names.push((p.from, name)),
+                        None => {}
                     }
                 }
                 let asked_us = *want_response && p.to == self.me;
                 let stranger = p.to == BROADCAST && reply_id.is_none();
                 if asked_us || (stranger && !self.answered.contains(&p.from)) {
-                    if self.answered.len() < MAX_NAMES {
-                        self.answered.insert(p.from);
+                    if self.answered.len() < MAX_NAMES && !self.answered.contains(&p.from) {
+                        self.answered.push(p.from);
                     }
                     let nk = p
                         .namekey
@@ -407,15 +442,12 @@ impl Bridge {
             return self.drop_packet(Some(ip), Why::Echo);
         }
         let key = (p.from, p.id);
-        if self.recent_set.contains(&key) {
+        if self.recent.contains(&key) {
             return self.drop_packet(Some(ip), Why::Repeat);
         }
         self.recent.push_back(key);
-        self.recent_set.insert(key);
         if self.recent.len() > RECENT {
-            if let Some(old) = self.recent.pop_front() {
-                self.recent_set.remove(&old);
-            }
+            self.recent.pop_front();
         }
         let Some(channel) = p.namekey.as_deref().and_then(|n| self.map.to_meshchat(n)) else {
             return self.drop_packet(Some(ip), Why::Unmapped);
@@ -444,15 +476,10 @@ impl Bridge {
             channel,
             peer: ip,
         };
-        if self.names.contains_key(&p.from) || self.pending.len() >= MAX_PENDING {
+        if self.name_of(p.from).is_some() || self.pending.len() >= MAX_PENDING {
             self.store(pending);
         } else {
-            let ask = self
-                .asked
-                .get(&p.from)
-                .is_none_or(|t| t.elapsed() >= ASK_AGAIN);
-            if ask {
-                self.asked.insert(p.from, Instant::now());
+            if self.may_ask(p.from) {
                 self.send_nodeinfo(src, p.from, None, true, None);
             }
             self.pending.push(pending);
@@ -463,7 +490,7 @@ impl Bridge {
         let now = Instant::now();
         let (ready, wait): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
             .into_iter()
-            .partition(|p| all || now >= p.until || self.names.contains_key(&p.from));
+            .partition(|p| all || now >= p.until || self.name_of(p.from).is_some());
         self.pending = wait;
         for p in ready {
             self.store(p);
@@ -472,8 +499,7 @@ impl Bridge {
 
     fn store(&mut self, p: Pending) {
         let node = self
-            .names
-            .get(&p.from)
+            .name_of(p.from)
             .cloned()
             .unwrap_or_else(|| fallback_name(p.from));
         let call_sign = match p.callsign {
@@ -498,7 +524,7 @@ impl Bridge {
             Ok(added) => {
                 self.report.from_raven += added;
                 self.report.known += 1 - added.min(1);
-                if let Some(peer) = self.peers.get_mut(&p.peer) {
+                if let Some(peer) = self.peer(p.peer) {
                     peer.received += 1;
                 }
                 self.dirty = true;
@@ -560,15 +586,13 @@ impl Bridge {
             self.report.bad_entries = bad as u64;
             let mine = |e: &Entry| e.id == self.me || e.ip == self.ip;
             self.entries = entries.into_iter().filter(|e| !mine(e)).collect();
-            let mut seen = HashSet::new();
             for e in self.entries.clone() {
-                seen.insert(e.ip);
                 let port = e.port.unwrap_or(PORT);
-                let new = !self.peers.contains_key(&e.ip);
-                let p = self
-                    .peers
-                    .entry(e.ip)
-                    .or_insert_with(|| PeerStatus::new(e.ip));
+                let new = self.peer(e.ip).is_none();
+                if new {
+                    self.peers.push(PeerStatus::new(e.ip));
+                }
+                let Some(p) = self.peer(e.ip) else { continue };
                 p.id = e.id;
                 p.meshchat = e.meshchat;
                 p.channels = e
@@ -576,13 +600,13 @@ impl Bridge {
                     .iter()
                     .map(|c| String::from_utf8_lossy(c).into_owned())
                     .collect();
-                if new && !e.meshchat {
+                if new && !e.meshchat && self.may_ask(e.id) {
                     // Learn its name now, and tell it ours.
-                    self.asked.insert(e.id, Instant::now());
                     self.send_nodeinfo(SocketAddrV4::new(e.ip, port), e.id, None, true, None);
                 }
             }
-            self.peers.retain(|ip, _| seen.contains(ip));
+            let entries = &self.entries;
+            self.peers.retain(|p| entries.iter().any(|e| e.ip == p.ip));
             self.dirty = true;
         }
         let want = self.namekeys();
@@ -610,7 +634,7 @@ impl Bridge {
     /// channels in our log and those Raven peers listen to, that map to a channel.
     fn namekeys(&self) -> Vec<Namekey> {
         let mut out = self.map.fixed();
-        let mut more: Vec<Namekey> = self
+        let more = self
             .channels
             .iter()
             .filter_map(|c| self.map.to_raven(c))
@@ -620,10 +644,7 @@ impl Bridge {
                     .flat_map(|e| e.channels.iter())
                     .filter(|n| self.map.to_meshchat(n).is_some())
                     .filter_map(|n| std::str::from_utf8(n).ok()?.parse().ok()),
-            )
-            .collect();
-        more.sort();
-        more.dedup();
+            );
         for n in more {
             if out.len() >= MAX_NAMEKEYS {
                 break;
@@ -647,11 +668,10 @@ impl Bridge {
         self.report.ip = Some(self.ip);
         self.report.started = self.started;
         self.report.namekeys = self.published.iter().map(|n| n.to_string()).collect();
-        let mut peers: Vec<PeerStatus> = self.peers.values().cloned().collect();
+        let mut peers = self.peers.clone();
         for p in &mut peers {
-            p.name = self.names.get(&p.id).map(|n| n.to_string());
+            p.name = self.name_of(p.id).map(|n| n.to_string());
         }
-        peers.sort_by_key(|p| p.ip);
         self.report.peers = peers;
         if let Err(e) = self.report.write(&self.node.cfg.paths) {
             log(&format!("writing the status: {e}"));
