@@ -403,6 +403,13 @@ fn raven_messages_reach_every_meshchat_node_once_and_back_once() {
     assert_eq!(m.raven.texts().len(), 2);
     let ra = m.a.report();
     assert_eq!(ra["state"], "on");
+    assert!(
+        ra["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Raven bridge on: Everything \u{2194} AREDN og==, #x \u{2194} x og==; "),
+        "{ra}"
+    );
     assert!(ra["map"]
         .as_array()
         .unwrap()
@@ -582,6 +589,13 @@ fn port_taken_leaves_the_bridge_off_and_sync_running() {
     });
     let r = a.report();
     assert_eq!(r["state"], "off");
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Raven bridge off: UDP port {port} is in use")),
+        "{r}"
+    );
     assert!(r["reason"].as_str().unwrap().contains("in use"), "{r}");
     // Everything else goes on: messages sync both ways.
     a.post("a1000001", "still syncing", "", now());

@@ -1,5 +1,4 @@
-// The files page (upload, download, delete) and the status page (node, peers' last sync,
-// the Raven bridge when the node runs one).
+// The files page (upload, download, delete) and the status page (node, peers' last sync).
 
 import { $, h, fmtSize, fmtAge, splitNodePort, nodeHost, nodeLink } from './util.js';
 import { API, get, act, upload, query, now, requestsLastMinute } from './net.js';
@@ -7,8 +6,7 @@ import { S } from './state.js';
 
 let files = [];
 let stats = null;
-let peers = [];
-let raven = null;
+let peers = [], raven;
 
 export async function loadFiles() {
   const d = await get({ action: 'files' });
@@ -91,23 +89,10 @@ async function doUpload(e) {
 export const initFiles = () => { $('upload').onsubmit = doUpload; };
 
 export async function loadStatus() {
-  const [p, sp] = await Promise.all([get({ action: 'sync_status' }), get({ action: 'sync_peers' }).catch(() => null)]);
+  const p = await get({ action: 'sync_status' });
   peers = Array.isArray(p) ? p : [];
-  raven = (Array.isArray(sp) && sp.find((x) => x && x.mode === 'raven')) || null;
+  raven = [].concat(await get({ action: 'sync_peers' }).catch(() => 0)).find((x) => x?.summary);
   renderStatus();
-}
-
-// Raven peers are heard, not synced: a quiet one is not a failing one.
-function ravenInfo(r) {
-  const d = r.dropped || {};
-  const dropped = Object.keys(d).filter((k) => d[k] > 0).map((k) => k.replace('_', ' ') + ' ' + d[k]).join(', ');
-  const map = (Array.isArray(r.map) ? r.map : []).map((m) => (m.channel ? '#' + m.channel : 'Everything') + ' ↔ ' + m.namekey).join(', ');
-  return [
-    ['State', r.state === 'on' ? 'on' : 'off' + (r.reason ? ': ' + r.reason : '')],
-    ['Raven id', '!' + (Number(r.raven_id) >>> 0).toString(16).padStart(8, '0')],
-    ['Channels', map], ['To Raven', r.to_raven], ['From Raven', r.from_raven],
-    ['Dropped', dropped || 'none'], ['Errors', r.errors ? r.errors + ' (' + r.last_error + ')' : 'none'],
-  ];
 }
 
 export function renderStatus() {
@@ -122,13 +107,11 @@ export function renderStatus() {
   // A peer answers every sync round (10 s by default).
   const rows = peers.map((p) => {
     const age = t - (Number(p.epoch) || 0);
-    const [cls, word] = p.raven == 1 ? ['ok', Number(p.epoch) ? 'Raven peer' : 'Raven peer, not heard yet']
-      : age <= 120 ? ['ok', 'in sync'] : age <= 600 ? ['late', 'late'] : ['down', 'not reached lately'];
-    return h('tr', null, h('td', null, p.raven == 1 ? String(p.node) : nodeLink(p.node)), h('td', null, Number(p.epoch) ? fmtAge(age) : '–'),
+    const [cls, word] = p.raven ? ['ok', 'Raven'] : age <= 120 ? ['ok', 'in sync'] : age <= 600 ? ['late', 'late'] : ['down', 'not reached lately'];
+    return h('tr', null, h('td', null, nodeLink(p.node)), h('td', null, fmtAge(age)),
       h('td', { class: 'health ' + cls }, h('span', { class: 'dot' }), word));
   });
   $('peers').replaceChildren(...(rows.length ? rows : [h('tr', null, h('td', { colspan: 3, class: 'empty' }, 'No peer synced yet.'))]));
-  $('raven').hidden = !raven;
-  if (raven) $('raven-info').replaceChildren(...ravenInfo(raven).flatMap(([k, v]) => [h('dt', null, k), h('dd', null, String(v ?? '–'))]));
+  $('raven').textContent = raven?.summary || '';
   $('tab-cost').textContent = requestsLastMinute() + ' requests to the node in the last minute.';
 }

@@ -156,6 +156,7 @@ impl Report {
                 .end();
         });
         let total: u64 = self.dropped.iter().sum();
+        let summary = self.summary(total);
         Object::new(&mut out)
             .str("node", &self.node)
             .num("port", u64::from(self.port))
@@ -164,6 +165,7 @@ impl Report {
             .num("rejected", total)
             .num("errors", self.errors)
             .str("last_error", &self.last_error)
+            .str("summary", &summary)
             .str("state", if self.on { "on" } else { "off" })
             .str("reason", &self.reason)
             .num("raven_id", u64::from(self.id))
@@ -184,6 +186,32 @@ impl Report {
         out
     }
 
+    /// One line for the status page: state, map, counts, the last error.
+    fn summary(&self, dropped: u64) -> String {
+        if !self.on {
+            return format!("Raven bridge off: {}", self.reason);
+        }
+        let map: Vec<String> = self
+            .map
+            .iter()
+            .map(|(c, n)| match c.as_str() {
+                "" => format!("Everything \u{2194} {n}"),
+                c => format!("#{c} \u{2194} {n}"),
+            })
+            .collect();
+        let mut s = format!(
+            "Raven bridge on: {}; {} to Raven, {} from Raven, {dropped} dropped, {} errors",
+            map.join(", "),
+            self.to_raven,
+            self.from_raven,
+            self.errors
+        );
+        if !self.last_error.is_empty() {
+            s.push_str(&format!(" (last: {})", self.last_error));
+        }
+        s
+    }
+
     /// Writes both files (RAM: no fsync).
     pub fn write(&mut self, paths: &Paths) -> Result<()> {
         if self.last_error.len() > MAX_ERROR {
@@ -196,6 +224,7 @@ impl Report {
         let peers: Vec<SyncStatus> = self
             .peers
             .iter()
+            .filter(|p| p.last_heard.0 > 0)
             .filter_map(|p| {
                 Some(SyncStatus {
                     node: p.node().parse::<NodeName>().ok()?,
