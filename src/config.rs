@@ -546,6 +546,47 @@ mod tests {
     }
 
     #[test]
+    fn raven_options() {
+        let c = cfg("").unwrap();
+        assert!(!c.raven.enabled && c.raven.auto_channels);
+        assert_eq!(c.raven.listen.to_string(), "0.0.0.0:4404");
+        let c = cfg(
+            "config meshchat main\n option raven '1'\n option raven_id '!deadbeef'\n\
+ list raven_channel '=AREDN og=='\n list raven_channel 'ops=Ops 1PG7OiApB1nwvP+rz05pAQ=='\n\
+ option raven_listen '127.0.0.2:0'\n option raven_ip '10.1.2.3'\n",
+        )
+        .unwrap();
+        assert!(c.raven.enabled);
+        assert_eq!(c.raven.id, Some(0xdead_beef));
+        assert_eq!(c.raven.channels.len(), 2);
+        assert_eq!(
+            c.raven.channels[1].1.as_str(),
+            "Ops 1PG7OiApB1nwvP+rz05pAQ=="
+        );
+        assert_eq!(c.raven.ip, Some(Ipv4Addr::new(10, 1, 2, 3)));
+        for (bad, why) in [
+            ("option raven_id '0'", "invalid raven_id '0'"),
+            ("option raven_id '!ffffffff'", "invalid raven_id"),
+            ("option raven_id 'x'", "invalid raven_id"),
+            ("list raven_channel 'ops'", "must be CHANNEL=NAME KEY"),
+            (
+                "list raven_channel 'ops=Fourteen-chars og=='",
+                "name must be 1 to 13",
+            ),
+            ("list raven_channel 'ops=ops og='", "key must be base64"),
+            ("list raven_channel 'a\tb=ops og=='", "control character"),
+            ("option raven_listen '4404'", "must be IPv4:port"),
+            ("option raven_ip 'node-a'", "must be an IPv4 address"),
+            ("option raven 'maybe'", "must be 0 or 1"),
+        ] {
+            let e = cfg(&format!("config meshchat main\n {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+        let twice = "config meshchat main\n list raven_channel 'a=x og=='\n list raven_channel 'b=x og=='\n";
+        assert!(cfg(twice).unwrap_err().to_string().contains("twice"));
+    }
+
+    #[test]
     fn node_and_zone_from_the_node_files() {
         let dir = std::env::temp_dir().join(format!("meshchat-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
