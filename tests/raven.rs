@@ -627,11 +627,24 @@ fn hostile_datagrams_change_nothing() {
     );
     a.advertise(&[]);
     let raven = RavenSim::start(&reg, ip(4, 10), 77, "KN6PLV-raven", &["AREDN og=="]);
+    // History from before the bridge started never goes to Raven.
+    a.post("0a0a0a01", "history", "", now() - 3600);
+    a.post("0a0a0a02", "just before the start", "", now());
     a.start_sync();
     wait_for(CONVERGE, "the bridge knows the Raven node", || {
         a.knows_peer(raven.ip, true)
     });
-    let (bridge, _) = raven.targets("AREDN og==")[0];
+    let (bridge, bridge_id) = raven.targets("AREDN og==")[0];
+    // Asked for its nodeinfo, the bridge answers with its node name.
+    raven.ask_nodeinfo(bridge, bridge_id);
+    wait_for(CONVERGE, "the bridge's nodeinfo", || {
+        raven.received().iter().any(|r| {
+            r.json["data"]["nodeinfo"]["long_name"] == "node-a"
+                && r.json["data"]["reply_id"].is_u64()
+                && r.json["to"] == 77
+                && r.json["from"] == bridge_id
+        })
+    });
     let log_before = std::fs::read(a.node.log_path()).unwrap_or_default();
     let t = now();
     let big_text = vec![b'x'; 65_000];
@@ -686,16 +699,19 @@ fn hostile_datagrams_change_nothing() {
     raven.send_raw(bridge, &good);
     raven.send_raw(bridge, &good);
     wait_for(CONVERGE, "the good message", || {
-        a.messages().len() == 1 && a.dropped("repeat") == 1
+        a.messages().len() == 3 && a.dropped("repeat") == 1
     });
     let msgs = a.messages();
-    assert_eq!(msgs.values().next().unwrap().0, "the only good one");
+    assert_eq!(
+        msgs.values().filter(|v| v.0 == "the only good one").count(),
+        1
+    );
     let log_after = std::fs::read(a.node.log_path()).unwrap();
     assert!(log_after.starts_with(&log_before));
     assert_eq!(
         log_after.iter().filter(|&&b| b == b'\n').count(),
-        1,
-        "one record: nothing else stored"
+        3,
+        "one record more: nothing else stored"
     );
     let r = a.report();
     assert_eq!(r["from_raven"], 1);
@@ -703,5 +719,17 @@ fn hostile_datagrams_change_nothing() {
     let peer = &r["peers"][0];
     assert_eq!(peer["received"], 1);
     assert!(peer["dropped"].as_u64().unwrap() >= hostile.len() as u64);
+    assert!(
+        raven
+            .received()
+            .iter()
+            .all(|r| !r.json["data"]["text_message"].is_string()),
+        "no history sent to Raven"
+    );
+    // Stopped, the bridge withdraws its entry.
+    assert!(reg.entries().iter().any(|e| e["ip"] == a.ip.to_string()));
     a.stop_sync();
+    wait_for(CONVERGE, "our entry withdrawn", || {
+        !reg.entries().iter().any(|e| e["ip"] == a.ip.to_string())
+    });
 }

@@ -405,6 +405,12 @@ impl RavenSim {
         }
     }
 
+    /// Asks `to` (node `to_id`) for its nodeinfo, as Raven asks an unknown sender.
+    pub fn ask_nodeinfo(&self, to: SocketAddrV4, to_id: u64) {
+        let d = self.nodeinfo(to_id, "AREDN og==", true, None);
+        self.sock.send_to(&d, to).unwrap();
+    }
+
     /// Every datagram received.
     pub fn received(&self) -> Vec<Received> {
         self.inbox.lock().unwrap().all.clone()

@@ -335,7 +335,10 @@ impl Bridge {
             .filter(|e| !e.meshchat && e.id != self.me && e.ip != self.ip)
             .filter(|e| {
                 let nk = namekey.as_str().as_bytes();
-                e.channels.iter().any(|c| c == nk) || e.store.iter().any(|c| c == nk || c == b"*")
+                // As Raven sends: the channel's listeners, its stores, and radio bridges.
+                e.channels.iter().any(|c| c == nk)
+                    || e.store.iter().any(|c| c == nk || c == b"*")
+                    || e.bridge
             })
             .map(|e| (e.ip, e.port.unwrap_or(PORT)))
             .collect();
