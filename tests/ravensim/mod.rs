@@ -365,6 +365,20 @@ impl RavenSim {
         (id, targets.len())
     }
 
+    /// A channel message sent to one peer only, as if the others lost it.
+    pub fn send_text_only(
+        &self,
+        to: SocketAddrV4,
+        namekey: &str,
+        text: &[u8],
+        rx_time: u64,
+    ) -> u32 {
+        let id = self.fresh_id();
+        let d = self.text_datagram(id, namekey, text, Some(b"RVN1"), rx_time, BROADCAST);
+        self.sock.send_to(&d, to).unwrap();
+        id
+    }
+
     /// A text datagram as Raven writes it.
     pub fn text_datagram(
         &self,
