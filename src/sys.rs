@@ -72,3 +72,17 @@ pub fn catch_stop_signals() {
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
+
+/// Sends SIGKILL to the process group `pgid` (a hook command started as the leader of its
+/// own group, with whatever it started).
+pub fn kill_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    if pgid > 1 {
+        // SAFETY: kill has no memory effects; a negative pid names the process group.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}

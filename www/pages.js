@@ -7,6 +7,7 @@ import { S } from './state.js';
 let files = [];
 let stats = null;
 let peers = [], raven;
+let hooks = []; // action_log (legacy: [])
 
 export async function loadFiles() {
   const d = await get({ action: 'files' });
@@ -89,9 +90,11 @@ async function doUpload(e) {
 export const initFiles = () => { $('upload').onsubmit = doUpload; };
 
 export async function loadStatus() {
-  const p = await get({ action: 'sync_status' });
+  const [p, a, sp] = await Promise.all([get({ action: 'sync_status' }), get({ action: 'action_log' }).catch(() => []),
+    get({ action: 'sync_peers' }).catch(() => 0)]);
   peers = Array.isArray(p) ? p : [];
-  raven = [].concat(await get({ action: 'sync_peers' }).catch(() => 0)).find((x) => x?.summary);
+  hooks = Array.isArray(a) ? a.slice(0, 20) : [];
+  raven = [].concat(sp).find((x) => x?.summary); // the Raven bridge's report
   renderStatus();
 }
 
@@ -113,5 +116,8 @@ export function renderStatus() {
   });
   $('peers').replaceChildren(...(rows.length ? rows : [h('tr', null, h('td', { colspan: 3, class: 'empty' }, 'No peer synced yet.'))]));
   $('raven').textContent = raven?.summary || '';
+  $('hooks-box').hidden = !hooks.length;
+  $('hooks').replaceChildren(...hooks.map((o) => h('li', { class: 'file' }, h('span', { class: 'name' }, o.hook + ' · ' + o.id),
+    h('span', { class: 'info' }, o.result + ' (' + o.detail + ') · ' + o.ms + ' ms · ' + fmtAge(t - o.epoch)))));
   $('tab-cost').textContent = requestsLastMinute() + ' requests to the node in the last minute.';
 }

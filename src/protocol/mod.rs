@@ -5,6 +5,8 @@
 //! Out of scope: files, sockets, locks, the clock (callers pass `now` in).
 
 pub mod digest;
+pub mod direct;
+pub mod export;
 pub mod form;
 pub mod json;
 pub mod limits;

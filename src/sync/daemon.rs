@@ -433,6 +433,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         }
     ));
     let counters = Peers::new(&cfg.paths);
+    // Hooks run beside the sync loop, never in it (src/hooks).
+    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks);
     let node = Node::new(cfg, opts.stall);
     // The Raven bridge runs beside the rounds, on its own thread (docs/RAVEN.md).
     #[cfg(feature = "raven")]
@@ -485,6 +487,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         d.write_counters();
     }
     d.write_counters();
+    if let Some(h) = hooks {
+        h.stop(d.opts.once);
+    }
     if d.opts.stats && d.opts.once {
         println!("cpu_us={}", cpu_time().as_micros());
     }
