@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::arednlink::{self, Signature};
-use super::ids;
 use super::map::ChannelMap;
-use super::status::{Drop as Why, PeerStatus, Report};
+use super::status::{PeerStatus, Reason as Why, Report};
+use super::{ids, log};
 use crate::protocol::lines::{Message, StoredText};
 use crate::protocol::raven::{
     parse_packet, write_nodeinfo, write_text, Entry, Header, Namekey, NodeInfo, OwnEntry, Packet,
@@ -97,10 +97,6 @@ pub struct Bridge {
     report: Report,
     dirty: bool,
     status_at: Instant,
-}
-
-fn log(msg: &str) {
-    eprintln!("meshchat sync: raven: {msg}");
 }
 
 /// A Raven long name as a MeshChat node name: letters, digits, `-`, `_`, `.`; anything

@@ -35,7 +35,7 @@ pub struct Handle {
     done: Receiver<()>,
 }
 
-impl std::ops::Drop for Handle {
+impl Drop for Handle {
     fn drop(&mut self) {
         let _ = self.done.recv_timeout(STOP_WAIT);
     }

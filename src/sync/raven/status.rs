@@ -13,7 +13,7 @@ const MAX_ERROR: usize = 160;
 
 /// Why a datagram was dropped (never stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drop {
+pub enum Reason {
     /// Not JSON, not an object, or a needed field missing or mistyped.
     Malformed,
     /// Larger than a Raven node can receive.
