@@ -159,7 +159,12 @@ fn pulls_from_a_recorded_lua_node() {
     sync_once(&node, &[]);
     assert_eq!(
         fake.actions()[5..],
-        ["sync_digest", "users_raw", "local_files_raw", "messages_version"]
+        [
+            "sync_digest",
+            "users_raw",
+            "local_files_raw",
+            "messages_version"
+        ]
     );
 }
 
