@@ -164,7 +164,9 @@ pub fn jsonl(data: &[u8]) {
     export::push_line(&mut out, Format::Jsonl, &r);
     let again = std::str::from_utf8(&out).expect("jsonl is UTF-8");
     assert_eq!(
-        export::parse_jsonl(again.trim_end_matches('\n')).ok().as_ref(),
+        export::parse_jsonl(again.trim_end_matches('\n'))
+            .ok()
+            .as_ref(),
         Some(&m),
         "{again:?}"
     );
