@@ -71,9 +71,9 @@ impl Sim<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Ev, NoObserver, Scenario, DEFAULT_FANOUT};
+    use super::super::{Ev, NoObserver, Scenario};
     use super::*;
-    use crate::sync::strategy::Strategy;
+    use crate::sim::{Strategy, DEFAULT_FANOUT};
 
     /// A 30-node mesh with 10% loss and one node in ten legacy, the shipped strategy:
     /// messages posted on random nodes. No origin ever reports more holders than hold
