@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod arena;
 pub mod cgi;
 pub mod cli;
 pub mod config;

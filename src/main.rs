@@ -5,8 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
+use meshchat::arena::Arena;
 use meshchat::config::{Config, Overrides};
 use meshchat::protocol::lines::{parse_all, Message};
+
+#[global_allocator]
+static ALLOCATOR: Arena = Arena;
 
 /// MeshChat for AREDN mesh networks: CGI API, message log, sync daemon, web server.
 #[derive(FromArgs)]
@@ -208,6 +212,7 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         None => Err("no command given: try `meshchat --help`".into()),
         Some(Command::Cgi(c)) => {
+            meshchat::arena::switch_on();
             let code = meshchat::cgi::run(&Overrides {
                 config: c.config,
                 ..Default::default()
@@ -305,6 +310,7 @@ fn import(cfg: &Config, file: &std::path::Path) -> Result<(), String> {
 fn main() -> ExitCode {
     // Under a web server: the CGI program, whatever the arguments.
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
+        meshchat::arena::switch_on();
         return ExitCode::from(meshchat::cgi::run(&Overrides::default()) as u8);
     }
     let cli: Cli = argh::from_env();

@@ -1,5 +1,6 @@
 //! The few operating-system calls std does not offer: file-system space (statvfs) and
-//! signal handling for the daemons. The only `unsafe` code in meshchat lives here.
+//! signal handling for the daemons. The only `unsafe` code in meshchat lives here and in
+//! the allocator (`arena`).
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
