@@ -10,7 +10,9 @@
 //! its room back or grows in place (a `Vec` filled by doubling, a body buffer dropped);
 //! anything the arena cannot hold goes to `malloc`, so a large log still works.
 //!
-//! Long-running commands (`serve`, `sync`) never switch it on: they free and reuse.
+//! The arena is on from the start, so a CGI never calls `malloc` at all (its first call
+//! alone costs a system call and a page); `main` switches it off at once for the
+//! long-running commands (`serve`, `sync`), which free and reuse.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -30,15 +32,15 @@ unsafe impl Sync for Space {}
 static SPACE: Space = Space(UnsafeCell::new([0; ARENA_BYTES]));
 /// Offset of the first free byte.
 static TOP: AtomicUsize = AtomicUsize::new(0);
-static ON: AtomicBool = AtomicBool::new(false);
+static ON: AtomicBool = AtomicBool::new(true);
 
 /// The program's allocator (see the module comment).
 pub struct Arena;
 
-/// Serves every later allocation from the arena while it has room. For a process that
-/// answers one request and exits.
-pub fn switch_on() {
-    ON.store(true, Ordering::Relaxed);
+/// Sends every later allocation to `malloc`: for any process but a CGI answering one
+/// request. Blocks already in the arena stay valid.
+pub fn switch_off() {
+    ON.store(false, Ordering::Relaxed);
 }
 
 fn base() -> usize {

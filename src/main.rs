@@ -212,7 +212,6 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         None => Err("no command given: try `meshchat --help`".into()),
         Some(Command::Cgi(c)) => {
-            meshchat::arena::switch_on();
             let code = meshchat::cgi::run(&Overrides {
                 config: c.config,
                 ..Default::default()
@@ -310,10 +309,12 @@ fn import(cfg: &Config, file: &std::path::Path) -> Result<(), String> {
 fn main() -> ExitCode {
     // Under a web server: the CGI program, whatever the arguments.
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
-        meshchat::arena::switch_on();
         return ExitCode::from(meshchat::cgi::run(&Overrides::default()) as u8);
     }
     let cli: Cli = argh::from_env();
+    if !matches!(cli.command, Some(Command::Cgi(_))) {
+        meshchat::arena::switch_off();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
