@@ -32,6 +32,27 @@ impl Section {
     }
 }
 
+/// Where a run of ordinary characters ends: at whitespace (as `char::is_whitespace`), a
+/// quote or a backslash. Bytes, decoding only beyond ASCII.
+fn word_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\t'..=b'\r' | b' ' | b'\'' | b'"' | b'\\' => return i,
+            0..=0x7f => i += 1,
+            _ => {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                if c.is_whitespace() {
+                    return i;
+                }
+                i += c.len_utf8();
+            }
+        }
+    }
+    i
+}
+
 /// Splits a line into words, honouring single and double quotes and `#` comments. Runs
 /// of ordinary characters are copied as slices (this runs on every CGI start).
 fn words(line: &str) -> Vec<String> {
@@ -88,9 +109,7 @@ fn words(line: &str) -> Vec<String> {
             }
             _ => {
                 in_word = true;
-                let end = rest
-                    .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '\\'))
-                    .unwrap_or(rest.len());
+                let end = word_end(rest);
                 cur.push_str(&rest[..end]);
                 rest = &rest[end..];
             }
