@@ -37,10 +37,12 @@ static ON: AtomicBool = AtomicBool::new(true);
 /// The program's allocator (see the module comment).
 pub struct Arena;
 
-/// Sends every later allocation to `malloc`: for any process but a CGI answering one
-/// request. Blocks already in the arena stay valid.
-pub fn switch_off() {
-    ON.store(false, Ordering::Relaxed);
+impl Arena {
+    /// Sends every later allocation to `malloc`: for any process but a CGI answering
+    /// one request. Blocks already in the arena stay valid.
+    pub fn switch_off() {
+        ON.store(false, Ordering::Relaxed);
+    }
 }
 
 fn base() -> usize {

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use super::http::{md5_hex, Body, Response, JSON};
+use super::exchange::{md5_hex, Body, Response, JSON};
 use super::{gzip, presence, store_failed, Api, Call};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{Message, MessageRef, StoredText};
