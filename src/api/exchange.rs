@@ -141,5 +141,5 @@ impl Response {
 
 /// Lowercase hex MD5.
 pub fn md5_hex(bytes: &[u8]) -> String {
-    format!("{:x}", md5::compute(bytes))
+    format!("{:x}", crate::protocol::md5::compute(bytes))
 }

@@ -4,11 +4,13 @@
 //! In scope: parsing bytes into typed values and writing typed values back as bytes.
 //! Out of scope: files, sockets, locks, the clock (callers pass `now` in).
 
+pub mod crc32;
 pub mod digest;
 pub mod form;
 pub mod json;
 pub mod limits;
 pub mod lines;
+pub mod md5;
 pub mod multipart;
 pub mod services;
 pub mod types;

@@ -132,7 +132,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
             out.tally += local::merge_users(&node.users, &String::from_utf8_lossy(&body), now)?;
         }
         if digest {
-            memo.users_crc = Some(crc32fast::hash(&body));
+            memo.users_crc = Some(crate::protocol::crc32::hash(&body));
         }
     }
     if digest {
