@@ -40,7 +40,10 @@ fn main() {
     let www = root.join("www");
     println!("cargo:rerun-if-changed=www");
     let mut files = Vec::new();
-    collect(&www, "", &mut files);
+    // Node builds (`--no-default-features`) leave the UI out: an empty table.
+    if std::env::var_os("CARGO_FEATURE_EMBED_UI").is_some() {
+        collect(&www, "", &mut files);
+    }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     let mut src = String::from(
         "/// The web UI, embedded: (path under /meshchat/, gzip'd contents).\npub static ASSETS: &[(&str, &[u8])] = &[\n",

@@ -22,6 +22,7 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
 
 /// The data inside a gzip member written by [`compress`] (fixed 10-byte header, no
 /// optional fields); `None` when it is not one or does not check out.
+#[cfg_attr(not(feature = "embed-ui"), allow(dead_code))]
 pub fn decompress(gz: &[u8]) -> Option<Vec<u8>> {
     if gz.len() < 18 || gz[..4] != [0x1f, 0x8b, 8, 0] {
         return None;
