@@ -264,8 +264,10 @@ def instructions(cmd, env, stdin_file=None):
 # Checked against a second count, blocks executed times instructions per block from
 # `-d in_asm`: both gave 106,490 for `action=config`.
 MIPS_ARCH = "mips_24kc"
-# The same requests before the start-up work (commit e20b36f, 582,480-byte binary).
-MIPS_BEFORE = {}
+# The same requests before the start-up work, counted the same way.
+MIPS_BEFORE_COMMIT = "e20b36f (582,480 bytes)"
+MIPS_BEFORE = {"messages": 337995, "messages (gzip)": 144448, "messages_version_ui": 316435,
+               "send_message": 160482, "users": 317058, "config": 109189}
 
 
 def qemu_instructions(binary, env, stdin_file=None):
@@ -294,6 +296,60 @@ def qemu_instructions(binary, env, stdin_file=None):
         return count
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+MIPS_KINDS = ("messages", "messages (gzip)", "messages_version_ui", "send_message", "users", "config")
+
+
+def mips_counts(binary, cfg, now):
+    """{kind: instructions} for one request of each kind on a node of 500 messages, each
+    counted after a first run of all of them (caches warm, as between two changes)."""
+    body = ("action=send_message&message=bench+message+with+some+words&call_sign=K1ABC&channel=ops&epoch=%d"
+            % now).encode()
+    tmp = tempfile.mkdtemp(prefix="meshchat-mips-")
+    try:
+        body_file = os.path.join(tmp, "send.body")
+        with open(body_file, "wb") as f:
+            f.write(body)
+        send_cfg = copy_node(cfg, os.path.join(tmp, "send-node"), log_in_ram=True)
+        kinds = {
+            "messages": (cgi_env(cfg, "action=messages"), None),
+            "messages (gzip)": (cgi_env(cfg, "action=messages", extra={"HTTP_ACCEPT_ENCODING": "gzip"}), None),
+            "messages_version_ui": (cgi_env(cfg, "action=messages_version_ui&call_sign=K1ABC&id=bench1&epoch=%d" % now),
+                                    None),
+            "send_message": (cgi_env(send_cfg, "", "POST", body), body_file),
+            "users": (cgi_env(cfg, "action=users"), None),
+            "config": (cgi_env(cfg, "action=config"), None),
+        }
+        qemu = shutil.which("qemu-mips-static")
+        if not qemu:
+            return "qemu-mips-static is not installed (scripts/install-deps.sh installs qemu-user-static)"
+        for env, stdin in kinds.values():
+            with open(stdin or os.devnull, "rb") as f:
+                subprocess.run([qemu, "-cpu", "24Kc", binary], env=env, stdin=f, stdout=subprocess.DEVNULL, check=True)
+        return {k: qemu_instructions(binary, env, stdin) for k, (env, stdin) in kinds.items()}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def mips_section(counts, binary):
+    out = ["\n## mips_24kc: instructions per request\n"]
+    if isinstance(counts, str):
+        out.append("Not measured: %s.\n" % counts)
+        return "\n".join(out)
+    out.append("`%s` (%s bytes) under `qemu-mips-static -cpu 24Kc`, the same node of 500 messages, each request"
+               " counted after a first run of all of them (caches warm, as between two changes). Counting:"
+               " `-singlestep -d exec,nochain`, one logged block per guest instruction (see `qemu_instructions`"
+               " in `scripts/bench.py`); user-space instructions only. *Before*: the same requests on the binary"
+               " of commit %s, counted the same way.\n"
+               % (os.path.relpath(binary, ROOT), f"{os.path.getsize(binary):,}", MIPS_BEFORE_COMMIT))
+    out.append("| request | before | now | now / before |")
+    out.append("|---|---:|---:|---:|")
+    for k in MIPS_KINDS:
+        now, before = counts.get(k), MIPS_BEFORE.get(k)
+        out.append("| %s | %s | %s | %s |" % (k, f"{before:,}" if before else "n/a", f"{now:,}" if now else "n/a",
+                                            "%.2f" % (now / before) if now and before else ""))
+    return "\n".join(out) + "\n"
 
 
 def lighttpd_section(side, bin_path):
@@ -334,6 +390,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="meshchat-bench-")
     rows = []
     side = "not run"
+    mips = "no mips_24kc binary (make cross ARCH=mips_24kc)"
     floor = measure(measure_bin, [trivial], {"GATEWAY_INTERFACE": "CGI/1.1"}, runs=RUNS)
     try:
         for n in (500, 10000):
@@ -345,6 +402,9 @@ def main():
                                check=True, stdout=subprocess.DEVNULL)
             if n == 500:
                 side = lighttpd(bin_path, trivial, cfg, now)
+                mips_bin = os.path.join(ROOT, "build", "cross", MIPS_ARCH, "meshchat")
+                if os.path.exists(mips_bin):
+                    mips = mips_counts(mips_bin, cfg, now)
             body_file = os.path.join(d, "send.body")
             body = ("action=send_message&message=bench+message+with+some+words&call_sign=K1ABC&channel=ops&epoch=%d" % now).encode()
             with open(body_file, "wb") as f:
@@ -420,6 +480,7 @@ def main():
          "%s vs %s" % (f"{s10k[5]:,}" if s10k[5] else "n/a", f"{s500[5]:,}" if s500[5] else "n/a")),
     ]
     out.append(lighttpd_section(side, bin_path))
+    out.append(mips_section(mips, os.path.join(ROOT, "build", "cross", MIPS_ARCH, "meshchat")))
     out.append("\n## Budgets (DESIGN.md)\n")
     out.append("| budget | measured | holds |")
     out.append("|---|---|---|")
