@@ -45,12 +45,21 @@ fn split_fields<const N: usize>(line: &str) -> Result<[&str; N], LineError> {
     // Into an array: no allocation for a line read (presence is read on every request).
     let mut fields = [""; N];
     let mut n = 0;
-    for f in line.split('\t') {
-        if n < N {
-            fields[n] = f;
+    let mut start = 0;
+    // TAB is ASCII: byte offsets are char boundaries.
+    for (i, &b) in line.as_bytes().iter().enumerate() {
+        if b == b'\t' {
+            if n < N {
+                fields[n] = &line[start..i];
+            }
+            n += 1;
+            start = i + 1;
         }
-        n += 1;
     }
+    if n < N {
+        fields[n] = &line[start..];
+    }
+    n += 1;
     if n != N {
         return Err(LineError::FieldCount(n));
     }
