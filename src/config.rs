@@ -51,6 +51,17 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// The text an HTTP client sees: the cause without the configuration file's path or
+    /// an option's value (the log line, [`fmt::Display`], has both).
+    pub fn reply(&self) -> String {
+        match self {
+            Error::Read { reason, .. } => format!("cannot read its configuration: {reason}"),
+            Error::Invalid { option, reason, .. } => format!("invalid {option}: {reason}"),
+        }
+    }
+}
+
 impl std::error::Error for Error {}
 
 /// Values given on the command line; each overrides the file.
@@ -69,6 +80,8 @@ pub struct Overrides {
 #[derive(Debug, Clone, Default)]
 pub struct Raw {
     values: Vec<(String, String)>,
+    /// The `config hook` sections.
+    hooks: Vec<uci::Section>,
 }
 
 impl Raw {
@@ -96,12 +109,14 @@ impl Raw {
 
     /// The values of every `config meshchat` section of a UCI text.
     pub fn from_uci(text: &str) -> Raw {
-        let values = uci::parse(text)
+        let (hooks, sections): (Vec<_>, Vec<_>) =
+            uci::parse(text).into_iter().partition(|s| s.kind == "hook");
+        let values = sections
             .into_iter()
             .filter(|s| s.kind == "meshchat")
             .flat_map(|s| s.values)
             .collect();
-        Raw { values }
+        Raw { values, hooks }
     }
 
     /// Puts the command-line values on top.
@@ -191,6 +206,8 @@ pub struct Config {
     pub setup_file: PathBuf,
     /// Root's password line, for recognising the node admin's `authV1` cookie.
     pub shadow_file: PathBuf,
+    /// Commands the sync daemon runs for new messages (`config hook` sections).
+    pub hooks: Vec<crate::hooks::Hook>,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -317,6 +334,11 @@ impl Config {
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),
             shadow_file: path("shadow_file", "/etc/shadow"),
+            hooks: crate::hooks::Hook::all(&raw.hooks).map_err(|e| Error::Invalid {
+                option: e.option,
+                value: e.value,
+                reason: e.reason,
+            })?,
         })
     }
 

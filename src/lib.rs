@@ -25,6 +25,7 @@ mod arena;
 mod cgi;
 mod cli;
 mod config;
+mod hooks;
 mod http;
 mod protocol;
 mod server;
@@ -32,10 +33,10 @@ mod store;
 mod sync;
 mod sys;
 
-pub use admin::{compact, import};
+pub use admin::{compact, import, purge};
 pub use api::VERSION;
 pub use arena::Arena;
-pub use cli::{send, tail};
+pub use cli::{export, send, tail, Filter};
 pub use config::{Config, Overrides};
 pub use sync::Options as SyncOptions;
 pub use sys::catch_stop_signals;
@@ -54,3 +55,8 @@ pub fn serve(cfg: Config, listen: &str) -> Result<(), String> {
 pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())
 }
+
+// Entry points for the fuzz targets in fuzz/; `cargo fuzz` builds with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;

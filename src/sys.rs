@@ -74,6 +74,20 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
+/// Sends SIGKILL to the process group `pgid` (a hook command started as the leader of its
+/// own group, with whatever it started).
+pub fn kill_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    if pgid > 1 {
+        // SAFETY: kill has no memory effects; a negative pid names the process group.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
 /// std names each thread it starts, from that thread, with `pthread_setname_np(self)`.
 /// musl's version also handles other threads by formatting `/proc/self/task/N/comm` with
 /// `snprintf`, and that one call links all of printf, with its floating-point formatting

@@ -5,7 +5,8 @@ use std::io::Read;
 
 use super::exchange::{md5_hex, Body, Response, JSON};
 use super::{gzip, presence, store_failed, Api, Call};
-use crate::protocol::json::{push_array, Object};
+use crate::protocol::export::push_message;
+use crate::protocol::json::push_array;
 use crate::protocol::lines::{Message, MessageRef, StoredText};
 use crate::protocol::{CallSign, Channel, Epoch, MessageId};
 use crate::store::cache::{MAX_GZIP, MAX_PLAIN, MAX_RAW};
@@ -40,7 +41,10 @@ fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
     }
     let id = match p.get_nonempty("id") {
         Some(id) => id.parse::<MessageId>().map_err(|e| e.to_string())?,
-        None => log::random_id().map_err(|e| e.to_string())?,
+        None => log::random_id().map_err(|e| {
+            eprintln!("meshchat: {e}");
+            e.reply()
+        })?,
     };
     // The sender's clock is used only when it is ahead of ours (legacy), and not by more
     // than the mesh accepts.
@@ -69,17 +73,7 @@ fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
 
 /// Writes the `messages` JSON array (newest first) of a view.
 pub fn write_messages_json(out: &mut Vec<u8>, messages: &[MessageRef]) {
-    push_array(out, messages.iter().rev(), |out, m| {
-        Object::new(out)
-            .str("id", std::str::from_utf8(&m.id.hex()).unwrap_or_default())
-            .num("epoch", m.epoch.0)
-            .stored_text("message", m.text)
-            .str("call_sign", m.call_sign)
-            .str("node", m.node)
-            .str("platform", m.platform.as_str())
-            .str("channel", m.channel)
-            .end();
-    });
+    push_array(out, messages.iter().rev(), |out, m| push_message(out, m));
 }
 
 /// `messages`: the whole database as JSON, newest first; gzip when accepted. With

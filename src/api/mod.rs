@@ -84,7 +84,7 @@ impl<'c> Api<'c> {
                     return Response::refused("request body is too large")
                 }
                 Ok(_) => params.add_urlencoded(&body),
-                Err(e) => return Response::refused(format!("cannot read request body: {e}")),
+                Err(e) => return Response::refused(format!("cannot read the request body: {e}")),
             }
         }
         let action = params.get("action").unwrap_or("").to_string();
@@ -130,8 +130,8 @@ pub fn no_action() -> Response {
 }
 
 /// Turns a store failure into a 500 reply, reporting it on stderr (the web server's
-/// log, syslog on a node).
+/// log, syslog on a node) with the path; the reply names the file only.
 pub fn store_failed(e: crate::store::Error) -> Response {
     eprintln!("meshchat: {e}");
-    Response::failed(e)
+    Response::failed(e.reply())
 }

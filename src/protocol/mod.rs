@@ -6,6 +6,8 @@
 
 pub mod crc32;
 pub mod digest;
+pub mod direct;
+pub mod export;
 pub mod form;
 pub mod json;
 pub mod limits;

@@ -44,7 +44,7 @@ pub fn write_record(out: &mut String, m: &Message) {
 }
 
 /// The line inside a record, if its CRC holds.
-fn record_line(record: &[u8]) -> Option<&str> {
+pub fn record_line(record: &[u8]) -> Option<&str> {
     if record.len() < 10 || record[8] != b'\t' {
         return None;
     }
@@ -570,7 +570,10 @@ fn count_records(path: &Path) -> Result<usize> {
 /// Makes a fresh random message id from the OS RNG.
 pub fn random_id() -> Result<MessageId> {
     let mut b = [0u8; 4];
-    crate::sys::random(&mut b).map_err(Error::io("read", Path::new("/dev/urandom")))?;
+    crate::sys::random(&mut b).map_err(Error::io(
+        "create the message id: read",
+        Path::new("/dev/urandom"),
+    ))?;
     Ok(MessageId(u32::from_le_bytes(b)))
 }
 

@@ -434,6 +434,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         }
     ));
     let counters = Peers::new(&cfg.paths);
+    // Hooks run beside the sync loop, never in it (src/hooks).
+    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks);
     let node = Node::new(cfg, opts.stall);
     let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
@@ -479,6 +481,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         d.write_counters();
     }
     d.write_counters();
+    if let Some(h) = hooks {
+        h.stop(d.opts.once);
+    }
     if d.opts.stats && d.opts.once {
         println!("cpu_us={}", cpu_time().as_micros() as u64);
     }
