@@ -38,7 +38,10 @@ pub fn write_record(out: &mut String, m: &Message) {
     let mut line = String::with_capacity(128);
     m.write_line(&mut line);
     let body = line.trim_end_matches('\n');
-    out.push_str(&format!("{:08x}\t", crate::protocol::crc32::hash(body.as_bytes())));
+    out.push_str(&format!(
+        "{:08x}\t",
+        crate::protocol::crc32::hash(body.as_bytes())
+    ));
     out.push_str(body);
     out.push('\n');
 }
