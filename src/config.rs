@@ -18,6 +18,9 @@ use crate::store::{Paths, Store};
 pub const DEFAULT_FILE: &str = "/etc/config/meshchat";
 /// The environment variable that names another configuration file.
 pub const ENV_VAR: &str = "MESHCHAT_CONFIG";
+/// Peers pulled per sync round unless `sync_fanout` says otherwise: chosen with the
+/// mesh simulator (docs/SYNC.md, "Peer selection").
+pub const DEFAULT_SYNC_FANOUT: usize = 3;
 /// The zone when the node advertises none.
 pub const DEFAULT_ZONE: &str = "MeshChat";
 
@@ -198,6 +201,8 @@ pub struct Config {
     platform: OnceLock<Platform>,
     /// Whether this node offers and uses the incremental sync extension.
     pub digest_sync: bool,
+    /// Peers pulled per sync round (gossip); 0: every peer every round.
+    pub sync_fanout: usize,
     /// The `debug` value `config` reports (0 or 1).
     pub debug: bool,
     /// Where the node keeps its name (`hsmmmesh.settings.node`).
@@ -206,8 +211,9 @@ pub struct Config {
     pub setup_file: PathBuf,
     /// Root's password line, for recognising the node admin's `authV1` cookie.
     pub shadow_file: PathBuf,
-    /// Commands the sync daemon runs for new messages (`config hook` sections).
-    pub hooks: Vec<crate::hooks::Hook>,
+    /// The `config hook` sections, as written: only the sync daemon validates and runs
+    /// them, so a mistake there never stops a CGI request.
+    pub hooks: Vec<uci::Section>,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -330,15 +336,12 @@ impl Config {
             platform_option,
             platform: OnceLock::new(),
             digest_sync: flag(raw, "digest_sync", true)?,
+            sync_fanout: number(raw, "sync_fanout", DEFAULT_SYNC_FANOUT, 0)?,
             debug: flag(raw, "debug", false)?,
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),
             shadow_file: path("shadow_file", "/etc/shadow"),
-            hooks: crate::hooks::Hook::all(&raw.hooks).map_err(|e| Error::Invalid {
-                option: e.option,
-                value: e.value,
-                reason: e.reason,
-            })?,
+            hooks: raw.hooks.clone(),
         })
     }
 
@@ -431,6 +434,7 @@ mod tests {
         assert_eq!(c.paths.ram_dir, Path::new("/tmp/meshchat"));
         assert_eq!(c.services_dir, Path::new("/var/run/arednlink/services"));
         assert!(c.digest_sync);
+        assert_eq!(c.sync_fanout, DEFAULT_SYNC_FANOUT);
     }
 
     #[test]
@@ -470,6 +474,13 @@ mod tests {
         assert!(cfg("config meshchat main\n list peer 'a;reboot:80'\n").is_err());
         assert!(cfg("config meshchat main\n option node 'bad node'\n").is_err());
         assert!(cfg("config meshchat main\n option digest_sync 'maybe'\n").is_err());
+        assert!(cfg("config meshchat main\n option sync_fanout 'many'\n").is_err());
+        assert_eq!(
+            cfg("config meshchat main\n option sync_fanout '0'\n")
+                .unwrap()
+                .sync_fanout,
+            0
+        );
     }
 
     #[test]

@@ -147,6 +147,33 @@ pub fn lines(data: &[u8]) {
     }
 }
 
+/// A jsonl export line (what `meshchat import` reads back): whatever parses exports to a
+/// line that parses to the same message, and the csv writer takes it too.
+pub fn jsonl(data: &[u8]) {
+    use crate::protocol::export::{self, Format};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(m) = export::parse_jsonl(text) else {
+        return;
+    };
+    let mut line = String::new();
+    m.write_line(&mut line);
+    let r = lines::MessageRef::parse(line.trim_end_matches('\n')).expect("own line");
+    let mut out = Vec::new();
+    export::push_line(&mut out, Format::Jsonl, &r);
+    let again = std::str::from_utf8(&out).expect("jsonl is UTF-8");
+    assert_eq!(
+        export::parse_jsonl(again.trim_end_matches('\n'))
+            .ok()
+            .as_ref(),
+        Some(&m),
+        "{again:?}"
+    );
+    let mut csv = Vec::new();
+    export::push_line(&mut csv, Format::Csv, &r);
+}
+
 /// A fresh directory under the system's temporary directory, removed on drop.
 struct TempDir(PathBuf);
 

@@ -56,6 +56,10 @@ pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())
 }
 
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub mod sim;
+
 // Entry points for the fuzz targets in fuzz/; `cargo fuzz` builds with `--cfg fuzzing`.
 #[cfg(fuzzing)]
 #[doc(hidden)]

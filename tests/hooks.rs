@@ -394,7 +394,7 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
 }
 
 #[test]
-fn a_bad_hook_section_stops_the_daemon_with_a_clear_error() {
+fn a_bad_hook_section_stops_the_daemon_with_a_clear_error_and_not_the_api() {
     let node = hooked_node("hooks-bad", "config hook 'x'\n\toption timeout 'soon'\n");
     let out = Command::new(bin())
         .args(["sync", "--once", "--config"])
@@ -409,4 +409,7 @@ fn a_bad_hook_section_stops_the_daemon_with_a_clear_error() {
         "{err}"
     );
     assert!(!Path::new(&node.dir.join("data/hooks.mark")).exists());
+    // Only the daemon reads hook sections: the web API is not affected.
+    assert_eq!(node.get("action=config").json()["node"], "node-h");
+    assert_eq!(node.get("action=action_log").text(), "[]\n");
 }

@@ -24,10 +24,25 @@ const hiddenDM = (ch) => peer(ch) === '' && !S.others;
 const tag = (ch) => (peer(ch) ? '@' + peer(ch) : peer(ch) === '' ? ch : '#' + ch);
 const inView = (m) => (S.channel === '' ? !hiddenDM(m.channel) : m.channel === S.channel);
 const bump = (map, k) => map.set(k, (map.get(k) || 0) + 1);
+// Delivery of my messages posted on this node: the node's counts, a line under each.
+const marks = new Map();
+let held = { of: 1, held_by: {} };
+const own = (m) => mine(m) && m.node.toLowerCase() === str(S.config?.node).toLowerCase();
+const reach = (id) => {
+  const n = Number(held.held_by?.[id]) || 1;
+  return n > 1 ? 'reached ' + n + ' of ' + Math.max(n, Number(held.of) || n) + ' nodes' : 'on this node';
+};
+
+// The counts from messages_version_ui (delivery=1): updates the lines in place.
+export function setDelivery(d) {
+  if (d && typeof d === 'object') held = d;
+  for (const [id, el] of marks) if (el.textContent !== reach(id)) el.textContent = reach(id);
+}
 
 export function setCallSign(call) {
   S.call = call;
   rows.clear();
+  marks.clear();
   mentionRe = new RegExp('(^|[^A-Z0-9])' + call.replace(/[/-]/g, '\\$&') + '(?![A-Z0-9])', 'i');
   renderMessages();
 }
@@ -45,7 +60,7 @@ export function setMessages(list) {
   S.msgs = all;
   S.byId = new Map(all.map((m) => [m.id, m]));
   S.pending = S.pending.filter((p) => !S.byId.has(p.id));
-  for (const id of rows.keys()) if (!S.byId.has(id)) rows.delete(id);
+  for (const id of rows.keys()) if (!S.byId.has(id)) rows.delete(id) && marks.delete(id);
   S.loaded = true;
   for (const m of fresh) {
     // Direct: unread until opened.
@@ -168,7 +183,8 @@ function row(m) {
     rows.set(m.id, h('li', { class: 'msg' + (mine(m) ? ' mine' : '') + (mentions(m) ? ' mention' : '') },
       meta(m.call_sign, nodeLink(m.node, 'node'), m.channel, h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, fmtTime(d)),
         h('button', { class: 're', onclick: () => replyTo(m) }, 'Reply')),
-      body(m.message)));
+      body(m.message),
+      own(m) && marks.set(m.id, h('div', { class: 'state reach' }, reach(m.id))).get(m.id)));
   }
   return rows.get(m.id);
 }

@@ -5,8 +5,8 @@ use std::io::Read;
 
 use super::exchange::{md5_hex, Body, Response, JSON};
 use super::{gzip, presence, store_failed, Api, Call};
-use crate::protocol::export::push_message;
-use crate::protocol::json::push_array;
+use crate::protocol::export::{push_message, push_message_counted};
+use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{Message, MessageRef, StoredText};
 use crate::protocol::{CallSign, Channel, Epoch, MessageId};
 use crate::store::cache::{MAX_GZIP, MAX_PLAIN, MAX_RAW};
@@ -76,6 +76,18 @@ pub fn write_messages_json(out: &mut Vec<u8>, messages: &[MessageRef]) {
     push_array(out, messages.iter().rev(), |out, m| push_message(out, m));
 }
 
+/// The same, with `"held_by":N` on the messages `held_by` gives a count for
+/// (`messages&delivery=1`).
+pub fn write_messages_json_counted(
+    out: &mut Vec<u8>,
+    messages: &[MessageRef],
+    held_by: impl Fn(&MessageRef) -> Option<u64>,
+) {
+    push_array(out, messages.iter().rev(), |out, m| {
+        push_message_counted(out, m, held_by(m))
+    });
+}
+
 /// `messages`: the whole database as JSON, newest first; gzip when accepted. With
 /// `call_sign` and `epoch`, also a presence heartbeat (legacy). The body is cached in RAM
 /// per state of the log: every browser fetches it after each change.
@@ -86,6 +98,9 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
         if let Err(r) = presence::heartbeat(api, call) {
             return r;
         }
+    }
+    if super::delivery::asked(call) {
+        return messages_counted(api, call);
     }
     let gzip = call.req.accept_gzip;
     let name = if gzip {
@@ -116,6 +131,27 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
             }
         }
         Err(r) => r,
+    }
+}
+
+/// `messages&delivery=1`: the messages, those posted here with `"held_by":N` (built
+/// for each request: the counts change without the log changing).
+fn messages_counted(api: &Api, call: &Call) -> Response {
+    let counts = match super::delivery::Counts::read(api) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let contents = match api.log.read() {
+        Ok(c) => c,
+        Err(e) => return store_failed(e),
+    };
+    let view = contents.view(api.log.max());
+    let mut body = Vec::with_capacity(contents.len() + contents.len() / 4 + 2);
+    write_messages_json_counted(&mut body, &view.messages, |m| counts.of(m));
+    if call.req.accept_gzip {
+        Response::json(gzip::compress(&body)).header("Content-Encoding", "gzip")
+    } else {
+        Response::json(body)
     }
 }
 
@@ -170,10 +206,24 @@ pub fn messages_version_ui(api: &Api, call: &mut Call) -> Response {
             return r;
         }
     }
-    match api.log.version() {
-        Ok(v) => Response::json(format!("{{\"messages_version\":{v}}}\n").into_bytes()),
-        Err(e) => store_failed(e),
+    let v = match api.log.version() {
+        Ok(v) => v,
+        Err(e) => return store_failed(e),
+    };
+    if !super::delivery::asked(call) {
+        return Response::json(format!("{{\"messages_version\":{v}}}\n").into_bytes());
     }
+    let counts = match super::delivery::ui_counts(api) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut body = Vec::new();
+    Object::new(&mut body)
+        .num("messages_version", v)
+        .raw("delivery", &counts)
+        .end();
+    body.push(b'\n');
+    Response::json(body)
 }
 
 /// `messages_version`: the bare number. Deliberately without the legacy trailing newline,

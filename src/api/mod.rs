@@ -5,6 +5,7 @@
 //! response leaves; adapters in `cgi.rs` and `server.rs` translate.
 
 pub mod auth;
+pub mod delivery;
 pub mod digest;
 pub mod exchange;
 pub mod files;
@@ -115,6 +116,7 @@ impl<'c> Api<'c> {
             "sync_status" => node::sync_status(self, &mut call),
             "sync_digest" => digest::sync_digest(self, &mut call),
             "sync_peers" => digest::sync_peers(self, &mut call),
+            "delivery" => delivery::delivery(self, &mut call),
             "meshchat_nodes" => node::meshchat_nodes(self, &mut call),
             "hosts" => node::hosts(self, &mut call),
             "hosts_raw" => node::hosts_raw(self, &mut call),

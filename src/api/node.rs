@@ -101,7 +101,8 @@ pub fn hosts_raw(_api: &Api, _call: &mut Call) -> Response {
 pub fn action_log(api: &Api, _call: &mut Call) -> Response {
     let file = crate::hooks::action_log_file(&api.cfg.paths);
     match read_capped(&file, MAX_ACTION_LOG) {
-        Ok(body) if body.starts_with(b"[") => Response::json(body),
+        // Whole or not at all: a file cut at the cap is not served half.
+        Ok(body) if body.starts_with(b"[") && body.ends_with(b"]\n") => Response::json(body),
         _ => Response::json(b"[]\n".to_vec()),
     }
 }

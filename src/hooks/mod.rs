@@ -204,15 +204,16 @@ fn log(msg: &str) {
 }
 
 impl Hooks {
-    /// Starts watching the log of `paths` (keeping `max` messages) for `hooks`; `None`
-    /// when there are none, so a node without hooks pays nothing.
-    pub fn start(paths: &Paths, max: usize, hooks: &[Hook]) -> Option<Hooks> {
-        if hooks.is_empty() {
-            return None;
+    /// Validates the `config hook` sections and starts watching the log of `paths`
+    /// (keeping `max` messages) for them; `None` when there are none, so a node without
+    /// hooks pays nothing.
+    pub fn start(paths: &Paths, max: usize, sections: &[Section]) -> Result<Option<Hooks>, Error> {
+        if sections.is_empty() {
+            return Ok(None);
         }
-        let hooks: Vec<Arc<Hook>> = hooks.iter().cloned().map(Arc::new).collect();
+        let hooks: Vec<Arc<Hook>> = Hook::all(sections)?.into_iter().map(Arc::new).collect();
         let runner = run::Runner::start(action_log_file(paths));
-        let mut w = watch::Watch::open(&paths.log(), &ram_mark(paths), &flash_mark(paths), max);
+        let mut w = watch::Watch::open(paths, &ram_mark(paths), &flash_mark(paths), max);
         let stop = Arc::new(AtomicBool::new(false));
         let (s, r) = (stop.clone(), runner.clone());
         log(&format!("{} hooks, watching for new messages", hooks.len()));
@@ -226,12 +227,12 @@ impl Hooks {
             }
             w
         });
-        Some(Hooks {
+        Ok(Some(Hooks {
             stop,
             watcher,
             runner,
             mark_file: flash_mark(paths),
-        })
+        }))
     }
 
     /// Stops watching and keeps the mark on flash for the next start. With `drain`,

@@ -1,7 +1,8 @@
 //! Running hook commands: a bounded queue, [`RUNNERS`] threads, one process each.
 //!
-//! A command is started directly (argv, never a shell) in its own process group, with the
-//! message as one JSON object on stdin (the members of the `messages` action) and
+//! A command is started directly (argv, never a shell; `posix_spawn`) in its own process
+//! group, with the message as one JSON object on stdin (the members of the `messages`
+//! action) and
 //! `MESHCHAT_ID`, `MESHCHAT_CALL_SIGN`, `MESHCHAT_CHANNEL`, `MESHCHAT_NODE`,
 //! `MESHCHAT_EPOCH` (and `MESHCHAT_HOOK`) in its environment. Its stdout is discarded, its
 //! stderr is the daemon's (syslog on a node). Past its timeout the whole group is killed.
@@ -10,9 +11,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,6 +22,7 @@ use crate::protocol::json::Object;
 use crate::protocol::lines::{Message, MessageRef};
 use crate::protocol::Epoch;
 use crate::store::atomic;
+use crate::sys::{self, Exit};
 
 /// Commands running at once.
 pub const RUNNERS: usize = 2;
@@ -30,8 +30,8 @@ pub const RUNNERS: usize = 2;
 pub const QUEUE: usize = 64;
 /// Outcomes kept for the `action_log` action.
 pub const KEPT: usize = 100;
-/// How often a running command is checked on.
-const CHECK: Duration = Duration::from_millis(20);
+/// How often a running command is checked on (a router's CPU wakes for each look).
+const CHECK: Duration = Duration::from_millis(50);
 
 struct Job {
     hook: Arc<Hook>,
@@ -208,48 +208,51 @@ impl Runner {
 /// Runs one command to its end or its timeout.
 fn execute(job: &Job) -> End {
     let argv = &job.hook.argv;
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .envs(job.env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("MESHCHAT_HOOK", &job.hook.name)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .process_group(0);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        // The program's name only: the action log is served to anyone.
-        Err(e) => {
-            let name = std::path::Path::new(&argv[0])
-                .file_name()
-                .unwrap_or_default();
-            return End::NotStarted(format!("cannot start {}: {e}", name.to_string_lossy()));
-        }
+    // The program's name only in messages: the action log is served to anyone.
+    let name = std::path::Path::new(argv.first().map_or("", String::as_str))
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let (read, mut write) = match pipe() {
+        Ok(p) => p,
+        Err(e) => return End::NotStarted(format!("cannot start {name}: {e}")),
     };
+    let mut env: Vec<(&str, &str)> = job.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("MESHCHAT_HOOK", &job.hook.name));
+    let child = match sys::spawn(argv, &env, &read) {
+        Ok(c) => c,
+        Err(e) => return End::NotStarted(format!("cannot start {name}: {e}")),
+    };
+    drop(read);
     // A writer thread: a command that never reads its stdin cannot hold us past its
     // timeout (the write fails once it is killed).
-    if let Some(mut pipe) = child.stdin.take() {
-        let data = job.stdin.clone();
-        thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-    }
+    let data = job.stdin.clone();
+    thread::spawn(move || {
+        let _ = write.write_all(&data);
+    });
     let deadline = Instant::now() + job.hook.timeout;
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return match (status.code(), status.signal()) {
-                    (Some(c), _) => End::Exit(c),
-                    (None, Some(s)) => End::Signal(s),
-                    _ => End::Exit(-1),
-                }
-            }
+        match child.wait(false) {
+            Ok(Some(Exit::Code(c))) => return End::Exit(c),
+            Ok(Some(Exit::Signal(s))) => return End::Signal(s),
             Ok(None) if Instant::now() >= deadline => {
-                crate::sys::kill_group(child.id());
-                let _ = child.wait();
+                sys::kill_group(child.pid);
+                let _ = child.wait(true);
                 return End::Killed;
             }
             Ok(None) => thread::sleep(CHECK),
             Err(e) => return End::NotStarted(e.to_string()),
         }
     }
+}
+
+/// A pipe for a command's stdin: (read end, write end), both close-on-exec (the child
+/// gets the read end as its fd 0 by dup2, which clears the flag there).
+fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    let (r, w) = std::io::pipe()?;
+    Ok((
+        std::fs::File::from(std::os::fd::OwnedFd::from(r)),
+        std::fs::File::from(std::os::fd::OwnedFd::from(w)),
+    ))
 }

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use crate::protocol::lines::{Message, MessageRef};
 use crate::store::atomic;
-use crate::store::log::{record_line, IdSet};
+use crate::store::log::{record_line, IdSet, Log};
+use crate::store::Paths;
 
 /// A position in the log: everything before `offset` in the file `ino` was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,7 @@ impl Mark {
 
 /// The watcher's state.
 pub struct Watch {
+    paths: Paths,
     log: PathBuf,
     ram: PathBuf,
     max: usize,
@@ -73,12 +75,14 @@ impl Watch {
     /// Looks at the log once: with a mark from `ram` (or, after a reboot, the copy at
     /// `flash`, which is then removed) that still fits the log, the records past it are
     /// new; otherwise nothing already there is.
-    pub fn open(log: &Path, ram: &Path, flash: &Path, max: usize) -> Watch {
+    pub fn open(paths: &Paths, ram: &Path, flash: &Path, max: usize) -> Watch {
+        let log = &paths.log();
         let stored = Mark::read(ram).or_else(|| Mark::read(flash));
         if fs::symlink_metadata(flash).is_ok() {
             let _ = fs::remove_file(flash);
         }
         let mut w = Watch {
+            paths: paths.clone(),
             log: log.to_path_buf(),
             ram: ram.to_path_buf(),
             max,
@@ -137,35 +141,25 @@ impl Watch {
                     offset: m.offset + used as u64,
                 });
             }
-            // A new file (compaction, or the first log): what it keeps that was not seen.
+            // A new file (compaction, or the first log): what the database keeps that was
+            // not seen, read as every action reads it.
             _ => {
-                let mut f = File::open(&self.log)?;
-                let ino = f.metadata()?.ino();
-                let mut bytes = Vec::new();
-                f.read_to_end(&mut bytes)?;
-                let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                let mut all = IdSet::default();
-                let mut kept = Vec::new();
-                records(&bytes[..end], |r| {
-                    if all.insert(r.id.0) {
-                        kept.push(r);
-                    }
-                });
-                // Only what the database keeps: the newest `max`.
-                kept.sort_unstable_by_key(|r| (r.epoch, r.id));
-                let skip = kept.len().saturating_sub(self.max);
-                for r in &kept[skip..] {
+                // The inode first: a compaction in between is seen again next time.
+                let ino = fs::metadata(&self.log)?.ino();
+                let contents = Log::new(&self.paths, self.max)
+                    .read()
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                let view = contents.view(self.max);
+                for r in &view.messages {
                     if !self.seen.contains(&r.id.0) {
                         if let Ok(msg) = r.to_message() {
                             fresh.push(msg);
                         }
                     }
                 }
-                self.seen = all;
-                self.mark = Some(Mark {
-                    ino,
-                    offset: end as u64,
-                });
+                let end = contents.len() as u64;
+                self.seen = view.all_ids;
+                self.mark = Some(Mark { ino, offset: end });
             }
         }
         self.save_ram();
@@ -227,10 +221,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("meshchat-watch-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let (log, ram, flash) = (dir.join("log"), dir.join("mark"), dir.join("flash.mark"));
+        let paths = Paths {
+            data_dir: dir.clone(),
+            ram_dir: dir.clone(),
+            files_dir: dir.clone(),
+        };
+        let (log, ram, flash) = (paths.log(), dir.join("mark"), dir.join("flash.mark"));
         append(&log, &[msg(1, 10), msg(2, 11)]);
         // First start: what is there counts as handled.
-        let mut w = Watch::open(&log, &ram, &flash, 100);
+        let mut w = Watch::open(&paths, &ram, &flash, 100);
         assert_eq!(ids(w.poll().unwrap()), Vec::<u32>::new());
         append(&log, &[msg(3, 12), msg(2, 11)]);
         assert_eq!(ids(w.poll().unwrap()), [3]);
@@ -238,13 +237,13 @@ mod tests {
         // A restart (RAM mark kept): messages appended meanwhile are new, once.
         drop(w);
         append(&log, &[msg(4, 13)]);
-        let mut w = Watch::open(&log, &ram, &flash, 100);
+        let mut w = Watch::open(&paths, &ram, &flash, 100);
         assert_eq!(ids(w.poll().unwrap()), [4]);
         // A clean stop then a reboot (RAM gone): the flash copy continues, and is removed.
         w.save_flash(&flash);
         fs::remove_file(&ram).unwrap();
         append(&log, &[msg(5, 14)]);
-        let mut w = Watch::open(&log, &ram, &flash, 100);
+        let mut w = Watch::open(&paths, &ram, &flash, 100);
         assert!(!flash.exists());
         assert_eq!(ids(w.poll().unwrap()), [5]);
         // A compaction (new inode, sorted) with one new message in it.
@@ -264,7 +263,7 @@ mod tests {
         assert_eq!(ids(w.poll().unwrap()), [6]);
         // A power cut (no mark at all): nothing runs twice.
         fs::remove_file(&ram).unwrap();
-        let mut w = Watch::open(&log, &ram, &flash, 100);
+        let mut w = Watch::open(&paths, &ram, &flash, 100);
         assert_eq!(ids(w.poll().unwrap()), Vec::<u32>::new());
         // A torn record is left for the next look, not skipped.
         let mut s = String::new();

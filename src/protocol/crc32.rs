@@ -26,11 +26,40 @@ static TABLE: [u32; 256] = {
 
 /// The CRC-32 of `data`.
 pub fn hash(data: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in data {
-        c = TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    let mut h = Hasher::new();
+    h.update(data);
+    h.finalize()
+}
+
+/// A CRC-32 over pieces.
+#[derive(Clone, Copy)]
+pub struct Hasher(u32);
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Hasher::new()
     }
-    !c
+}
+
+impl Hasher {
+    /// Nothing consumed yet.
+    pub fn new() -> Hasher {
+        Hasher(!0)
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        let mut c = self.0;
+        for &b in data {
+            c = TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+        }
+        self.0 = c;
+    }
+
+    /// The CRC-32 of everything added.
+    pub fn finalize(self) -> u32 {
+        !self.0
+    }
 }
 
 #[cfg(test)]
@@ -42,6 +71,10 @@ mod tests {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 13) as u8).collect();
         for n in [1, 15, 16, 17, 255, 4999] {
             assert_eq!(super::hash(&data[..n]), ::crc32fast::hash(&data[..n]));
+            let mut h = super::Hasher::new();
+            h.update(&data[..n / 3]);
+            h.update(&data[n / 3..n]);
+            assert_eq!(h.finalize(), ::crc32fast::hash(&data[..n]));
         }
     }
 }

@@ -37,15 +37,23 @@ pub const CSV_HEADER: &str = "id,epoch,message,call_sign,node,platform,channel\n
 
 /// Appends one message as the JSON object of the `messages` action (no newline).
 pub fn push_message(out: &mut Vec<u8>, m: &MessageRef) {
-    Object::new(out)
-        .str("id", std::str::from_utf8(&m.id.hex()).unwrap_or_default())
+    push_message_counted(out, m, None);
+}
+
+/// The same, with `"held_by":N` when given (`messages&delivery=1`, docs/API.md).
+pub fn push_message_counted(out: &mut Vec<u8>, m: &MessageRef, held_by: Option<u64>) {
+    let mut o = Object::new(out);
+    o.str("id", std::str::from_utf8(&m.id.hex()).unwrap_or_default())
         .num("epoch", m.epoch.0)
         .stored_text("message", m.text)
         .str("call_sign", m.call_sign)
         .str("node", m.node)
         .str("platform", m.platform.as_str())
-        .str("channel", m.channel)
-        .end();
+        .str("channel", m.channel);
+    if let Some(n) = held_by {
+        o.num("held_by", n);
+    }
+    o.end();
 }
 
 /// A csv cell: quoted when it holds a separator, a quote or a line break; a cell a

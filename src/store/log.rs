@@ -183,6 +183,8 @@ struct Meta {
     key: Key,
     records: usize,
     version: Option<u64>,
+    /// The newest key (epoch, id), known whenever `version` is.
+    newest: Option<(Epoch, MessageId)>,
 }
 
 impl Meta {
@@ -196,16 +198,35 @@ impl Meta {
         };
         let records = num()? as usize;
         let version = num().filter(|v| *v >= 0).map(|v| v as u64);
+        // Older caches end here: the newest key is then unknown, and so is the version.
+        let newest = match (num(), num()) {
+            (Some(e), Some(id)) if e >= 0 && id >= 0 => {
+                Some((Epoch(e as u64), MessageId(id as u32)))
+            }
+            (Some(-1), Some(-1)) => None,
+            _ => {
+                return Some(Meta {
+                    key,
+                    records,
+                    version: None,
+                    newest: None,
+                })
+            }
+        };
         Some(Meta {
             key,
             records,
             version,
+            newest,
         })
     }
 
     fn write(&self) -> String {
+        let (e, id) = self
+            .newest
+            .map_or((-1, -1), |(e, id)| (e.0 as i64, i64::from(id.0)));
         format!(
-            "{} {} {} {} {}\n",
+            "{} {} {} {} {} {e} {id}\n",
             self.key.ino,
             self.key.size,
             self.key.mtime_ns,
@@ -303,19 +324,26 @@ impl Log {
     /// The legacy version number of the database, from the RAM cache when the log has
     /// not changed since it was computed.
     pub fn version(&self) -> Result<u64> {
+        Ok(self.summary()?.0)
+    }
+
+    /// The legacy version number and the newest key (epoch, id) of the database, from
+    /// the RAM cache when the log has not changed since they were computed.
+    pub fn summary(&self) -> Result<(u64, Option<(Epoch, MessageId)>)> {
         let Some(key) = self.current_key()? else {
-            return Ok(0);
+            return Ok((0, None));
         };
         if let Some(meta) = self.cached_meta() {
             if meta.key == key {
                 if let Some(v) = meta.version {
-                    return Ok(v);
+                    return Ok((v, meta.newest));
                 }
             }
         }
         let contents = self.read()?;
         let view = contents.view(self.max);
         let version = view.version();
+        let newest = view.messages.last().map(|m| (m.epoch, m.id));
         if let Some(key) = contents.key {
             let _lock = Lock::exclusive(&self.lock_path)?;
             // Only record it if no writer changed the log meanwhile.
@@ -324,10 +352,11 @@ impl Log {
                     key,
                     records: view.records,
                     version: Some(version),
+                    newest,
                 });
             }
         }
-        Ok(version)
+        Ok((version, newest))
     }
 
     /// Appends messages as they are: no read of the log, one write, one fdatasync. The
@@ -378,6 +407,7 @@ impl Log {
                 key: Key::of(&after),
                 records,
                 version: None,
+                newest: None,
             });
             Ok(())
         }
@@ -422,6 +452,18 @@ impl Log {
             keys.drain(..keys.len() - self.max);
         }
         Ok(keys)
+    }
+
+    /// The ids of the messages posted on node `node` (compared without case), read
+    /// record by record: how the sync daemon finds which messages are this node's own.
+    pub fn ids_from(&self, node: &str) -> Result<Vec<MessageId>> {
+        let mut ids = Vec::new();
+        self.scan(|_, _, m| {
+            if m.node.eq_ignore_ascii_case(node) {
+                ids.push(m.id);
+            }
+        })?;
+        Ok(ids)
     }
 
     /// Every id in the log, and the (epoch, id) of the oldest message kept when the
@@ -539,6 +581,7 @@ impl Log {
                 key,
                 records: kept.len(),
                 version: Some(version),
+                newest: kept.iter().max().map(|k| (k.0, k.1)),
             });
         }
         Ok(())

@@ -6,7 +6,9 @@
 
 pub mod atomic;
 pub mod cache;
+pub mod delivery;
 pub mod files;
+pub mod hints;
 pub mod lock;
 pub mod log;
 pub mod peers;

@@ -131,10 +131,12 @@ test('a direct message reaches the other node\'s Direct section and the legacy p
   await w2.waitForSelector('#messages .msg .text >> text=Meet on 146.52');
   assert.equal(await w2.locator('#direct .badge').count(), 0, 'read');
 
-  // The legacy peer stores it as a plain channel of that name, byte for byte.
-  const line = () => lua.lines.find((l) => l.startsWith(dm.id + '\t'));
-  await until(line, 'the legacy peer pulled the direct message', 30000);
-  assert.deepEqual(line().split('\t').slice(2), ['Meet on 146.52 at the top of the hour?', 'K1ABC', 'node-a', 'pi', '@K1ABC+W2XYZ']);
+  // The legacy peer stores it as a plain channel of that name, byte for byte: its
+  // messages_raw serves the line.
+  const luaRaw = async () => (await fetch(`http://127.0.0.1:${lua.port}/cgi-bin/meshchat?action=messages_raw`)).text();
+  const line = async (id) => (await luaRaw()).split('\n').find((l) => l.startsWith(id + '\t'));
+  await until(() => line(dm.id), 'the legacy peer pulled the direct message', 30000);
+  assert.deepEqual((await line(dm.id)).split('\t').slice(2), ['Meet on 146.52 at the top of the hour?', 'K1ABC', 'node-a', 'pi', '@K1ABC+W2XYZ']);
 
   // A reply from node B: quote line plus text; sent to the conversation it answers.
   await w2.click('#messages .msg .re');
@@ -157,9 +159,8 @@ test('a direct message reaches the other node\'s Direct section and the legacy p
   await until(() => k1.$$eval('#messages .msg.flash .text', (e) => e.map((x) => x.textContent).join() === 'Meet on 146.52 at the top of the hour?'), 'the original flashes');
 
   // The legacy peer: the same text, as plain lines (the legacy escaping), nothing hidden.
-  const rline = () => lua.lines.find((l) => l.startsWith(reply.id + '\t'));
-  await until(rline, 'the legacy peer pulled the reply', 30000);
-  assert.equal(rline().split('\t')[2], `> K1ABC (${dm.id}): Meet on 146.52 at the top of the hour?\\nYes, see you there.\\n73`);
+  await until(() => line(reply.id), 'the legacy peer pulled the reply', 30000);
+  assert.equal((await line(reply.id)).split('\t')[2], `> K1ABC (${dm.id}): Meet on 146.52 at the top of the hour?\\nYes, see you there.\\n73`);
   // What the replayed legacy node had reached both of ours.
   await until(async () => (await b.api({ action: 'messages' })).json.some((m) => m.id === '0a1b2c3d'), 'legacy messages on node B', 30000);
   assertClean(k1);
@@ -199,6 +200,30 @@ test('a call sign on a message or in the users list starts a conversation; not w
   await page.press('#new-dm-call', 'Enter');
   assert.equal(await page.$eval('#new-dm-call', (i) => i.validationMessage), 'Type the call sign of someone else.');
   assert.match(await page.textContent('#conv'), /^Direct: W6ABC\./, 'still the same conversation');
+  assertClean(page);
+  await page.context().close();
+});
+
+test('the status page lists the action hooks\' outcomes, and shows nothing of them when there are none', async () => {
+  const page = await openPage(browser, b);
+  await login(page, 'W2XYZ');
+  await page.click('#nav-status');
+  await until(async () => (await page.locator('#peers tr').count()) >= 1, 'status loaded');
+  assert.equal(await page.isHidden('#hooks-box'), true, 'no hook ran: no section');
+  // What the sync daemon writes after two runs (newest first), hostile text included.
+  const t = Math.floor(Date.now() / 1000);
+  writeFileSync(join(b.dataDir, 'ram', 'action_log'),
+    `[{"epoch":${t - 5},"hook":"archive","id":"0a1b2c3d","result":"ok","exit":0,"ms":12,"detail":"exit 0"},\n` +
+    `{"epoch":${t - 65},"hook":"<img src=x onerror=alert(1)>","id":"0a1b2c3e","result":"killed","ms":10003,"detail":"timeout 10 s"}]\n`);
+  await page.click('#nav-chat');
+  await page.click('#nav-status');
+  await until(async () => !(await page.isHidden('#hooks-box')), 'hooks shown');
+  const rows = await page.$$eval('#hooks li', (li) => li.map((e) => e.textContent));
+  assert.equal(rows.length, 2);
+  assert.match(rows[0], /^archive · 0a1b2c3dok \(exit 0\) · 12 ms · \d s ago$/);
+  assert.match(rows[1], /^<img src=x onerror=alert\(1\)> · 0a1b2c3ekilled \(timeout 10 s\) · 10003 ms · 1 min ago$/);
+  assert.equal(await page.locator('#hooks img').count(), 0);
+  await page.screenshot({ path: join(ARTIFACTS, 'status-hooks-1280x800.png') });
   assertClean(page);
   await page.context().close();
 });
