@@ -416,6 +416,10 @@ mod no_atomic64 {
             *v = old.wrapping_add(n);
             old
         }
+
+        pub fn store(&self, n: u64, _: Ordering) {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = n;
+        }
     }
 }
 
