@@ -80,8 +80,8 @@ def test_arch(arch):
     print(f"  size {size} bytes")
     if arch in BUDGETS:
         budget = BUDGETS[arch]
-        check(size <= budget, f"{arch}: stripped binary {size} bytes <= budget {budget} "
-              f"({budget - size} bytes to spare)")
+        check(size <= budget, f"{arch}: stripped binary {size} bytes <= budget {budget} ("
+              + (f"{budget - size} bytes to spare)" if size <= budget else f"{size - budget} bytes over)"))
 
     v = subprocess.run(cmd + [binary, "--version"], capture_output=True, text=True, timeout=60)
     check(v.returncode == 0 and v.stdout == f"meshchat {pkglib.version()}\n",
