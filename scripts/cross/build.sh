@@ -22,7 +22,7 @@ if [ -n "${CROSS_SERVE:-}" ]; then
     FEATURES=""
 else
     OUT="${CROSS_OUT:-$ROOT/build/cross}"
-    FEATURES="--no-default-features"
+    FEATURES="--no-default-features --features node"
 fi
 # 64-bit time_t on the 32-bit targets (musl >= 1.2 symbols): epochs outlive 2038.
 export RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1

@@ -15,6 +15,8 @@ pub mod limits;
 pub mod lines;
 pub mod md5;
 pub mod multipart;
+#[cfg_attr(not(feature = "raven"), allow(dead_code))]
+pub mod raven;
 pub mod services;
 pub mod types;
 pub mod uci;
