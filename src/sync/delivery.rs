@@ -37,9 +37,18 @@ pub const MAX_TRACKED: usize = 256;
 /// Messages posted on this node still followed after they left the newest
 /// [`MAX_TRACKED`] (so the page keeps showing how far they reached).
 pub const MAX_OWN: usize = 64;
-/// Entries one gossip section carries: this many of the newest messages, and as many
-/// of those whose holders changed last (so news about an older message still spreads).
-pub const MAX_GOSSIP: usize = 64;
+/// Entries one gossip section carries, whatever the zone's size: half of them the
+/// messages whose holders changed last, the rest taken in turn from those not yet known
+/// to be held by every node (so every set keeps spreading, a few per round).
+pub const MAX_GOSSIP: usize = 16;
+/// Entries of a section chosen for news (holders that changed last).
+const GOSSIP_NEWS: usize = MAX_GOSSIP / 2;
+/// Messages other than our own the API serves holders for: the newest this many.
+pub const MAX_REPORTED: usize = 64;
+/// A client asks a peer for its section (`d=`) on every this-many-th check (and on
+/// the first): the section changes while sets spread, and each answer costs up to
+/// [`MAX_GOSSIP`] entries.
+pub const GOSSIP_EVERY: u32 = 3;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -61,6 +70,8 @@ pub struct Delivery {
     changed: bool,
     /// Counts changes to holder sets; orders entries by news.
     seq: u64,
+    /// Where the turn of the incomplete sets stands (see [`Delivery::gossip`]).
+    cursor: usize,
 }
 
 impl Delivery {
@@ -75,6 +86,7 @@ impl Delivery {
             entries: BTreeMap::new(),
             changed: true,
             seq: 0,
+            cursor: 0,
         }
     }
 
@@ -142,18 +154,24 @@ impl Delivery {
         let n = self.roster.len();
         let mut fresh = Vec::new();
         for k in window {
-            self.entries.entry(*k).or_insert_with(|| {
-                let mut holders = Holders::new(n);
-                if let Some(i) = me {
-                    holders.insert(i);
-                }
-                fresh.push(*k);
+            if self.entries.contains_key(k) {
+                continue;
+            }
+            let mut holders = Holders::new(n);
+            if let Some(i) = me {
+                holders.insert(i);
+            }
+            fresh.push(*k);
+            // A newly followed message is news: our own bit has to spread.
+            self.seq += 1;
+            self.entries.insert(
+                *k,
                 Entry {
                     holders,
-                    seq: 0,
+                    seq: self.seq,
                     own: false,
-                }
-            });
+                },
+            );
         }
         self.changed |= !fresh.is_empty();
         fresh
@@ -275,29 +293,68 @@ impl Delivery {
         Ok(true)
     }
 
-    /// The gossip section this node serves: roster line, then the entries of its
-    /// newest [`MAX_GOSSIP`] messages and of the [`MAX_GOSSIP`] whose holders changed
-    /// last, oldest first.
+    /// The keys a gossip section carries, ascending: the [`GOSSIP_NEWS`] entries
+    /// whose holders changed last, then, up to [`MAX_GOSSIP`], the incomplete sets
+    /// (not every node known to hold the message) in turn from the cursor. A set
+    /// complete here is sent as `*` while it is news, then no more: the nodes that
+    /// took it pass it on. So a section is at most [`MAX_GOSSIP`] entries in any zone,
+    /// and once every set is complete (or nothing changes) it stays the same, which a
+    /// client's `d=` finds unchanged: nothing is sent.
+    fn gossip_keys(&self) -> Vec<Key> {
+        let mut keys = self.news();
+        let rest = self.turns(&keys);
+        let room = MAX_GOSSIP - keys.len();
+        if !rest.is_empty() {
+            let start = self.cursor % rest.len();
+            keys.extend(rest.iter().cycle().skip(start).take(room.min(rest.len())));
+        }
+        keys.sort_unstable();
+        keys
+    }
+
+    /// The [`GOSSIP_NEWS`] entries whose holders changed last.
+    fn news(&self) -> Vec<Key> {
+        let mut by_news: Vec<(u64, Key)> = self.entries.iter().map(|(k, e)| (e.seq, *k)).collect();
+        by_news.sort_unstable_by(|a, b| b.cmp(a));
+        by_news
+            .into_iter()
+            .take(GOSSIP_NEWS)
+            .map(|(_, k)| k)
+            .collect()
+    }
+
+    /// The incomplete sets that take turns in the section (not among `news`).
+    fn turns(&self, news: &[Key]) -> Vec<Key> {
+        let n = self.roster.len();
+        self.entries
+            .iter()
+            .filter(|(k, e)| e.holders.count() < n && !news.contains(k))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Moves the turn of the incomplete sets on by one section's worth (once a round):
+    /// only when more of them wait than a section has room for, so a mesh where every
+    /// set is complete keeps serving the same section.
+    pub fn advance(&mut self) {
+        let news = self.news();
+        let waiting = self.turns(&news).len();
+        let room = MAX_GOSSIP - news.len();
+        if waiting > room {
+            self.cursor = self.cursor.wrapping_add(room);
+            self.changed = true;
+        }
+    }
+
+    /// The gossip section this node serves: roster line, then at most [`MAX_GOSSIP`]
+    /// entries, oldest first (which ones: [`Delivery::gossip_keys`]).
     pub fn gossip(&self) -> String {
         let n = self.roster.len();
         let mut out = String::new();
         write_roster_line(&mut out, self.crc, n);
-        let skip = self.entries.len().saturating_sub(MAX_GOSSIP);
-        let mut by_news: Vec<(u64, &Key)> = self
-            .entries
-            .iter()
-            .take(skip)
-            .filter(|(_, e)| e.seq > 0)
-            .map(|(k, e)| (e.seq, k))
-            .collect();
-        by_news.sort_unstable_by(|a, b| b.cmp(a));
-        by_news.truncate(MAX_GOSSIP);
-        let mut older: Vec<&Key> = by_news.into_iter().map(|(_, k)| k).collect();
-        older.sort_unstable();
-        let newest = self.entries.keys().skip(skip);
-        for k in older.into_iter().chain(newest) {
-            if let Some(e) = self.entries.get(k) {
-                write_entry(&mut out, *k, &e.holders, n);
+        for k in self.gossip_keys() {
+            if let Some(e) = self.entries.get(&k) {
+                write_entry(&mut out, k, &e.holders, n);
             }
         }
         out
@@ -331,9 +388,9 @@ impl Delivery {
     }
 
     /// The state the API serves (`store::delivery`): the roster, the messages posted
-    /// here and the newest [`MAX_GOSSIP`] others, each with its holders.
+    /// here and the newest [`MAX_REPORTED`] others, each with its holders.
     pub fn report(&self) -> Report {
-        let skip = self.entries.len().saturating_sub(MAX_GOSSIP);
+        let skip = self.entries.len().saturating_sub(MAX_REPORTED);
         Report {
             roster_crc: self.crc,
             roster: self.roster.clone(),
@@ -435,6 +492,7 @@ pub fn set_roster<'a>(node: &Node, names: impl IntoIterator<Item = &'a str>) {
 /// again.
 pub fn write(node: &Node) {
     let mut d = node.delivery.lock().unwrap_or_else(|e| e.into_inner());
+    d.advance();
     if d.take_changed() {
         if let Err(e) = crate::store::delivery::write(&node.cfg.paths, &d.report(), &d.gossip()) {
             eprintln!("meshchat sync: writing delivery counts: {e}");
@@ -518,15 +576,57 @@ mod tests {
         keys.remove(0);
         d.track(&keys);
         assert_eq!(d.count(MessageId(1)), None);
+        // Alone in its roster every set is complete: news only.
         let g = d.gossip();
-        assert_eq!(g.lines().count(), MAX_GOSSIP + 1);
+        assert_eq!(g.lines().count(), GOSSIP_NEWS + 1);
         // News about an older message rides along with the newest ones.
         d.set_roster(["b"]);
-        let old = keys[keys.len() - MAX_GOSSIP - 10];
+        let old = keys[keys.len() - MAX_TRACKED + 10];
         d.peer_holds_ids("b", &[old.id]);
         let g = d.gossip();
-        assert_eq!(g.lines().count(), MAX_GOSSIP + 2);
+        assert_eq!(g.lines().count(), MAX_GOSSIP + 1);
         assert!(g.contains(&format!(".{} *", old.id)), "{g}");
+    }
+
+    /// In a zone of 1,000 nodes a section stays within [`MAX_GOSSIP`] entries, the
+    /// incomplete sets take turns until each has been sent, and once every set is
+    /// complete the section stops changing.
+    #[test]
+    fn sections_are_bounded_take_turns_and_settle() {
+        let names: Vec<String> = (0..1000).map(|i| format!("n{i:04}")).collect();
+        let mut d = Delivery::new("n0000");
+        d.set_roster(names.iter().map(String::as_str));
+        let keys: Vec<Key> = (0..300).map(|i| k(i, i as u32 + 1)).collect();
+        d.track(&keys);
+        let half: Vec<&str> = names.iter().step_by(2).map(String::as_str).collect();
+        for n in &half {
+            d.peer_holds_all(n, &keys);
+        }
+        let mut sent = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let g = d.gossip();
+            assert!(g.lines().count() <= MAX_GOSSIP + 1);
+            // Half the bits of 1,000 nodes: a bitmap of 250 digits at most.
+            assert!(g.len() <= 40 + MAX_GOSSIP * 270, "{}", g.len());
+            for l in g.lines().skip(1) {
+                sent.insert(l.split(' ').next().unwrap_or("").to_string());
+            }
+            d.take_changed();
+            d.advance();
+            assert!(d.take_changed(), "more wait than fit: the turn moves on");
+        }
+        assert_eq!(sent.len(), MAX_TRACKED, "every followed set was sent");
+        // Every node holds everything: complete sets are news once, then settle.
+        for n in &names {
+            d.peer_holds_all(n, &keys);
+        }
+        let g = d.gossip();
+        assert!(g.lines().skip(1).all(|l| l.ends_with(" *")), "{g}");
+        assert_eq!(g.lines().count(), GOSSIP_NEWS + 1);
+        d.take_changed();
+        d.advance();
+        assert!(!d.take_changed());
+        assert_eq!(d.gossip(), g);
     }
 
     #[test]
