@@ -49,6 +49,9 @@ pub const MAX_REPORTED: usize = 64;
 /// the first): the section changes while sets spread, and each answer costs up to
 /// [`MAX_GOSSIP`] entries.
 pub const GOSSIP_EVERY: u32 = 3;
+/// Rounds a set complete here keeps taking turns in the section before it retires (the
+/// peers that took it pass it on), so a settled mesh serves an unchanging section.
+pub const RETIRE_ROUNDS: u32 = 30;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -57,6 +60,8 @@ struct Entry {
     seq: u64,
     /// Posted on this node.
     own: bool,
+    /// Rounds since its set was found complete (every node of the roster holds it).
+    complete_rounds: u32,
 }
 
 /// What this node knows of who holds its newest messages.
@@ -170,6 +175,7 @@ impl Delivery {
                     holders,
                     seq: self.seq,
                     own: false,
+                    complete_rounds: 0,
                 },
             );
         }
@@ -294,12 +300,12 @@ impl Delivery {
     }
 
     /// The keys a gossip section carries, ascending: the [`GOSSIP_NEWS`] entries
-    /// whose holders changed last, then, up to [`MAX_GOSSIP`], the incomplete sets
-    /// (not every node known to hold the message) in turn from the cursor. A set
-    /// complete here is sent as `*` while it is news, then no more: the nodes that
-    /// took it pass it on. So a section is at most [`MAX_GOSSIP`] entries in any zone,
-    /// and once every set is complete (or nothing changes) it stays the same, which a
-    /// client's `d=` finds unchanged: nothing is sent.
+    /// whose holders changed last, then, up to [`MAX_GOSSIP`], the other sets that
+    /// take turns ([`Delivery::turns`]) from the cursor. A set complete here is sent
+    /// as `*` for [`RETIRE_ROUNDS`] more rounds, then no more: the nodes that took it
+    /// pass it on. So a section is at most [`MAX_GOSSIP`] entries in any zone, and once
+    /// every set has been complete a while (or nothing changes) it stays the same,
+    /// which a client's `d=` finds unchanged: nothing is sent.
     fn gossip_keys(&self) -> Vec<Key> {
         let mut keys = self.news();
         let rest = self.turns(&keys);
@@ -323,20 +329,31 @@ impl Delivery {
             .collect()
     }
 
-    /// The incomplete sets that take turns in the section (not among `news`).
+    /// The sets that take turns in the section (not among `news`): the incomplete ones
+    /// and those complete for less than [`RETIRE_ROUNDS`].
     fn turns(&self, news: &[Key]) -> Vec<Key> {
         let n = self.roster.len();
         self.entries
             .iter()
-            .filter(|(k, e)| e.holders.count() < n && !news.contains(k))
+            .filter(|(k, e)| {
+                (e.holders.count() < n || e.complete_rounds < RETIRE_ROUNDS) && !news.contains(k)
+            })
             .map(|(k, _)| *k)
             .collect()
     }
 
-    /// Moves the turn of the incomplete sets on by one section's worth (once a round):
-    /// only when more of them wait than a section has room for, so a mesh where every
-    /// set is complete keeps serving the same section.
+    /// Once a round: counts the rounds of complete sets, and moves the turn on by one
+    /// section's worth, only when more sets wait than a section has room for (so a
+    /// settled mesh keeps serving the same section).
     pub fn advance(&mut self) {
+        let n = self.roster.len();
+        for e in self.entries.values_mut() {
+            e.complete_rounds = if e.holders.count() < n {
+                0
+            } else {
+                e.complete_rounds.saturating_add(1)
+            };
+        }
         let news = self.news();
         let waiting = self.turns(&news).len();
         let room = MAX_GOSSIP - news.len();
@@ -576,9 +593,10 @@ mod tests {
         keys.remove(0);
         d.track(&keys);
         assert_eq!(d.count(MessageId(1)), None);
-        // Alone in its roster every set is complete: news only.
-        let g = d.gossip();
-        assert_eq!(g.lines().count(), GOSSIP_NEWS + 1);
+        // Alone in its roster every set is complete: turns a while, then news only.
+        assert_eq!(d.gossip().lines().count(), MAX_GOSSIP + 1);
+        (0..RETIRE_ROUNDS).for_each(|_| d.advance());
+        assert_eq!(d.gossip().lines().count(), GOSSIP_NEWS + 1);
         // News about an older message rides along with the newest ones.
         d.set_roster(["b"]);
         let old = keys[keys.len() - MAX_TRACKED + 10];
@@ -616,12 +634,17 @@ mod tests {
             assert!(d.take_changed(), "more wait than fit: the turn moves on");
         }
         assert_eq!(sent.len(), MAX_TRACKED, "every followed set was sent");
-        // Every node holds everything: complete sets are news once, then settle.
+        // Every node holds everything: complete sets take turns a while, then settle.
         for n in &names {
             d.peer_holds_all(n, &keys);
         }
+        for _ in 0..RETIRE_ROUNDS {
+            let g = d.gossip();
+            assert!(g.lines().skip(1).all(|l| l.ends_with(" *")), "{g}");
+            assert_eq!(g.lines().count(), MAX_GOSSIP + 1);
+            d.advance();
+        }
         let g = d.gossip();
-        assert!(g.lines().skip(1).all(|l| l.ends_with(" *")), "{g}");
         assert_eq!(g.lines().count(), GOSSIP_NEWS + 1);
         d.take_changed();
         d.advance();
