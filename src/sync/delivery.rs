@@ -37,9 +37,10 @@ pub const MAX_TRACKED: usize = 256;
 /// Messages posted on this node still followed after they left the newest
 /// [`MAX_TRACKED`] (so the page keeps showing how far they reached).
 pub const MAX_OWN: usize = 64;
-/// Entries one gossip section carries, whatever the zone's size: half of them the
-/// messages whose holders changed last, the rest taken in turn from those not yet known
-/// to be held by every node (so every set keeps spreading, a few per round).
+/// Entries one gossip section carries, whatever the zone's size (and at most
+/// [`MAX_GOSSIP_BYTES`]): first the messages whose holders changed last, the rest taken
+/// in turn from those not yet known to be held by every node (so every set keeps
+/// spreading, a few per round).
 pub const MAX_GOSSIP: usize = 16;
 /// Entries of a section chosen for news (holders that changed last).
 const GOSSIP_NEWS: usize = MAX_GOSSIP / 2;
@@ -48,7 +49,10 @@ pub const MAX_REPORTED: usize = 64;
 /// A client asks a peer for its section (`d=`) on every this-many-th check (and on
 /// the first): the section changes while sets spread, and each answer costs up to
 /// [`MAX_GOSSIP`] entries.
-pub const GOSSIP_EVERY: u32 = 3;
+pub const GOSSIP_EVERY: u32 = 2;
+/// Bytes of entry lines one gossip section carries at most (one entry always fits):
+/// at 1,000 nodes a half-known set is a 250-byte bitmap.
+pub const MAX_GOSSIP_BYTES: usize = 1500;
 /// Rounds a set complete here keeps taking turns in the section before it retires (the
 /// peers that took it pass it on), so a settled mesh serves an unchanging section.
 pub const RETIRE_ROUNDS: u32 = 30;
@@ -299,26 +303,60 @@ impl Delivery {
         Ok(true)
     }
 
-    /// The keys a gossip section carries, ascending: the [`GOSSIP_NEWS`] entries
-    /// whose holders changed last, then, up to [`MAX_GOSSIP`], the other sets that
-    /// take turns ([`Delivery::turns`]) from the cursor. A set complete here is sent
-    /// as `*` for [`RETIRE_ROUNDS`] more rounds, then no more: the nodes that took it
-    /// pass it on. So a section is at most [`MAX_GOSSIP`] entries in any zone, and once
-    /// every set has been complete a while (or nothing changes) it stays the same,
-    /// which a client's `d=` finds unchanged: nothing is sent.
-    fn gossip_keys(&self) -> Vec<Key> {
-        let mut keys = self.news();
-        let rest = self.turns(&keys);
-        let room = MAX_GOSSIP - keys.len();
-        if !rest.is_empty() {
-            let start = self.cursor % rest.len();
-            keys.extend(rest.iter().cycle().skip(start).take(room.min(rest.len())));
-        }
-        keys.sort_unstable();
-        keys
+    /// The entry lines a gossip section carries, how many of them took a turn and how
+    /// many sets wait for one.
+    /// First the [`GOSSIP_NEWS`] entries whose holders changed last, then the sets that
+    /// take turns ([`Delivery::turns`]) from the cursor, while the entries fit in
+    /// [`MAX_GOSSIP`] and [`MAX_GOSSIP_BYTES`] (the first always does). A set complete
+    /// here is sent as `*` for [`RETIRE_ROUNDS`] more rounds, then no more: the nodes
+    /// that took it pass it on. So a section is bounded in any zone, and once every set
+    /// has been complete a while (or nothing changes) it stays the same, which a
+    /// client's `d=` finds unchanged: nothing is sent.
+    fn select(&self) -> (BTreeMap<Key, String>, usize, usize) {
+        let mut lines = BTreeMap::new();
+        let mut bytes = 0;
+        // News gets half the room, the turns the rest: neither starves the other.
+        self.fill(&mut lines, &mut bytes, &self.news(), MAX_GOSSIP_BYTES / 2);
+        let sent: Vec<Key> = lines.keys().copied().collect();
+        let rest = self.turns(&sent);
+        let start = if rest.is_empty() {
+            0
+        } else {
+            self.cursor % rest.len()
+        };
+        let turns = rest.iter().cycle().skip(start).take(rest.len());
+        let took = self.fill(&mut lines, &mut bytes, turns, MAX_GOSSIP_BYTES);
+        (lines, took, rest.len())
     }
 
-    /// The [`GOSSIP_NEWS`] entries whose holders changed last.
+    /// Adds the entry lines of `keys` in order while they fit in [`MAX_GOSSIP`] lines
+    /// and `budget` bytes in all (the first of `keys` always does); returns how many.
+    fn fill<'k>(
+        &self,
+        lines: &mut BTreeMap<Key, String>,
+        bytes: &mut usize,
+        keys: impl IntoIterator<Item = &'k Key>,
+        budget: usize,
+    ) -> usize {
+        let n = self.roster.len();
+        let mut took = 0;
+        for k in keys {
+            let Some(e) = self.entries.get(k) else {
+                continue;
+            };
+            let mut line = String::new();
+            write_entry(&mut line, *k, &e.holders, n);
+            if lines.len() == MAX_GOSSIP || took > 0 && *bytes + line.len() > budget {
+                break;
+            }
+            *bytes += line.len();
+            took += 1;
+            lines.insert(*k, line);
+        }
+        took
+    }
+
+    /// The [`GOSSIP_NEWS`] entries whose holders changed last, newest news first.
     fn news(&self) -> Vec<Key> {
         let mut by_news: Vec<(u64, Key)> = self.entries.iter().map(|(k, e)| (e.seq, *k)).collect();
         by_news.sort_unstable_by(|a, b| b.cmp(a));
@@ -329,7 +367,7 @@ impl Delivery {
             .collect()
     }
 
-    /// The sets that take turns in the section (not among `news`): the incomplete ones
+    /// The sets that take turns in the section (not in `news`): the incomplete ones
     /// and those complete for less than [`RETIRE_ROUNDS`].
     fn turns(&self, news: &[Key]) -> Vec<Key> {
         let n = self.roster.len();
@@ -342,8 +380,8 @@ impl Delivery {
             .collect()
     }
 
-    /// Once a round: counts the rounds of complete sets, and moves the turn on by one
-    /// section's worth, only when more sets wait than a section has room for (so a
+    /// Once a round: counts the rounds of complete sets, and moves the turn on past
+    /// the sets the section carries, only when some wait that it does not (so a
     /// settled mesh keeps serving the same section).
     pub fn advance(&mut self) {
         let n = self.roster.len();
@@ -354,25 +392,21 @@ impl Delivery {
                 e.complete_rounds.saturating_add(1)
             };
         }
-        let news = self.news();
-        let waiting = self.turns(&news).len();
-        let room = MAX_GOSSIP - news.len();
-        if waiting > room {
-            self.cursor = self.cursor.wrapping_add(room);
+        let (_, took, waiting) = self.select();
+        if waiting > took {
+            self.cursor = self.cursor.wrapping_add(took.max(1));
             self.changed = true;
         }
     }
 
-    /// The gossip section this node serves: roster line, then at most [`MAX_GOSSIP`]
-    /// entries, oldest first (which ones: [`Delivery::gossip_keys`]).
+    /// The gossip section this node serves: roster line, then the entries
+    /// [`Delivery::select`] picks, oldest first.
     pub fn gossip(&self) -> String {
         let n = self.roster.len();
         let mut out = String::new();
         write_roster_line(&mut out, self.crc, n);
-        for k in self.gossip_keys() {
-            if let Some(e) = self.entries.get(&k) {
-                write_entry(&mut out, k, &e.holders, n);
-            }
+        for line in self.select().0.values() {
+            out.push_str(line);
         }
         out
     }
@@ -621,11 +655,14 @@ mod tests {
             d.peer_holds_all(n, &keys);
         }
         let mut sent = std::collections::BTreeSet::new();
-        for _ in 0..40 {
+        for _ in 0..MAX_TRACKED {
+            if sent.len() == MAX_TRACKED {
+                break;
+            }
             let g = d.gossip();
             assert!(g.lines().count() <= MAX_GOSSIP + 1);
-            // Half the bits of 1,000 nodes: a bitmap of 250 digits at most.
-            assert!(g.len() <= 40 + MAX_GOSSIP * 270, "{}", g.len());
+            // Half the bits of 1,000 nodes: a bitmap of 250 digits, a line of 270.
+            assert!(g.len() <= 20 + MAX_GOSSIP_BYTES + 270, "{}", g.len());
             for l in g.lines().skip(1) {
                 sent.insert(l.split(' ').next().unwrap_or("").to_string());
             }
