@@ -169,8 +169,10 @@ pub fn pull(
     }
     // Asks for the delivery gossip (ignored by peers that do not keep it): on the
     // first check and then every few, so its cost per check stays small.
-    let ask_gossip =
-        memo.delivery_crc.is_none() || memo.rounds_since_full % delivery::GOSSIP_EVERY == 0;
+    let ask_gossip = memo.delivery_crc.is_none()
+        || memo
+            .rounds_since_full
+            .is_multiple_of(delivery::GOSSIP_EVERY);
     if ask_gossip {
         q.push_str(&format!("&{}=", crate::protocol::delivery::PARAM));
         match memo.delivery_crc {
