@@ -368,17 +368,30 @@ fn node_from_hsmmmesh(path: &Path) -> Option<NodeName> {
         .find_map(|s| s.get("node")?.trim().parse().ok())
 }
 
-/// The zone advertised in a node's setup file (`list service 'NAME|1|http|HOST|PORT|meshchat'`).
-pub fn zone_from_setup(path: &Path) -> Option<String> {
+/// The node's own MeshChat entry in its setup file
+/// (`list service 'NAME|1|http|HOST|PORT|meshchat'`): NAME and PORT (when it is a number).
+fn service_from_setup(path: &Path) -> Option<(String, Option<u16>)> {
     let text = read_limited(path).ok()?;
     uci::parse(&text)
         .iter()
         .flat_map(|s| s.all("service").map(str::to_string).collect::<Vec<_>>())
         .find_map(|entry| {
-            let name = entry.strip_suffix("|meshchat")?.split('|').next()?;
-            let zone = crate::protocol::services::zone_of(name);
-            (!zone.is_empty()).then(|| zone.to_string())
+            let fields: Vec<&str> = entry.strip_suffix("|meshchat")?.split('|').collect();
+            let port = fields.get(4).and_then(|p| p.trim().parse().ok());
+            Some((fields.first()?.to_string(), port))
         })
+}
+
+/// The zone advertised in a node's setup file.
+pub fn zone_from_setup(path: &Path) -> Option<String> {
+    let (name, _) = service_from_setup(path)?;
+    let zone = crate::protocol::services::zone_of(&name);
+    (!zone.is_empty()).then(|| zone.to_string())
+}
+
+/// The port of the MeshChat service a node's setup file advertises.
+pub fn port_from_setup(path: &Path) -> Option<u16> {
+    service_from_setup(path)?.1.filter(|&p| p > 0)
 }
 
 #[cfg(test)]
@@ -463,5 +476,6 @@ mod tests {
         assert_eq!(c.node().as_str(), "KN6PLV-hap");
         assert_eq!(c.zone(), "Ops Chat");
         assert_eq!(c.platform(), Platform::Node);
+        assert_eq!(port_from_setup(&c.setup_file), Some(8080));
     }
 }

@@ -1,5 +1,6 @@
-//! The few operating-system calls std does not offer: file-system space (statvfs) and
-//! signal handling for the daemons. The only `unsafe` code in meshchat lives here.
+//! The few operating-system calls std does not offer: file-system space (statvfs), the
+//! addresses of this host's interfaces (getifaddrs) and signal handling for the daemons.
+//! The only `unsafe` code in meshchat lives here.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -36,6 +37,43 @@ pub fn space(path: &Path) -> io::Result<Space> {
         used: total.saturating_sub(free),
         available: st.f_bavail as u64 * frsize,
     })
+}
+
+/// The IPv4 and IPv6 addresses of this host's interfaces (empty when they cannot be
+/// listed): how the sync daemon recognises itself in a service entry that names it by
+/// address.
+pub fn local_addrs() -> Vec<std::net::IpAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let mut out = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list we only read and then free with
+    // freeifaddrs; each `ifa_addr` is null or points to a sockaddr whose family says which
+    // struct it is.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return out;
+        }
+        let mut cur = list;
+        while !cur.is_null() {
+            let sa = (*cur).ifa_addr;
+            if !sa.is_null() {
+                match i32::from((*sa).sa_family) {
+                    libc::AF_INET => {
+                        let v4 = &*(sa as *const libc::sockaddr_in);
+                        out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))));
+                    }
+                    libc::AF_INET6 => {
+                        let v6 = &*(sa as *const libc::sockaddr_in6);
+                        out.push(IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)));
+                    }
+                    _ => {}
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    out
 }
 
 /// Fills `buf` from the kernel's RNG (`/dev/urandom`): message ids, session tokens,

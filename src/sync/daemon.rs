@@ -86,6 +86,8 @@ struct Done {
     result: Result<Outcome, Error>,
     bytes: u64,
     body_bytes: u64,
+    /// Requests tried, and those sent on a connection that opened.
+    attempts: u32,
     requests: u32,
     took: Duration,
     /// CPU time the worker spent on the round.
@@ -149,6 +151,7 @@ fn work(node: &Node, job: Job) -> Done {
         result,
         bytes: client.bytes(),
         body_bytes: client.body_bytes(),
+        attempts: client.attempts(),
         requests: client.requests(),
         took: started.elapsed(),
         cpu: thread_cpu().saturating_sub(cpu),
@@ -249,11 +252,10 @@ impl Daemon {
             .map(|(k, _)| k.clone())
             .collect();
         for key in gone {
-            self.peers.remove(&key);
-            self.order.retain(|k| *k != key);
-            if !self.peers.keys().any(|k| k.0 == key.0) {
-                let _ = self.node.files.set_remote(&key.0, &[]);
+            if let Some(s) = self.peers.remove(&key) {
+                let _ = self.node.files.set_remote(&s.peer.key, &[]);
             }
+            self.order.retain(|k| *k != key);
             log(&format!("{}: no longer advertised, forgotten", key.0));
             self.dirty = true;
         }
@@ -360,10 +362,11 @@ impl Daemon {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "peer={} mode={} ok={} pulled={pulled} rejected={rejected} requests={} body_bytes={} wire_bytes={} ms={} cpu_us={}",
+                "peer={} mode={} ok={} pulled={pulled} rejected={rejected} attempts={} requests={} body_bytes={} wire_bytes={} ms={} cpu_us={}",
                 s.peer,
                 s.stats.mode.as_str(),
                 u8::from(ok),
+                d.attempts,
                 d.requests,
                 d.body_bytes,
                 d.bytes,

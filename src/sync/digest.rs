@@ -175,7 +175,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         memo.users_crc = header.users;
     }
     if let Some(lines) = &reply.files {
-        out.tally += local::replace_files(&node.files, &peer.name, &lines.join("\n"))?;
+        out.tally += local::replace_files(&node.files, &peer.key, &lines.join("\n"))?;
         memo.files_crc = header.files;
     }
 
@@ -220,7 +220,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
             memo.version = Some(header.version);
         }
     }
-    node.status.record(&peer.name, now)?;
+    node.status.record(&peer.key, now)?;
     Ok(out)
 }
 

@@ -142,8 +142,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     // 2. Files: the peer's list is replaced (an empty, well-formed body empties it).
     let reply = client.get("action=local_files_raw")?;
     if let Some(body) = step(reply.checked_bytes(), &mut out)? {
-        out.tally +=
-            local::replace_files(&node.files, &peer.name, &String::from_utf8_lossy(&body))?;
+        out.tally += local::replace_files(&node.files, &peer.key, &String::from_utf8_lossy(&body))?;
     }
 
     // 3. Version: nothing to pull when it equals ours, or what we last pulled from it.
@@ -155,7 +154,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         // Equal to ours: we hold all of it, so later rounds may skip it while it stays.
         memo.legacy_version = Some(version);
         if out.refused.is_none() {
-            node.status.record(&peer.name, now)?;
+            node.status.record(&peer.key, now)?;
         }
         return Ok(out);
     }
@@ -207,7 +206,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     }
     drop(turn);
     if out.refused.is_none() {
-        node.status.record(&peer.name, now)?;
+        node.status.record(&peer.key, now)?;
     }
     Ok(out)
 }
