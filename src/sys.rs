@@ -7,7 +7,8 @@ use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
 
 /// Sizes of the file system holding a path, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,18 +85,38 @@ pub fn random(buf: &mut [u8]) -> io::Result<()> {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// The pipe a stop signal writes one byte to, so sleepers wake at once: read end, write end.
+static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
+static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_stop_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
+    let fd = WAKE_WRITE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; the byte is a valid one-byte buffer. A
+        // full pipe (signals already sent) needs no more bytes.
+        unsafe {
+            libc::write(fd, b"x".as_ptr().cast(), 1);
+        }
+    }
 }
 
 /// Makes SIGTERM and SIGINT set a flag instead of killing the process, so a daemon can
 /// finish its current write and exit cleanly. Blocking calls are not restarted (no
-/// `SA_RESTART`): a sleep or a socket read returns early and the loop sees the flag.
+/// `SA_RESTART`): a sleep or a socket read returns early and the loop sees the flag, and
+/// [`wait_for_stop`] returns at once.
 pub fn catch_stop_signals() {
+    if WAKE_READ.load(Ordering::SeqCst) < 0 {
+        let mut fds = [-1 as libc::c_int; 2];
+        // SAFETY: `fds` is a writable array of two descriptors, as pipe2 requires.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } == 0 {
+            WAKE_WRITE.store(fds[1], Ordering::SeqCst);
+            WAKE_READ.store(fds[0], Ordering::SeqCst);
+        }
+    }
     for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
-        // sigaction struct is zeroed and then filled in before use.
+        // SAFETY: the handler only stores to atomics and calls write(2), both
+        // async-signal-safe; the sigaction struct is zeroed and then filled in before use.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_stop_signal as *const () as usize;
@@ -109,4 +130,33 @@ pub fn catch_stop_signals() {
 /// True once SIGTERM or SIGINT arrived.
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
+}
+
+/// Sleeps until SIGTERM or SIGINT arrives (after [`catch_stop_signals`]) or `timeout`
+/// passes (`None`: no limit), without waking in between; returns [`stop_requested`].
+/// Any number of threads may wait at once: the pipe is never drained, so a stop wakes
+/// every one of them, and a signal that came just before the call is not missed.
+pub fn wait_for_stop(timeout: Option<Duration>) -> bool {
+    let fd = WAKE_READ.load(Ordering::SeqCst);
+    if stop_requested() {
+        return true;
+    }
+    if fd < 0 {
+        std::thread::sleep(timeout.unwrap_or(Duration::from_secs(1)));
+        return stop_requested();
+    }
+    let ms = timeout.map_or(-1, |t| {
+        // Round up: waking a millisecond early would only mean waking twice.
+        t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int
+    });
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and its count 1. EINTR (a signal) simply returns.
+    unsafe {
+        libc::poll(&mut pfd, 1, ms);
+    }
+    stop_requested()
 }

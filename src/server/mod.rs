@@ -5,7 +5,8 @@
 //! the queue is full a new connection gets an immediate 503. Every socket has read and
 //! write timeouts, request heads and bodies are capped (see `http`), and a connection
 //! closes after its response: memory and threads stay bounded whatever clients do.
-//! SIGTERM/SIGINT stop the server after in-flight requests finish (at most a second).
+//! SIGTERM/SIGINT stop the server after in-flight requests finish (at most a second);
+//! until then no thread wakes unless a client connects.
 //!
 //! Written on std rather than tiny_http: tiny_http 0.12 has no socket timeouts, spawns a
 //! thread per connection without bound, and its accept loop ends for good on the first
@@ -98,9 +99,8 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
             }
         }
     });
-    while !sys::stop_requested() {
-        thread::sleep(Duration::from_millis(50));
-    }
+    // Asleep until a stop signal: an idle server does not wake.
+    while !sys::wait_for_stop(None) {}
     // Let requests in flight finish (their writes are atomic anyway), then leave.
     let deadline = Instant::now() + Duration::from_millis(900);
     while shared.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {

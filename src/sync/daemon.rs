@@ -7,7 +7,9 @@
 //! be reached is retried less often (up to 6 intervals apart) so that a services file
 //! full of dead entries cannot occupy every worker; a `404` backs off for 600 s, as the
 //! legacy client does. Worker threads are never joined on exit: every store write is an
-//! atomic append or rename, so abandoning one mid-round loses nothing.
+//! atomic append or rename, so abandoning one mid-round loses nothing. Between rounds
+//! the loop sleeps until the next one is due, a round finishes or a stop signal comes:
+//! an idle daemon does not wake to look at the clock.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -30,8 +32,9 @@ pub const WORKERS: usize = 4;
 pub const BACKOFF_404: Duration = Duration::from_secs(600);
 /// A peer absent from discovery this long is forgotten, with its file list.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
-/// How often the loop looks at the clock, the stop flag and finished work.
-const TICK: Duration = Duration::from_millis(100);
+/// The longest the loop sleeps with `--once` while rounds are in flight (a finished round
+/// or a stop signal wakes it sooner).
+const ONCE_SLEEP: Duration = Duration::from_secs(60);
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -92,6 +95,12 @@ struct Done {
     took: Duration,
     /// CPU time the worker spent on the round.
     cpu: Duration,
+}
+
+/// What wakes the loop: a finished round, or a stop signal.
+enum Wake {
+    Done(Done),
+    Stop,
 }
 
 struct State {
@@ -158,7 +167,7 @@ fn work(node: &Node, job: Job) -> Done {
     }
 }
 
-fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Done>) -> Sender<Job> {
+fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Wake>) -> Sender<Job> {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..n.max(1) {
@@ -169,7 +178,7 @@ fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Done>) -> Sender<Job>
                 guard.recv()
             };
             let Ok(job) = job else { break };
-            if done.send(work(&node, job)).is_err() {
+            if done.send(Wake::Done(work(&node, job))).is_err() {
                 break;
             }
         });
@@ -397,6 +406,16 @@ impl Daemon {
     fn busy(&self) -> bool {
         self.peers.values().any(|s| s.busy)
     }
+
+    /// When the next peer's round is due, or `then` if no peer is due earlier: the loop
+    /// sleeps until then.
+    fn next_due(&self, then: Instant) -> Instant {
+        self.peers
+            .values()
+            .filter(|s| s.listed && !s.busy)
+            .map(|s| s.backoff_until.map_or(s.due, |b| b.max(s.due)))
+            .fold(then, Instant::min)
+    }
 }
 
 /// CPU time this process has used (all threads), from `/proc`; zero where unavailable.
@@ -436,8 +455,15 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     ));
     let counters = Peers::new(&cfg.paths);
     let node = Node::new(cfg, opts.stall);
-    let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
+    let (done_tx, done_rx): (Sender<Wake>, Receiver<Wake>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
+    // Sleeps until a stop signal, then wakes the loop: an idle daemon wakes only when a
+    // round is due.
+    let stop_tx = done_tx.clone();
+    thread::spawn(move || {
+        while !sys::wait_for_stop(None) {}
+        let _ = stop_tx.send(Wake::Stop);
+    });
     let mut d = Daemon {
         node,
         opts,
@@ -466,15 +492,20 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         if d.opts.once && !d.busy() {
             break;
         }
-        match done_rx.recv_timeout(TICK) {
-            Ok(done) => {
+        let sleep = if d.opts.once {
+            ONCE_SLEEP
+        } else {
+            d.next_due(next_discovery).saturating_duration_since(now)
+        };
+        match done_rx.recv_timeout(sleep) {
+            Ok(Wake::Done(done)) => {
                 d.finish(done, Instant::now());
                 // Take whatever else finished before writing the counters once.
-                while let Ok(more) = done_rx.try_recv() {
+                while let Ok(Wake::Done(more)) = done_rx.try_recv() {
                     d.finish(more, Instant::now());
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Ok(Wake::Stop) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         d.write_counters();
