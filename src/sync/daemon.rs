@@ -99,7 +99,7 @@ struct Done {
 
 /// What wakes the loop: a finished round, or a stop signal.
 enum Wake {
-    Done(Done),
+    Done(Box<Done>),
     Stop,
 }
 
@@ -178,7 +178,7 @@ fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Wake>) -> Sender<Job>
                 guard.recv()
             };
             let Ok(job) = job else { break };
-            if done.send(Wake::Done(work(&node, job))).is_err() {
+            if done.send(Wake::Done(Box::new(work(&node, job)))).is_err() {
                 break;
             }
         });
@@ -499,10 +499,10 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         };
         match done_rx.recv_timeout(sleep) {
             Ok(Wake::Done(done)) => {
-                d.finish(done, Instant::now());
+                d.finish(*done, Instant::now());
                 // Take whatever else finished before writing the counters once.
                 while let Ok(Wake::Done(more)) = done_rx.try_recv() {
-                    d.finish(more, Instant::now());
+                    d.finish(*more, Instant::now());
                 }
             }
             Ok(Wake::Stop) | Err(RecvTimeoutError::Timeout) => {}
