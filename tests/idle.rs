@@ -2,6 +2,8 @@
 //! rounds wake at most once a second, counted from `/proc` (every wake-up of a sleeping
 //! thread is a context switch of that thread). A node runs them 24 hours a day.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -3,6 +3,8 @@
 //! entries whether they name it by name or by address; `--stats` counts a connection that
 //! never opened as an attempt, not as a request.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashMap;
