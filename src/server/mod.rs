@@ -33,6 +33,8 @@ include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 pub const WORKERS: usize = 16;
 /// Accepted connections waiting for a worker; beyond this, 503.
 pub const QUEUE: usize = 32;
+/// How long a refused request's remaining bytes are drained before the connection closes.
+const DRAIN: Duration = Duration::from_millis(200);
 /// Stack of a worker thread: requests are handled without deep recursion or big frames.
 const WORKER_STACK: usize = 256 * 1024;
 
@@ -148,29 +150,54 @@ fn overloaded(mut stream: TcpStream) {
     let _ = stream.read(&mut sink);
 }
 
+/// Reads and drops what a refused client still sends, for at most [`DRAIN`].
+fn drain(mut stream: &TcpStream) {
+    let until = Instant::now() + DRAIN;
+    let mut sink = [0u8; 4096];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        }
+    }
+}
+
 fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut reader = http::prepare(&stream)?;
     let mut out = std::io::BufWriter::with_capacity(16 * 1024, &stream);
-    let head = match http::read_head(&mut reader, Instant::now()) {
+    let head = match http::read_head(&mut reader) {
         Ok(h) => h,
         Err(http::HeadError::Gone) => return Ok(()),
         Err(e) => {
             let status = match e {
                 http::HeadError::TooLarge => 431,
                 http::HeadError::LengthRequired => 411,
+                http::HeadError::Timeout => 408,
                 _ => 400,
             };
             let msg = format!("{e}\n");
-            return http::write_response(
+            http::write_response(
                 &mut out,
                 status,
                 &[("Content-type", "text/plain".into())],
                 &mut msg.as_bytes(),
                 msg.len() as u64,
                 false,
-            );
+            )?;
+            drop(out);
+            // Bytes the client sent after what was read would make the close a reset,
+            // which can destroy the reply before the client reads it: close our side,
+            // then drain briefly.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            drain(&stream);
+            return Ok(());
         }
     };
+    reader.get_mut().head_done()?;
     if head
         .header("Expect")
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
