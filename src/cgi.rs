@@ -4,9 +4,9 @@
 use std::env;
 use std::io::{self, Read, Write};
 
-use crate::api::http::reason_phrase;
 use crate::api::{Api, Body, Request, Response};
 use crate::config::{self, Config};
+use crate::http::head::reason_phrase;
 
 fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.is_empty())

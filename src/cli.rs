@@ -7,11 +7,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::http::client::{Client, STALL};
 use crate::protocol::form::percent_encode;
 use crate::protocol::json::{parse_flat_object, Flat};
 use crate::protocol::lines::{parse_all, Message};
 use crate::protocol::{CallSign, Channel};
-use crate::sync::client::{Client, STALL};
 
 /// The API URL for what a user typed: `node`, `node:8080`, `http://node:8080/`, or the
 /// full `.../cgi-bin/meshchat`.

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use crate::protocol::limits::MAX_CONFIG_FILE;
 use crate::protocol::{uci, NodeName, Platform};
-use crate::store::Paths;
+use crate::store::{Paths, Store};
 
 /// The configuration file used when none is named.
 pub const DEFAULT_FILE: &str = "/etc/config/meshchat";
@@ -222,6 +222,11 @@ fn flag(raw: &Raw, key: &str, default: bool) -> Result<bool, Error> {
 }
 
 impl Config {
+    /// The store this configuration describes.
+    pub fn store(&self) -> Store {
+        Store::new(&self.paths, self.max_messages, self.max_file_storage)
+    }
+
     /// Validates raw values.
     pub fn from_raw(raw: &Raw) -> Result<Config, Error> {
         let path = |key: &str, default: &str| PathBuf::from(raw.get(key).unwrap_or(default));

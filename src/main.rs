@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use meshchat::config::{Config, Overrides};
-use meshchat::protocol::lines::{parse_all, Message};
+use meshchat::{Config, Overrides};
 
 /// MeshChat for AREDN mesh networks: CGI API, message log, sync daemon, web server.
 #[derive(FromArgs)]
@@ -69,15 +68,54 @@ struct TailCmd {
     interval: u64,
 }
 
-/// The configuration flags the subcommands share (argh has no flattening, so each
-/// subcommand declares them and hands them over in this form).
-#[derive(Default)]
+/// The configuration flags every subcommand that works on this node's files takes,
+/// declared once: argh has no flattening, so `local_command!` adds them to each such
+/// subcommand and `common()` hands them over.
 struct Common {
     config: Option<PathBuf>,
     node: Option<String>,
     zone: Option<String>,
     data: Option<PathBuf>,
     option: Vec<String>,
+}
+
+macro_rules! local_command {
+    // Field types as plain tokens (`$ty:ty` would hide `bool` from argh's derive).
+    ($(#[$meta:meta])* struct $name:ident {
+        $($(#[$fmeta:meta])* $field:ident: $ty:ident $(<$arg:ident>)?,)*
+    }) => {
+        $(#[$meta])*
+        struct $name {
+            $($(#[$fmeta])* $field: $ty $(<$arg>)?,)*
+            /// configuration file (default: $MESHCHAT_CONFIG, else /etc/config/meshchat)
+            #[argh(option)]
+            config: Option<PathBuf>,
+            /// this node's name
+            #[argh(option)]
+            node: Option<String>,
+            /// the zone
+            #[argh(option)]
+            zone: Option<String>,
+            /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
+            #[argh(option)]
+            data: Option<PathBuf>,
+            /// any configuration option, as name=value (repeatable)
+            #[argh(option, short = 'o')]
+            option: Vec<String>,
+        }
+
+        impl $name {
+            fn common(&mut self) -> Common {
+                Common {
+                    config: self.config.take(),
+                    node: self.node.take(),
+                    zone: self.zone.take(),
+                    data: self.data.take(),
+                    option: std::mem::take(&mut self.option),
+                }
+            }
+        }
+    };
 }
 
 /// answer one CGI request from the environment (the default under a web server)
@@ -89,94 +127,53 @@ struct CgiCmd {
     config: Option<PathBuf>,
 }
 
-/// serve the API and the web UI over HTTP
-#[derive(FromArgs)]
-#[argh(subcommand, name = "serve")]
-struct ServeCmd {
-    /// address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
-    #[argh(option, default = "String::from(\"127.0.0.1:8080\")")]
-    listen: String,
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// this node's name
-    #[argh(option)]
-    node: Option<String>,
-    /// the zone
-    #[argh(option)]
-    zone: Option<String>,
-    /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
+local_command! {
+    /// serve the API and the web UI over HTTP
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "serve")]
+    struct ServeCmd {
+        /// address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
+        #[argh(option, default = "String::from(\"127.0.0.1:8080\")")]
+        listen: String,
+    }
 }
 
-/// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) into the log
-#[derive(FromArgs)]
-#[argh(subcommand, name = "import")]
-struct ImportCmd {
-    /// the legacy database file
-    #[argh(positional)]
-    file: PathBuf,
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// keep everything under DIR
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
+local_command! {
+    /// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) into the log
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "import")]
+    struct ImportCmd {
+        /// the legacy database file
+        #[argh(positional)]
+        file: PathBuf,
+    }
 }
 
-/// rewrite the message log now, keeping only the newest max_messages
-#[derive(FromArgs)]
-#[argh(subcommand, name = "compact")]
-struct CompactCmd {
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// keep everything under DIR
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
+local_command! {
+    /// rewrite the message log now, keeping only the newest max_messages
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "compact")]
+    struct CompactCmd {}
 }
 
-/// run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
-#[derive(FromArgs)]
-#[argh(subcommand, name = "sync")]
-struct SyncCmd {
-    /// one round with every peer, then exit
-    #[argh(switch)]
-    once: bool,
-    /// log every round, not only changes
-    #[argh(switch)]
-    verbose: bool,
-    /// print one line per peer round on stdout (bytes, requests, time)
-    #[argh(switch)]
-    stats: bool,
-    /// seconds a peer may stall before it is dropped (default 10)
-    #[argh(option, default = "10")]
-    stall: u64,
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-    /// this node's name
-    #[argh(option)]
-    node: Option<String>,
-    /// the zone
-    #[argh(option)]
-    zone: Option<String>,
-    /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
-    #[argh(option)]
-    data: Option<PathBuf>,
-    /// any configuration option, as name=value (repeatable)
-    #[argh(option, short = 'o')]
-    option: Vec<String>,
+local_command! {
+    /// run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "sync")]
+    struct SyncCmd {
+        /// one round with every peer, then exit
+        #[argh(switch)]
+        once: bool,
+        /// log every round, not only changes
+        #[argh(switch)]
+        verbose: bool,
+        /// print one line per peer round on stdout (bytes, requests, time)
+        #[argh(switch)]
+        stats: bool,
+        /// seconds a peer may stall before it is dropped (default 10)
+        #[argh(option, default = "10")]
+        stall: u64,
+    }
 }
 
 fn overrides(c: Common) -> Result<Overrides, String> {
@@ -202,13 +199,13 @@ fn load(c: Common) -> Result<Config, String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     if cli.version {
-        println!("meshchat {}", meshchat::api::VERSION);
+        println!("meshchat {}", meshchat::VERSION);
         return Ok(());
     }
     match cli.command {
         None => Err("no command given: try `meshchat --help`".into()),
         Some(Command::Cgi(c)) => {
-            let code = meshchat::cgi::run(&Overrides {
+            let code = meshchat::cgi(&Overrides {
                 config: c.config,
                 ..Default::default()
             });
@@ -218,24 +215,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 Err("the CGI response could not be written".into())
             }
         }
-        Some(Command::Serve(s)) => {
-            let cfg = load(Common {
-                config: s.config,
-                node: s.node,
-                zone: s.zone,
-                data: s.data,
-                option: s.option,
-            })?;
-            meshchat::server::run(cfg, &s.listen).map_err(|e| e.to_string())
+        Some(Command::Serve(mut s)) => {
+            let cfg = load(s.common())?;
+            meshchat::serve(cfg, &s.listen)
         }
-        Some(Command::Import(i)) => {
-            let cfg = load(Common {
-                config: i.config,
-                data: i.data,
-                option: i.option,
-                ..Default::default()
-            })?;
-            import(&cfg, &i.file)
+        Some(Command::Import(mut i)) => {
+            let cfg = load(i.common())?;
+            meshchat::import(&cfg, &i.file)
         }
         Some(Command::Send(s)) => {
             let text = if s.message == ["-"] {
@@ -246,66 +232,35 @@ fn run(cli: Cli) -> Result<(), String> {
             } else {
                 s.message.join(" ")
             };
-            meshchat::cli::send(&s.url, &s.call_sign, &s.channel, &text)
+            meshchat::send(&s.url, &s.call_sign, &s.channel, &text)
         }
         Some(Command::Tail(t)) => {
-            meshchat::sys::catch_stop_signals();
+            meshchat::catch_stop_signals();
             let interval = std::time::Duration::from_secs(t.interval.max(1));
-            meshchat::cli::tail(&t.url, t.channel.as_deref(), t.lines, t.follow, interval)
+            meshchat::tail(&t.url, t.channel.as_deref(), t.lines, t.follow, interval)
         }
-        Some(Command::Sync(s)) => {
-            let cfg = load(Common {
-                config: s.config,
-                node: s.node,
-                zone: s.zone,
-                data: s.data,
-                option: s.option,
-            })?;
-            let opts = meshchat::sync::Options {
+        Some(Command::Sync(mut s)) => {
+            let cfg = load(s.common())?;
+            let opts = meshchat::SyncOptions {
                 once: s.once,
                 verbose: s.verbose,
                 stats: s.stats,
                 stall: std::time::Duration::from_secs(s.stall.max(1)),
                 ..Default::default()
             };
-            meshchat::sync::run(cfg, opts).map_err(|e| e.to_string())
+            meshchat::sync(cfg, opts)
         }
-        Some(Command::Compact(c)) => {
-            let cfg = load(Common {
-                config: c.config,
-                data: c.data,
-                option: c.option,
-                ..Default::default()
-            })?;
-            cfg.paths.create_dirs().map_err(|e| e.to_string())?;
-            meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages)
-                .compact()
-                .map_err(|e| e.to_string())
+        Some(Command::Compact(mut c)) => {
+            let cfg = load(c.common())?;
+            meshchat::compact(&cfg)
         }
     }
-}
-
-fn import(cfg: &Config, file: &std::path::Path) -> Result<(), String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let (messages, bad) = parse_all(&String::from_utf8_lossy(&bytes), Message::parse);
-    cfg.paths.create_dirs().map_err(|e| e.to_string())?;
-    let log = meshchat::store::log::Log::new(&cfg.paths, cfg.max_messages);
-    let merged = log.merge(&messages).map_err(|e| e.to_string())?;
-    log.compact().map_err(|e| e.to_string())?;
-    eprintln!(
-        "meshchat: imported {} messages from {} ({} already present, {} lines refused)",
-        merged.added,
-        file.display(),
-        merged.known,
-        bad
-    );
-    Ok(())
 }
 
 fn main() -> ExitCode {
     // Under a web server: the CGI program, whatever the arguments.
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
-        return ExitCode::from(meshchat::cgi::run(&Overrides::default()) as u8);
+        return ExitCode::from(meshchat::cgi(&Overrides::default()) as u8);
     }
     let cli: Cli = argh::from_env();
     match run(cli) {

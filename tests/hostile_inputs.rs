@@ -404,7 +404,8 @@ fn delete_is_for_the_uploader_or_the_admin() {
     }
     assert_eq!(del("a.txt", &[("HTTP_COOKIE", &alice)]), (200, "OK".into()));
     // The admin: AREDN's login cookie (base64 of root's shadow line), or the token.
-    let auth = meshchat::api::auth::base64(b"root:$1$abc$def:19000:0:99999:7:::");
+    // base64 of `root:$1$abc$def:19000:0:99999:7:::`
+    let auth = "cm9vdDokMSRhYmMkZGVmOjE5MDAwOjA6OTk5OTk6Nzo6Og==";
     let c = up("c.txt");
     assert_eq!(
         del("c.txt", &[("HTTP_COOKIE", &format!("x=1; authV1={auth}"))]),

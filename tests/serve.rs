@@ -9,15 +9,29 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-#[test]
-fn the_api_and_the_ui_over_http() {
+/// A node started with `serve` on a free loopback port.
+fn started(tag: &str) -> (Node, Server) {
     let node = Node::new(
-        "serve",
+        tag,
         "pi-node",
         &[("max_file_storage", "5000"), ("default_channel", "ops")],
     );
     let server = Server::start(&node, "127.0.0.1:0");
+    (node, server)
+}
 
+fn post_form(server: &Server, body: &str) -> Reply {
+    server.post(
+        "/cgi-bin/meshchat",
+        "application/x-www-form-urlencoded",
+        body.as_bytes(),
+        "",
+    )
+}
+
+#[test]
+fn the_ui_every_embedded_file_and_the_redirect() {
+    let (_node, server) = started("serve-ui");
     // The node's hourly service check, the redirect, the UI.
     let r = server.get("/meshchat");
     assert_eq!(r.status, 200);
@@ -45,8 +59,11 @@ fn the_api_and_the_ui_over_http() {
     assert_eq!(server.get("/meshchat/nope.js").status, 404);
     assert_eq!(server.get("/meshchat/../Cargo.toml").status, 404);
     assert_eq!(server.get("/etc/passwd").status, 404);
+}
 
-    // config
+#[test]
+fn config_over_http() {
+    let (_node, server) = started("serve-config");
     let r = server.get("/cgi-bin/meshchat?action=config");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-type"), Some("application/json"));
@@ -54,7 +71,11 @@ fn the_api_and_the_ui_over_http() {
     assert_eq!(v["node"], "pi-node");
     assert_eq!(v["default_channel"], "ops");
     assert_eq!(v["protocol_verison"], "1.02");
+}
 
+#[test]
+fn send_message_and_the_messages_it_makes() {
+    let (_node, server) = started("serve-messages");
     // send_message as the legacy UI posts it; a refusal is HTTP 400 here.
     let body = format!(
         "action=send_message&message=over+http&call_sign=K1ABC&channel=ops&id=abcdef01&epoch={}",
@@ -128,7 +149,11 @@ fn the_api_and_the_ui_over_http() {
             .text(),
         (0xabcdef01u64 + 0xabcdef02).to_string()
     );
+}
 
+#[test]
+fn upload_download_delete_rights_and_quota() {
+    let (_node, server) = started("serve-files");
     // Upload, download byte-identical, delete rights, quota.
     let up = Cgi::upload(
         "",
@@ -179,25 +204,45 @@ fn the_api_and_the_ui_over_http() {
             .as_bytes(),
     );
     assert_eq!((r.status, r.status_reply()), (200, (200, "OK".into())));
+}
 
-    // Presence through the UI's poll.
+#[test]
+fn presence_through_the_ui_poll() {
+    let (_node, server) = started("serve-presence");
+    let body = format!(
+        "action=send_message&message=hi&call_sign=K1ABC&channel=ops&id=abcdef01&epoch={}",
+        now()
+    );
+    assert_eq!(post_form(&server, &body).status_reply().0, 200);
     let r = server.get(&format!(
         "/cgi-bin/meshchat?action=messages_version_ui&call_sign=K1ABC&id=sess1&epoch={}",
         now()
     ));
-    assert_eq!(r.json()["messages_version"], 0xabcdef01u64 + 0xabcdef02);
+    assert_eq!(r.json()["messages_version"], 0xabcdef01u64);
     let users = server.get("/cgi-bin/meshchat?action=users").json();
     assert_eq!(users[0]["call_sign"], "K1ABC");
     assert_eq!(users[0]["node"], "pi-node");
 }
 
+const CONFIG: &str =
+    "GET /cgi-bin/meshchat?action=config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/// Sends `bytes` on a new connection; everything the server answers until it closes.
+fn raw_exchange(server: &Server, bytes: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
 #[test]
-fn stalled_clients_are_bounded_and_sigterm_stops_it() {
+fn stalled_clients_are_bounded_and_the_server_recovers() {
     let node = Node::new("serve-slow", "pi-node", &[]);
-    let mut server = Server::start(&node, "127.0.0.1:0");
+    let server = Server::start(&node, "127.0.0.1:0");
     let connect = || TcpStream::connect(&server.addr).unwrap();
-    let config =
-        "GET /cgi-bin/meshchat?action=config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let config = CONFIG;
 
     // A few clients that stall mid-head or mid-body hold a few workers; others are served.
     let mut stalled = Vec::new();
@@ -257,33 +302,31 @@ fn stalled_clients_are_bounded_and_sigterm_stops_it() {
     });
     assert!(t.elapsed() < Duration::from_secs(45));
     drop(stalled);
+}
 
-    // One request per connection: the connection closes after the response.
-    let mut s = connect();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(
-        format!("{config}{config}")
+#[test]
+fn one_request_per_connection() {
+    let node = Node::new("serve-one", "pi-node", &[]);
+    let server = Server::start(&node, "127.0.0.1:0");
+    let out = raw_exchange(
+        &server,
+        format!("{CONFIG}{CONFIG}")
             .replace("Connection: close\r\n", "")
             .as_bytes(),
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
+    );
     assert_eq!(
         String::from_utf8_lossy(&out)
             .matches("HTTP/1.1 200")
             .count(),
         1
     );
+}
 
-    // Malformed and oversized heads get their status.
-    let raw = |bytes: &[u8]| {
-        let mut s = connect();
-        s.write_all(bytes).unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        parse_http(&out).status
-    };
+#[test]
+fn malformed_and_oversized_heads_get_their_status() {
+    let node = Node::new("serve-heads", "pi-node", &[]);
+    let server = Server::start(&node, "127.0.0.1:0");
+    let raw = |bytes: &[u8]| parse_http(&raw_exchange(&server, bytes)).status;
     assert_eq!(raw(b"BLAH\r\n\r\n"), 400);
     assert_eq!(
         raw(format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(40_000)).as_bytes()),
@@ -293,8 +336,15 @@ fn stalled_clients_are_bounded_and_sigterm_stops_it() {
         raw(b"POST /cgi-bin/meshchat HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
         411
     );
-    // curl's Expect: 100-continue is honoured.
-    let mut s = connect();
+}
+
+#[test]
+fn expect_100_continue_is_honoured() {
+    let node = Node::new("serve-expect", "pi-node", &[]);
+    let server = Server::start(&node, "127.0.0.1:0");
+    // curl's Expect: 100-continue.
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(b"POST /cgi-bin/meshchat HTTP/1.1\r\nExpect: 100-continue\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 13\r\n\r\n").unwrap();
     let mut buf = [0u8; 25];
     s.read_exact(&mut buf).unwrap();
@@ -303,7 +353,13 @@ fn stalled_clients_are_bounded_and_sigterm_stops_it() {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     assert_eq!(parse_http(&out).json()["node"], "pi-node");
+}
 
+#[test]
+fn sigterm_stops_serve_promptly() {
+    let node = Node::new("serve-stop", "pi-node", &[]);
+    let mut server = Server::start(&node, "127.0.0.1:0");
+    assert_eq!(server.get("/cgi-bin/meshchat?action=config").status, 200);
     let t = Instant::now();
     server.stop();
     assert!(

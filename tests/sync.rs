@@ -246,27 +246,33 @@ fn set(ids: &[&str]) -> BTreeSet<String> {
     ids.iter().map(|s| s.to_string()).collect()
 }
 
-#[test]
-fn four_nodes_converge_through_restarts_partitions_and_a_legacy_peer() {
+/// Four nodes, each with `serve` and `sync`, every one advertising the others; node-d
+/// has the extension switched off (a legacy peer, both ways). Each has posted one
+/// message, and every node has all four.
+fn four_nodes(tag: &str) -> (Mesh, BTreeSet<String>) {
     let mut mesh = Mesh(vec![
-        Instance::start("conv", "node-a", "127.0.0.2", true, false),
-        Instance::start("conv", "node-b", "127.0.0.3", true, true),
-        Instance::start("conv", "node-c", "127.0.0.4", true, false),
-        // The extension switched off: it behaves as a legacy peer, both ways.
-        Instance::start("conv", "node-d", "127.0.0.5", false, true),
+        Instance::start(tag, "node-a", "127.0.0.2", true, false),
+        Instance::start(tag, "node-b", "127.0.0.3", true, true),
+        Instance::start(tag, "node-c", "127.0.0.4", true, false),
+        Instance::start(tag, "node-d", "127.0.0.5", false, true),
     ]);
     mesh.advertise_all(None);
     for i in &mut mesh.0 {
         i.start_sync();
     }
-
-    // A message posted anywhere reaches every node.
     let ids = ["a0000001", "b0000001", "c0000001", "d0000001"];
     for (inst, id) in mesh.0.iter().zip(ids) {
         inst.post(id, &format!("hello from {}", inst.name));
     }
-    let mut all = set(&ids);
+    let all = set(&ids);
     mesh.wait_all("the first messages", |i| i.ids() == all);
+    (mesh, all)
+}
+
+#[test]
+fn messages_users_and_files_reach_every_node_legacy_included() {
+    // A message posted anywhere reaches every node.
+    let (mesh, _) = four_nodes("conv");
 
     // Users and file lists cross, to and from the legacy node.
     let a = &mesh.0[0];
@@ -304,7 +310,11 @@ fn four_nodes_converge_through_restarts_partitions_and_a_legacy_peer() {
         }
     }
     assert!(mesh.0[3].modes().iter().all(|(_, m)| m == "legacy"));
+}
 
+#[test]
+fn a_stopped_instance_catches_up_when_restarted() {
+    let (mut mesh, mut all) = four_nodes("restart");
     // An instance stopped for a while catches up when restarted.
     mesh.0[2].stop();
     mesh.0[0].post("a0000002", "while c was down");
@@ -318,7 +328,11 @@ fn four_nodes_converge_through_restarts_partitions_and_a_legacy_peer() {
     mesh.0[2].post("c0000002", "back again");
     all.insert("c0000002".into());
     mesh.wait_all("everything after the restart", |i| i.ids() == all);
+}
 
+#[test]
+fn a_partition_heals_and_old_messages_cross_it() {
+    let (mesh, mut all) = four_nodes("partition");
     // A partition: node-b hears nobody and nobody hears it. A message dated a day ago
     // appears on it (imported: the API always dates new messages now).
     mesh.advertise_all(Some(1));

@@ -157,16 +157,17 @@ fn pulls_from_a_recorded_lua_node() {
     assert_eq!(fake.actions()[6], "messages_version");
 }
 
-#[test]
-fn hostile_peers_store_nothing_bad() {
-    let node = Node::new("sync-hostile", "node-h", &[]);
-    let t = now();
-    let empty = String::new;
+fn good_peer(t: u64) -> Fake {
+    legacy_peer(
+        String::new(),
+        String::new(),
+        line("900d0001", t, "from a good peer"),
+    )
+}
 
-    let good = legacy_peer(empty(), empty(), line("900d0001", t, "from a good peer"));
-
-    // Right bodies, wrong checksums.
-    let bad_md5 = Fake::start(move |a, c| {
+/// Right bodies, wrong checksums.
+fn bad_md5_peer(t: u64) -> Fake {
+    Fake::start(move |a, c| {
         let body = match a.action() {
             "messages_version" => return text(c, b"1234\n"),
             "messages_raw" => line("0bad0001", t, "checksum lies"),
@@ -179,10 +180,12 @@ fn hostile_peers_store_nothing_bad() {
             &[("Content-MD5", "0123456789abcdef0123456789abcdef".into())],
             body.as_bytes(),
         );
-    });
+    })
+}
 
-    // A body cut short: the connection closes before Content-Length bytes came.
-    let truncated = Fake::start(move |a, c| match a.action() {
+/// A body cut short: the connection closes before Content-Length bytes came.
+fn truncated_peer(t: u64) -> Fake {
+    Fake::start(move |a, c| match a.action() {
         "messages_version" => text(c, b"99\n"),
         "messages_raw" => {
             let body = line("7c000001", t, "cut") + &line("7c000002", t, "never complete");
@@ -197,10 +200,12 @@ fn hostile_peers_store_nothing_bad() {
             let _ = c.write_all(body.as_bytes());
         }
         _ => text_md5(c, b""),
-    });
+    })
+}
 
-    // 50 MB of valid-looking lines, with no length announced: cut off at the cap.
-    let huge = Fake::start(move |a, c| match a.action() {
+/// 50 MB of valid-looking lines, with no length announced: cut off at the cap.
+fn huge_peer(t: u64) -> Fake {
+    Fake::start(move |a, c| match a.action() {
         "messages_version" => text(c, b"77\n"),
         "messages_raw" => {
             let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-MD5: 00000000000000000000000000000000\r\nConnection: close\r\n\r\n");
@@ -214,18 +219,22 @@ fn hostile_peers_store_nothing_bad() {
             }
         }
         _ => text_md5(c, b""),
-    });
+    })
+}
 
-    // 50 MB announced up front.
-    let huge_announced = Fake::start(move |a, c| match a.action() {
+/// 50 MB announced up front.
+fn huge_announced_peer() -> Fake {
+    Fake::start(move |a, c| match a.action() {
         "users_raw" => {
             let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 52428800\r\n\r\n");
             let _ = c.write_all(&[b'A'; 65536]);
         }
         _ => text_md5(c, b""),
-    });
+    })
+}
 
-    // Checksums right, content garbage: only the one valid line may land.
+/// Checksums right, content garbage: only the one valid line may land.
+fn garbage_peer(t: u64) -> Fake {
     let garbage_lines = [
         line("600d0001", t, "the only good line"),
         "complete garbage\n".into(),
@@ -237,14 +246,16 @@ fn hostile_peers_store_nothing_bad() {
         format!("5e000002\t{t}\tx\tK1\u{1b}[2J\tn\tnode\t\n"),
     ]
     .concat();
-    let garbage = legacy_peer(
+    legacy_peer(
         "K1ABC\tx\tnode\tnot-a-number\tnode\nW2XYZ\tid2\tbad node\t1\tnode\n".into(),
         "../../etc/passwd\tn:8080\t1\t1\tnode\n".into(),
         garbage_lines,
-    );
+    )
+}
 
-    // Answers, then trickles a byte every 300 ms: under 1000 B/s, cut off.
-    let trickle = Fake::start(move |a, c| match a.action() {
+/// Answers, then trickles a byte every 300 ms: under 1000 B/s, cut off.
+fn trickle_peer(t: u64) -> Fake {
+    Fake::start(move |a, c| match a.action() {
         "messages_version" => text(c, b"55\n"),
         "messages_raw" => {
             let body = line("51000001", t, "slowly");
@@ -264,85 +275,148 @@ fn hostile_peers_store_nothing_bad() {
             }
         }
         _ => text_md5(c, b""),
-    });
+    })
+}
 
-    // Never answers (holds the connection).
-    let silent = Fake::start(|_, _| std::thread::sleep(Duration::from_secs(30)));
+/// Never answers (holds the connection).
+fn silent_peer() -> Fake {
+    Fake::start(|_, _| std::thread::sleep(Duration::from_secs(30)))
+}
 
-    let not_found = Fake::start(|_, c| respond(c, "404 Not Found", &[], b"not here"));
+fn not_found_peer() -> Fake {
+    Fake::start(|_, c| respond(c, "404 Not Found", &[], b"not here"))
+}
 
-    let peers = [
-        good.port,
-        bad_md5.port,
-        truncated.port,
-        huge.port,
-        huge_announced.port,
-        garbage.port,
-        trickle.port,
-        silent.port,
-        not_found.port,
-    ];
-    advertise(&node, &peers);
-    let started = Instant::now();
+/// One `sync --once` round (stall window 2 s) of a fresh node with `peers`; the node and
+/// the round's stderr.
+fn one_round(tag: &str, peers: &[&Fake]) -> (Node, String) {
+    let node = Node::new(tag, "node-h", &[]);
+    advertise(&node, &peers.iter().map(|p| p.port).collect::<Vec<_>>());
     let out = sync_once(&node, &["--stall", "2", "--stats"]);
+    (node, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn last_error(node: &Node, peer: &Fake) -> String {
+    peer_stats(node, peer.port)["last_error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn all_hostile_peers_in_one_round_store_nothing_bad() {
+    let t = now();
+    let (good, bad_md5, truncated, huge) = (
+        good_peer(t),
+        bad_md5_peer(t),
+        truncated_peer(t),
+        huge_peer(t),
+    );
+    let (huge_announced, garbage, trickle) =
+        (huge_announced_peer(), garbage_peer(t), trickle_peer(t));
+    let (silent, not_found) = (silent_peer(), not_found_peer());
+    let all = [
+        &good,
+        &bad_md5,
+        &truncated,
+        &huge,
+        &huge_announced,
+        &garbage,
+        &trickle,
+        &silent,
+        &not_found,
+    ];
+    let started = Instant::now();
+    let (node, stderr) = one_round("sync-hostile", &all);
     let took = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         took < Duration::from_secs(15),
         "round took {took:?}: {stderr}"
     );
-
     assert_eq!(message_ids(&node), ["600d0001", "900d0001"], "{stderr}");
     let users = node.get("action=users").json();
     assert_eq!(users.as_array().unwrap().len(), 0, "{users}");
     let files = node.get("action=files").json();
     assert_eq!(files["files"].as_array().unwrap().len(), 0, "{files}");
-
     let st = |p: u16| peer_stats(&node, p);
     assert_eq!(st(good.port)["errors"], 0);
     assert_eq!(st(good.port)["pulled"], 1);
-    assert!(st(bad_md5.port)["last_error"]
-        .as_str()
-        .unwrap()
-        .contains("Content-MD5"));
-    assert!(st(truncated.port)["errors"].as_u64().unwrap() >= 1);
-    assert!(
-        st(huge.port)["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("larger than"),
-        "{}",
-        st(huge.port)
-    );
-    assert!(st(huge_announced.port)["last_error"]
-        .as_str()
-        .unwrap()
-        .contains("larger than"));
-    // 7 bad message lines, 2 bad user lines, 1 bad file line.
-    assert_eq!(st(garbage.port)["rejected"], 10, "{}", st(garbage.port));
-    assert_eq!(st(garbage.port)["pulled"], 1);
-    assert_eq!(st(silent.port)["last_error"], "timed out");
-    assert!(
-        st(trickle.port)["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("slower than 1000 B/s"),
-        "{}",
-        st(trickle.port)
-    );
-    assert_eq!(st(not_found.port)["mode"], "backoff");
-    // The cap was enforced while reading: far less than 50 MB crossed the wire.
-    assert!(st(huge.port)["bytes"].as_u64().unwrap() < 6 << 20);
     // Only rounds that succeeded count as synced.
     assert!(st(good.port)["last_sync"].as_u64().unwrap() >= t);
-    for p in [
-        silent.port,
-        not_found.port,
-        huge_announced.port,
-        trickle.port,
-    ] {
-        assert_eq!(st(p)["last_sync"], 0, "{}", st(p));
+    for p in [&silent, &not_found, &huge_announced, &trickle] {
+        assert_eq!(st(p.port)["last_sync"], 0, "{}", st(p.port));
     }
+}
+
+#[test]
+fn wrong_checksums_store_nothing() {
+    let peer = bad_md5_peer(now());
+    let (node, stderr) = one_round("sync-bad-md5", &[&peer]);
+    assert!(message_ids(&node).is_empty(), "{stderr}");
+    assert_eq!(node.get("action=users").json().as_array().unwrap().len(), 0);
+    assert!(last_error(&node, &peer).contains("Content-MD5"));
+}
+
+#[test]
+fn a_truncated_body_is_an_error() {
+    let peer = truncated_peer(now());
+    let (node, stderr) = one_round("sync-truncated", &[&peer]);
+    assert!(message_ids(&node).is_empty(), "{stderr}");
+    assert!(peer_stats(&node, peer.port)["errors"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn bodies_past_the_cap_are_cut_off_while_reading() {
+    let (huge, announced) = (huge_peer(now()), huge_announced_peer());
+    let (node, stderr) = one_round("sync-huge", &[&huge, &announced]);
+    assert!(message_ids(&node).is_empty(), "{stderr}");
+    assert!(
+        last_error(&node, &huge).contains("larger than"),
+        "{}",
+        peer_stats(&node, huge.port)
+    );
+    assert!(last_error(&node, &announced).contains("larger than"));
+    // Far less than 50 MB crossed the wire.
+    assert!(peer_stats(&node, huge.port)["bytes"].as_u64().unwrap() < 6 << 20);
+}
+
+#[test]
+fn garbage_lines_are_rejected_one_by_one() {
+    let peer = garbage_peer(now());
+    let (node, stderr) = one_round("sync-garbage", &[&peer]);
+    assert_eq!(message_ids(&node), ["600d0001"], "{stderr}");
+    let files = node.get("action=files").json();
+    assert_eq!(files["files"].as_array().unwrap().len(), 0, "{files}");
+    let st = peer_stats(&node, peer.port);
+    // 7 bad message lines, 2 bad user lines, 1 bad file line.
+    assert_eq!(st["rejected"], 10, "{st}");
+    assert_eq!(st["pulled"], 1);
+}
+
+#[test]
+fn a_trickling_peer_is_cut_off() {
+    let peer = trickle_peer(now());
+    let (node, stderr) = one_round("sync-trickle", &[&peer]);
+    assert!(message_ids(&node).is_empty(), "{stderr}");
+    assert!(
+        last_error(&node, &peer).contains("slower than 1000 B/s"),
+        "{}",
+        peer_stats(&node, peer.port)
+    );
+}
+
+#[test]
+fn a_silent_peer_times_out() {
+    let peer = silent_peer();
+    let (node, _) = one_round("sync-silent", &[&peer]);
+    assert_eq!(last_error(&node, &peer), "timed out");
+}
+
+#[test]
+fn a_404_peer_is_backed_off() {
+    let peer = not_found_peer();
+    let (node, _) = one_round("sync-404", &[&peer]);
+    assert_eq!(peer_stats(&node, peer.port)["mode"], "backoff");
 }
 
 /// A legacy peer whose messages can grow while the test runs.
@@ -369,13 +443,8 @@ impl Drop for Daemon {
     }
 }
 
-#[test]
-fn a_dead_peer_delays_nobody_404_backs_off_and_sigterm_is_prompt() {
-    let node = Node::new("sync-daemon", "node-d", &[("poll_interval", "1")]);
-    let (good, lines) = growing_peer();
-    let silent = Fake::start(|_, _| std::thread::sleep(Duration::from_secs(60)));
-    let not_found = Fake::start(|_, c| respond(c, "404 Not Found", &[], b""));
-    advertise(&node, &[silent.port, not_found.port, good.port]);
+/// `meshchat sync --stats` running for `node`, and its stats lines.
+fn daemon(node: &Node) -> (Daemon, BufReader<std::process::ChildStdout>) {
     let mut d = Daemon(
         Command::new(bin())
             .args(["sync", "--stats", "--config"])
@@ -386,7 +455,39 @@ fn a_dead_peer_delays_nobody_404_backs_off_and_sigterm_is_prompt() {
             .spawn()
             .unwrap(),
     );
-    let mut stats = BufReader::new(d.0.stdout.take().unwrap());
+    let stats = BufReader::new(d.0.stdout.take().unwrap());
+    (d, stats)
+}
+
+#[test]
+fn a_404_peer_is_asked_once_then_left_alone() {
+    let node = Node::new("sync-daemon-404", "node-d", &[("poll_interval", "1")]);
+    let (good, _lines) = growing_peer();
+    let not_found = Fake::start(|_, c| respond(c, "404 Not Found", &[], b""));
+    advertise(&node, &[not_found.port, good.port]);
+    let (_d, mut stats) = daemon(&node);
+    // Two rounds of the good peer: the 404 peer had as many chances to be asked.
+    let good_round = format!("peer=127.0.0.1:{} mode=legacy ok=1", good.port);
+    let mut rounds = 0;
+    while rounds < 2 {
+        let mut l = String::new();
+        assert!(stats.read_line(&mut l).unwrap() > 0, "daemon ended");
+        if l.starts_with(&good_round) {
+            rounds += 1;
+        }
+    }
+    // Left alone for 600 s after its first answer.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(not_found.actions(), ["users_raw"]);
+}
+
+#[test]
+fn a_dead_peer_delays_nobody_and_sigterm_is_prompt() {
+    let node = Node::new("sync-daemon", "node-d", &[("poll_interval", "1")]);
+    let (good, lines) = growing_peer();
+    let silent = Fake::start(|_, _| std::thread::sleep(Duration::from_secs(60)));
+    advertise(&node, &[silent.port, good.port]);
+    let (mut d, mut stats) = daemon(&node);
     let good_round = format!("peer=127.0.0.1:{} mode=legacy ok=1", good.port);
     loop {
         let mut l = String::new();
@@ -413,10 +514,6 @@ fn a_dead_peer_delays_nobody_404_backs_off_and_sigterm_is_prompt() {
         "still waiting on its first request"
     );
 
-    // 404: asked once, then left alone for 600 s.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(not_found.actions(), ["users_raw"]);
-
     // SIGTERM while a request to the silent peer is in flight.
     let t = Instant::now();
     Command::new("kill")
@@ -438,7 +535,7 @@ fn a_dead_peer_delays_nobody_404_backs_off_and_sigterm_is_prompt() {
 }
 
 #[test]
-fn the_extension_under_cgi_and_switched_off() {
+fn the_extension_under_cgi() {
     let node = Node::new("sync-cgi", "node-c", &[]);
     let t = now();
     for (id, text) in [("0000000a", "one"), ("0000000b", "two")] {
@@ -497,8 +594,10 @@ fn the_extension_under_cgi_and_switched_off() {
     assert!(bad.text().contains("bad digest data"), "{}", bad.text());
     let bad = node.get("action=sync_digest&v=2");
     assert!(bad.text().contains("unsupported"), "{}", bad.text());
+}
 
-    // Switched off: a legacy node in every respect.
+#[test]
+fn the_extension_switched_off_is_a_legacy_node() {
     let off = Node::new("sync-cgi-off", "node-o", &[("digest_sync", "0")]);
     assert!(off.get("action=config").json().get("sync").is_none());
     assert_eq!(off.get("action=users_raw").header("X-Meshchat-Sync"), None);

@@ -2,7 +2,7 @@
 //! in the `meshchat_session` cookie, only its hash is stored), or the node's admin (the
 //! AREDN `authV1` login cookie, or the configured `admin_token`).
 
-use super::http::md5_hex;
+use super::exchange::md5_hex;
 use crate::config::Config;
 
 /// The cookie holding a browser's upload session token.

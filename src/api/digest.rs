@@ -6,7 +6,7 @@
 //! shared-files listing, and reads the log only when the version differs; a query
 //! request reads the log once. No state is kept between requests.
 
-use super::http::{Body, Response};
+use super::exchange::{Body, Response};
 use super::{files, no_action, store_failed, Api, Call};
 use crate::protocol::digest::{
     self, parse_crc_param, parse_queries, partition, split, write_id_list, write_range,
@@ -14,7 +14,6 @@ use crate::protocol::digest::{
 };
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::MessageRef;
-use crate::store::peers::Peers;
 
 /// Adds the header that tells a pulling peer, on its first legacy request, that this
 /// node speaks the extension (when it does).
@@ -152,7 +151,7 @@ fn queries(api: &Api, q: &str) -> Result<String, Response> {
 
 /// `sync_peers`: the sync daemon's counters per peer, as JSON.
 pub fn sync_peers(api: &Api, _call: &mut Call) -> Response {
-    let list = match Peers::new(&api.cfg.paths).read() {
+    let list = match api.peers.read() {
         Ok(l) => l,
         Err(e) => return store_failed(e),
     };

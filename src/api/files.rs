@@ -4,7 +4,7 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use super::auth;
-use super::http::{Body, Response};
+use super::exchange::{Body, Response};
 use super::{store_failed, Api, Call};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{FileEntry, NodeAddr};

@@ -1,7 +1,7 @@
 //! Actions on the message database: `send_message`, `messages`, `messages_version_ui`,
 //! `messages_version`, `messages_raw`, `messages_md5`, `messages_download`.
 
-use super::http::{md5_hex, Response};
+use super::exchange::{md5_hex, Response};
 use super::{gzip, presence, store_failed, Api, Call};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{Message, MessageRef, StoredText};

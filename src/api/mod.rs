@@ -6,26 +6,22 @@
 
 pub mod auth;
 pub mod digest;
+pub mod exchange;
 pub mod files;
 pub mod gzip;
-pub mod http;
 pub mod messages;
 pub mod node;
 pub mod presence;
 
 use std::io::Read;
 
-pub use http::{Body, Request, Response};
+pub use exchange::{Body, Request, Response};
 
 use crate::config::Config;
 use crate::protocol::form::Params;
 use crate::protocol::limits::{MAX_FORM_BODY, MAX_QUERY};
 use crate::protocol::Epoch;
-use crate::store::cache::Cache;
-use crate::store::files::Files;
-use crate::store::log::Log;
-use crate::store::status::Status;
-use crate::store::users::Users;
+use crate::store::Store;
 
 /// Version this program reports in `config`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -36,11 +32,15 @@ pub const PROTOCOL_VERSION: &str = "1.02";
 /// action needs it.
 pub struct Api<'c> {
     pub cfg: &'c Config,
-    pub log: Log,
-    pub users: Users,
-    pub files: Files,
-    pub status: Status,
-    pub cache: Cache,
+    /// The node's files; `api.log`, `api.users`, ... reach them directly.
+    pub store: Store,
+}
+
+impl std::ops::Deref for Api<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
 }
 
 /// What every action receives: parsed parameters plus the request's context.
@@ -55,11 +55,7 @@ impl<'c> Api<'c> {
     pub fn new(cfg: &'c Config) -> Api<'c> {
         Api {
             cfg,
-            log: Log::new(&cfg.paths, cfg.max_messages),
-            users: Users::new(&cfg.paths),
-            files: Files::new(&cfg.paths, cfg.max_file_storage),
-            status: Status::new(&cfg.paths),
-            cache: Cache::new(&cfg.paths),
+            store: cfg.store(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Node-level actions: `config`, `sync_status`, `meshchat_nodes`, and the legacy
 //! leftovers `hosts`, `hosts_raw`, `action_log`.
 
-use super::http::Response;
+use super::exchange::Response;
 use super::{store_failed, Api, Call, PROTOCOL_VERSION, VERSION};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::services;

@@ -1,7 +1,7 @@
 //! Presence actions: `users`, `users_raw`, and the heartbeat that `messages` and
 //! `messages_version_ui` record.
 
-use super::http::Response;
+use super::exchange::Response;
 use super::{store_failed, Api, Call};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::User;

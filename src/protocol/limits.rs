@@ -27,10 +27,9 @@ pub const MAX_PART_HEADERS: usize = 8 * 1024;
 /// Bytes of a multipart preamble (before the first boundary).
 pub const MAX_PREAMBLE: usize = 8 * 1024;
 /// Bytes of a peer's response body for one request (a 10,000-message database is
-/// about 1.5 MB of lines).
+/// about 1.5 MB of lines). It bounds the lines too: messages merge in fixed chunks, and a
+/// users or files list is parsed from at most this many bytes.
 pub const MAX_PEER_BODY: usize = 4 * 1024 * 1024;
-/// Lines of a peer's response.
-pub const MAX_PEER_LINES: usize = 50_000;
 /// Bytes of a service file read during discovery.
 pub const MAX_SERVICES_FILE: usize = 1024 * 1024;
 /// Bytes of a configuration file.

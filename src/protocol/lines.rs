@@ -253,7 +253,7 @@ impl<'a> MessageRef<'a> {
     }
 
     /// An owned copy.
-    pub fn to_message(&self) -> Result<Message, LineError> {
+    pub fn to_message(self) -> Result<Message, LineError> {
         Ok(Message {
             id: self.id,
             epoch: self.epoch,

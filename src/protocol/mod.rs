@@ -6,7 +6,6 @@
 
 pub mod digest;
 pub mod form;
-pub mod http;
 pub mod json;
 pub mod limits;
 pub mod lines;

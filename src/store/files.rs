@@ -70,7 +70,7 @@ impl std::fmt::Display for UploadError {
 #[derive(Debug, Clone)]
 pub struct Files {
     dir: PathBuf,
-    ram_dir: PathBuf,
+    paths: Paths,
     owners: PathBuf,
     lock: PathBuf,
     allowed: u64,
@@ -81,7 +81,7 @@ impl Files {
     pub fn new(paths: &Paths, allowed: u64) -> Files {
         Files {
             dir: paths.files_dir.clone(),
-            ram_dir: paths.ram_dir.clone(),
+            paths: paths.clone(),
             owners: paths.file_owners(),
             lock: paths.lock(),
             allowed,
@@ -215,7 +215,7 @@ impl Files {
 
     /// Replaces the list of files a peer offers (an empty list removes it).
     pub fn set_remote(&self, node: &NodeName, entries: &[FileEntry]) -> Result<()> {
-        let path = self.ram_dir.join(format!("remote_files.{node}"));
+        let path = self.paths.remote_files(node);
         if entries.is_empty() {
             return match fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -233,10 +233,10 @@ impl Files {
 
     /// Every file list pulled from peers.
     pub fn remote(&self) -> Result<Vec<FileEntry>> {
-        let rd = match fs::read_dir(&self.ram_dir) {
+        let rd = match fs::read_dir(&self.paths.ram_dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io("list", &self.ram_dir)(e)),
+            Err(e) => return Err(Error::io("list", &self.paths.ram_dir)(e)),
         };
         let mut out = Vec::new();
         for entry in rd.flatten() {

@@ -10,6 +10,8 @@ pub mod files;
 pub mod lock;
 pub mod log;
 pub mod peers;
+#[cfg(test)]
+mod processes;
 pub mod status;
 pub mod users;
 
@@ -66,6 +68,33 @@ impl std::error::Error for Error {}
 
 /// Results of store operations.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything a node keeps, opened once (cheap: nothing is read until it is used). The
+/// configuration builds it ([`crate::config::Config::store`]) for the API, the sync daemon
+/// and the command line alike.
+pub struct Store {
+    pub log: log::Log,
+    pub users: users::Users,
+    pub files: files::Files,
+    pub status: status::Status,
+    pub cache: cache::Cache,
+    pub peers: peers::Peers,
+}
+
+impl Store {
+    /// The store under `paths`, keeping at most `max_messages` messages and
+    /// `max_file_storage` bytes of shared files.
+    pub fn new(paths: &Paths, max_messages: usize, max_file_storage: u64) -> Store {
+        Store {
+            log: log::Log::new(paths, max_messages),
+            users: users::Users::new(paths),
+            files: files::Files::new(paths, max_file_storage),
+            status: status::Status::new(paths),
+            cache: cache::Cache::new(paths),
+            peers: peers::Peers::new(paths),
+        }
+    }
+}
 
 /// Where everything lives. Built from the configuration; every path can point anywhere,
 /// so tests run in temporary directories.

@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::client::{Client, FetchError};
 use super::discovery::{self, Peer};
 use super::{digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
+use crate::http::client::Client;
+use crate::http::FetchError;
 use crate::protocol::NodeName;
 use crate::store::peers::{Mode, PeerStats, Peers};
 use crate::sys;
@@ -57,7 +58,7 @@ impl Default for Options {
             once: false,
             verbose: false,
             stats: false,
-            stall: super::client::STALL,
+            stall: crate::http::client::STALL,
             workers: WORKERS,
         }
     }

@@ -11,10 +11,11 @@
 
 use std::sync::TryLockError;
 
-use super::client::{Client, FetchError};
 use super::discovery::Peer;
 use super::local::{self, Snapshot};
 use super::{Error, Memo, Node, Outcome};
+use crate::http::client::Client;
+use crate::http::FetchError;
 use crate::protocol::digest::{
     self, parse_reply, write_queries, Bound, Fingerprint, Query, Range, ACTION, MAX_IDS,
     MAX_QUERIES, SMALL,
@@ -117,7 +118,7 @@ fn batches(planned: Vec<Planned>) -> Vec<Vec<Query>> {
 
 /// Reads a reply body; a peer that answers without a checksum does not speak the
 /// extension (any more): `None`.
-fn fetch(reply: Result<super::client::Reply, FetchError>) -> Result<Option<String>, Error> {
+fn fetch(reply: Result<crate::http::client::Reply, FetchError>) -> Result<Option<String>, Error> {
     match reply?.checked_bytes() {
         // Valid UTF-8 (the normal case) is taken over without a copy.
         Ok(b) => Ok(Some(String::from_utf8(b).unwrap_or_else(|e| {

@@ -10,10 +10,11 @@
 
 use std::sync::TryLockError;
 
-use super::client::{Client, FetchError};
 use super::discovery::Peer;
 use super::local::{self, Tally};
 use super::{Error, Memo, Node, Outcome};
+use crate::http::client::Client;
+use crate::http::FetchError;
 use crate::protocol::digest::{Key, NAME};
 use crate::protocol::form::percent_encode;
 use crate::protocol::Epoch;

@@ -1,9 +1,8 @@
 //! `meshchat sync`: the daemon that keeps this node's history complete by pulling from
 //! its peers (docs/SYNC.md).
 //!
-//! - [`discovery`]: who the peers are this round (service files, static peers);
-//! - [`client`]: HTTP requests to one peer, with every limit a router needs;
-//! - [`http`]: the HTTP/1.x wire format under the client (heads, body framing);
+//! - [`discovery`]: who the peers are this round (service files, static peers), asked
+//!   over the peer client of [`crate::http::client`];
 //! - [`legacy`]: the four-request pull every MeshChat peer answers;
 //! - [`digest`]: the `digest-v1` extension between peers that both run meshchat;
 //! - [`local`]: our own log's snapshot, and the checks every pulled line goes through;
@@ -12,11 +11,9 @@
 //! In scope: talking to peers and merging what they send through the store. Out of
 //! scope: serving peers (the `api` module does, `sync_digest` included).
 
-pub mod client;
 pub mod daemon;
 pub mod digest;
 pub mod discovery;
-pub mod http;
 pub mod legacy;
 pub mod local;
 
@@ -27,11 +24,12 @@ use std::time::Duration;
 pub use daemon::{run, Options};
 
 use crate::config::Config;
+use crate::http::FetchError;
 use crate::protocol::digest::DigestError;
 use crate::store::files::Files;
 use crate::store::status::Status;
 use crate::store::users::Users;
-use client::FetchError;
+use crate::store::Store;
 use local::{Local, Tally};
 
 /// Why a round with one peer failed.
@@ -92,11 +90,18 @@ pub struct Node {
 impl Node {
     /// The node `cfg` describes.
     pub fn new(cfg: Config, stall: Duration) -> Arc<Node> {
+        let Store {
+            log,
+            users,
+            files,
+            status,
+            ..
+        } = cfg.store();
         Arc::new(Node {
-            local: Local::new(crate::store::log::Log::new(&cfg.paths, cfg.max_messages)),
-            users: Users::new(&cfg.paths),
-            files: Files::new(&cfg.paths, cfg.max_file_storage),
-            status: Status::new(&cfg.paths),
+            local: Local::new(log),
+            users,
+            files,
+            status,
             stall,
             bulk: Mutex::new(()),
             cfg,

@@ -3,8 +3,9 @@
 //!
 //! A fixed pool of worker threads takes accepted connections from a bounded queue; when
 //! the queue is full a new connection gets an immediate 503. Every socket has read and
-//! write timeouts, request heads and bodies are capped (see `http`), and a connection
-//! closes after its response: memory and threads stay bounded whatever clients do.
+//! write timeouts, request heads and bodies are capped (see `crate::http::server`), and
+//! a connection closes after its response: memory and threads stay bounded whatever
+//! clients do.
 //! SIGTERM/SIGINT stop the server after in-flight requests finish (at most a second);
 //! until then no thread wakes unless a client connects.
 //!
@@ -12,8 +13,6 @@
 //! thread per connection without bound, and its accept loop ends for good on the first
 //! accept error (EMFILE, or EAGAIN once a listener timeout is set), after which the
 //! server silently stops answering.
-
-pub mod http;
 
 use std::io::{Cursor, Read};
 use std::net::{TcpListener, TcpStream};
@@ -25,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::{self, Api, Body, Request, Response};
 use crate::config::Config;
+use crate::http::server as http;
 use crate::sys;
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
@@ -171,12 +171,12 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(16 * 1024, &stream);
     let head = match http::read_head(&mut reader) {
         Ok(h) => h,
-        Err(http::HeadError::Gone) => return Ok(()),
+        Err(crate::http::HeadError::Gone) => return Ok(()),
         Err(e) => {
             let status = match e {
-                http::HeadError::TooLarge => 431,
-                http::HeadError::LengthRequired => 411,
-                http::HeadError::Timeout => 408,
+                crate::http::HeadError::TooLarge => 431,
+                crate::http::HeadError::LengthRequired => 411,
+                crate::http::HeadError::Timeout => 408,
                 _ => 400,
             };
             let msg = format!("{e}\n");

@@ -5,10 +5,12 @@
 //! Out of scope: routing and everything the API does. Connections close after each
 //! response, so a worker is never held by an idle keep-alive client.
 
-use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use super::error::HeadError;
+use super::MIN_RATE;
 
 /// Bytes of the request line and headers together.
 pub const MAX_HEAD: usize = 32 * 1024;
@@ -24,39 +26,8 @@ pub const HEAD_DEADLINE: Duration = Duration::from_secs(15);
 const LAST_LOOK: Duration = Duration::from_millis(1);
 /// Seconds any single read or write may block.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
-/// A body must average at least this many bytes per second after the grace period (the
-/// legacy client's own cut-off), so a dripping client cannot hold a worker for long.
-pub const MIN_BODY_RATE: u64 = 1000;
 /// Seconds before the body rate is enforced.
 pub const RATE_GRACE: Duration = Duration::from_secs(10);
-
-/// Why a request could not be read; each maps to one status.
-#[derive(Debug)]
-pub enum HeadError {
-    /// The client closed before a whole head arrived: no reply.
-    Gone,
-    /// The head did not arrive whole within [`HEAD_DEADLINE`], or the client sent
-    /// nothing for [`IO_TIMEOUT`]: 408.
-    Timeout,
-    /// Not HTTP/1.x, or a malformed line: 400.
-    Malformed(&'static str),
-    /// Head larger than [`MAX_HEAD`] or more than [`MAX_HEADERS`] headers: 431.
-    TooLarge,
-    /// A chunked request body (no meshchat client sends one): 411.
-    LengthRequired,
-}
-
-impl fmt::Display for HeadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HeadError::Gone => f.write_str("client went away"),
-            HeadError::Timeout => f.write_str("the request head did not arrive in time"),
-            HeadError::Malformed(why) => write!(f, "malformed request: {why}"),
-            HeadError::TooLarge => f.write_str("request head is too large"),
-            HeadError::LengthRequired => f.write_str("a Content-Length is required"),
-        }
-    }
-}
 
 /// A request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +43,7 @@ pub struct Head {
 impl Head {
     /// A header's value (names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        crate::protocol::http::find_header(&self.headers, name)
+        super::head::find_header(&self.headers, name)
     }
 }
 
@@ -131,7 +102,7 @@ fn parse_head(lines: &[String]) -> Result<Head, HeadError> {
     }
     let mut headers = Vec::with_capacity(lines.len() - 1);
     for l in &lines[1..] {
-        let (name, value) = crate::protocol::http::parse_header(l).map_err(HeadError::Malformed)?;
+        let (name, value) = super::head::parse_header(l).map_err(HeadError::Malformed)?;
         headers.push((name.to_string(), value.to_string()));
     }
     let mut head = Head {
@@ -152,7 +123,7 @@ fn parse_head(lines: &[String]) -> Result<Head, HeadError> {
 }
 
 /// The request body: exactly `Content-Length` bytes, or an error when the client stalls
-/// or drips slower than [`MIN_BODY_RATE`].
+/// or drips slower than [`MIN_RATE`].
 pub struct BodyReader<'a, R> {
     inner: &'a mut R,
     left: u64,
@@ -178,7 +149,7 @@ impl<R: Read> Read for BodyReader<'_, R> {
             return Ok(0);
         }
         let elapsed = self.started.elapsed();
-        if elapsed > RATE_GRACE && self.read < MIN_BODY_RATE * elapsed.as_secs() {
+        if elapsed > RATE_GRACE && self.read < MIN_RATE * elapsed.as_secs() {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "request body is arriving too slowly",
@@ -209,7 +180,7 @@ pub fn write_response(
 ) -> io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\n",
-        crate::api::http::reason_phrase(status)
+        super::head::reason_phrase(status)
     );
     for (name, value) in headers {
         // Values come from our own code, never raw from a client; still, never split a line.

@@ -1,6 +1,6 @@
 //! The message log under several processes at once and under `kill -9`.
 //!
-//! Child processes are this test binary run again with a role in the environment
+//! Child processes are this unit-test binary run again with a role in the environment
 //! (`MESHCHAT_TEST_ROLE`), so they use the real store code in a separate process.
 #![allow(clippy::unwrap_used)]
 
@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use meshchat::protocol::lines::{Message, StoredText};
-use meshchat::protocol::{Epoch, MessageId, Platform};
-use meshchat::store::log::Log;
-use meshchat::store::Paths;
+use crate::protocol::lines::{Message, StoredText};
+use crate::protocol::{Epoch, MessageId, Platform};
+use crate::store::log::Log;
+use crate::store::Paths;
 
 fn paths(dir: &std::path::Path) -> Paths {
     Paths {
@@ -50,7 +50,7 @@ fn child(role: &str, dir: &std::path::Path, args: &str) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
     c.args([
         "--exact",
-        "child_process",
+        "store::processes::child_process",
         "--nocapture",
         "--test-threads=1",
     ])

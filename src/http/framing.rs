@@ -13,7 +13,7 @@
 
 use std::io::{self, BufRead, Read};
 
-use super::client::FetchError;
+use super::error::FetchError;
 
 /// Bytes of a response's status line and headers together.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -140,7 +140,7 @@ pub fn parse_status_line(line: &str) -> Result<u16, FetchError> {
 
 /// A header line's name and value: the shared parser, with the client's error.
 pub fn parse_header(line: &str) -> Result<(&str, &str), FetchError> {
-    crate::protocol::http::parse_header(line).map_err(broken)
+    super::head::parse_header(line).map_err(broken)
 }
 
 /// A response's status and headers.
@@ -164,7 +164,7 @@ pub enum Framing {
 impl Head {
     /// The first value of a header (names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        crate::protocol::http::find_header(&self.headers, name)
+        super::head::find_header(&self.headers, name)
     }
 
     /// The body's framing (RFC 9112 6.3): a transfer coding wins over a length; several

@@ -43,11 +43,6 @@ impl Body {
             Body::File(_, n) => *n,
         }
     }
-
-    /// True when there is nothing to send.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// One API response.
@@ -142,19 +137,4 @@ impl Response {
 /// Lowercase hex MD5.
 pub fn md5_hex(bytes: &[u8]) -> String {
     format!("{:x}", md5::compute(bytes))
-}
-
-/// The reason phrase for the statuses meshchat sends.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        302 => "Found",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    }
 }

@@ -6,7 +6,7 @@
 //! - a stall timeout per read and write, and a slow-transfer cutoff: less than 1000 B/s
 //!   over a window of that length aborts (the legacy client's rule);
 //! - a hard deadline for the whole request;
-//! - response heads of at most 16 KB and 64 headers ([`super::http`]);
+//! - response heads of at most 16 KB and 64 headers ([`super::framing`]);
 //! - a body cap ([`MAX_PEER_BODY`]) enforced while reading: an oversized body is an
 //!   error, never truncated, never buffered past the cap; an announced length above the
 //!   cap is refused before reading;
@@ -18,7 +18,6 @@
 
 #[cfg(not(target_has_atomic = "64"))]
 use self::no_atomic64::AtomicU64;
-use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 #[cfg(target_has_atomic = "64")]
@@ -27,7 +26,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use super::http::{self, from_io, Body, Framing, Url};
+use super::error::FetchError;
+use super::framing::{self, from_io, Body, Framing, Url};
+use super::MIN_RATE;
 use crate::protocol::limits::{MAX_LINE, MAX_PEER_BODY};
 
 /// Seconds to wait for a host name to resolve, and for a TCP connection.
@@ -35,60 +36,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default stall window: a read may wait this long, and a transfer slower than
 /// [`MIN_RATE`] over this long is cut off.
 pub const STALL: Duration = Duration::from_secs(10);
-/// Bytes per second below which a transfer is cut off.
-pub const MIN_RATE: u64 = 1000;
 /// A whole request (connect to last body byte) never takes longer than this.
 pub const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Why a request to a peer failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchError {
-    /// The URL is not `http://host[:port]/path`, or the query would not fit a request line.
-    BadUrl(String),
-    /// The host name did not resolve.
-    NoHost,
-    /// No TCP connection (refused, unreachable).
-    Connect(String),
-    /// The peer stopped sending (stall, connect timeout or deadline).
-    Timeout,
-    /// The peer sent slower than [`MIN_RATE`].
-    Slow,
-    /// The peer answered 404: the legacy back-off signal.
-    NotFound,
-    /// Any other non-200 status.
-    Status(u16),
-    /// The body is larger than [`MAX_PEER_BODY`].
-    TooLarge,
-    /// A line longer than any valid line.
-    LineTooLong,
-    /// No `Content-MD5` header where one is required.
-    NoChecksum,
-    /// The body's MD5 is not the one announced.
-    BadChecksum,
-    /// The connection broke or the peer spoke broken HTTP.
-    Broken(String),
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::BadUrl(e) => write!(f, "bad URL: {e}"),
-            FetchError::NoHost => f.write_str("host not found"),
-            FetchError::Connect(e) => write!(f, "cannot connect: {e}"),
-            FetchError::Timeout => f.write_str("timed out"),
-            FetchError::Slow => write!(f, "transfer slower than {MIN_RATE} B/s"),
-            FetchError::NotFound => f.write_str("404 not found"),
-            FetchError::Status(s) => write!(f, "HTTP status {s}"),
-            FetchError::TooLarge => write!(f, "body larger than {MAX_PEER_BODY} bytes"),
-            FetchError::LineTooLong => f.write_str("line too long"),
-            FetchError::NoChecksum => f.write_str("no Content-MD5"),
-            FetchError::BadChecksum => f.write_str("Content-MD5 does not match the body"),
-            FetchError::Broken(e) => write!(f, "broken response: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for FetchError {}
 
 /// A client for one peer: its base URL, its limits, and byte counters.
 pub struct Client {
@@ -104,7 +53,6 @@ pub struct Client {
 
 /// A response whose body is still to be read.
 pub struct Reply {
-    pub status: u16,
     /// `Content-MD5`, lowercased.
     pub md5: Option<String>,
     /// The extensions the peer advertises ([`crate::protocol::digest::HEADER`]).
@@ -119,7 +67,7 @@ impl Client {
     /// the stall window ([`STALL`] unless tests shorten it). A bad URL fails each request.
     pub fn new(base: String, stall: Duration) -> Client {
         Client {
-            url: http::parse_url(&base),
+            url: framing::parse_url(&base),
             bytes: Arc::new(AtomicU64::new(0)),
             body_bytes: Arc::new(AtomicU64::new(0)),
             attempts: AtomicU64::new(0),
@@ -172,7 +120,7 @@ impl Client {
     ) -> Result<Reply, FetchError> {
         self.attempts.fetch_add(1, Ordering::Relaxed);
         let url = self.url.as_ref().map_err(FetchError::clone)?;
-        let request = http::request(url, query, form)?;
+        let request = framing::request(url, query, form)?;
         let deadline = Instant::now() + DEADLINE;
         let mut conn = Conn {
             stream: connect(url)?,
@@ -187,7 +135,7 @@ impl Client {
         }
         conn.write_all(&request).map_err(from_io)?;
         let mut input = BufReader::with_capacity(8 * 1024, conn);
-        let head = http::read_head(&mut input)?;
+        let head = framing::read_head(&mut input)?;
         let header = |n: &str| head.header(n).map(str::to_ascii_lowercase);
         let md5 = header("content-md5");
         let extensions = header(crate::protocol::digest::HEADER);
@@ -202,7 +150,6 @@ impl Client {
             return Err(FetchError::TooLarge);
         }
         Ok(Reply {
-            status: head.status,
             md5,
             extensions,
             body: Body::new(input, framing),
@@ -475,7 +422,6 @@ mod tests {
         let (base, server) = serve(answer.clone());
         let c = Client::new(base.clone(), STALL);
         let reply = c.get("action=messages_raw").unwrap();
-        assert_eq!(reply.status, 200);
         assert_eq!(reply.extensions.as_deref(), Some("digest-v1"));
         let mut lines = Vec::new();
         reply.checked_lines(|l| lines.push(l.to_string())).unwrap();
@@ -505,7 +451,6 @@ mod tests {
         let reply = c
             .post_any_status("action=send_message&message=a%20b")
             .unwrap();
-        assert_eq!(reply.status, 400);
         assert_eq!(reply.bytes().unwrap(), b"{\"status\":400}\r\n");
         let sent = String::from_utf8(server.join().unwrap()).unwrap();
         assert!(

@@ -1,5 +1,6 @@
-//! HTTP/1.x header lines, shared by the server (`server::http`, request heads) and the peer
-//! client (`sync::http`, response heads): one parser for the one format.
+//! HTTP/1.x header lines, shared by the server ([`super::server`], request heads) and the
+//! peer client ([`super::framing`], response heads): one parser for the one format; and
+//! the reason phrases of the statuses meshchat sends.
 
 /// A header line's name and value (surrounding blanks removed), or why it is not one: no
 /// `:`, or a name that is not an RFC 9110 token (an obsolete folded line starts with a
@@ -19,6 +20,21 @@ pub fn find_header<'a, N: AsRef<str>>(headers: &'a [(N, String)], name: &str) ->
         .iter()
         .find(|(n, _)| n.as_ref().eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
+}
+
+/// The reason phrase for the statuses meshchat sends.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        302 => "Found",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        503 => "Service Unavailable",
+        _ => "Internal Server Error",
+    }
 }
 
 #[cfg(test)]
