@@ -27,6 +27,8 @@ if [ "${1:-all}" = all ]; then
     want readelf binutils
     want useradd passwd
     want systemd-analyze systemd
+    # The namespace test (mk/netns.mk): ip netns, TAP devices.
+    want ip iproute2
 fi
 
 if [ -n "$need_apt" ]; then

@@ -62,6 +62,7 @@ SIM_TOPOLOGY = "line5+branch"
 WAIT_MAX = 120.0
 POLL = 0.25
 REPO = Path(__file__).resolve().parents[2]
+LOCK_FILE = f"/run/{PREFIX}-netns.lock"
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
@@ -604,6 +605,13 @@ def main():
     if why:
         print(f"test-netns: skipped: {why}")
         return 0
+    # Two runs at once would tear down each other's namespaces.
+    lock = open(LOCK_FILE, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"FAIL: another run holds {LOCK_FILE}")
+        return 1
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(1))
     try:
