@@ -283,7 +283,7 @@ class Host:
     def start(self):
         for what, args in (
             ("serve", ["serve", "--listen", f"0.0.0.0:{PORT}"]),
-            ("sync", ["sync", "--stats"]),
+            ("sync", ["sync", "--stats", "--verbose"]),
         ):
             out = open(self.dir / f"{what}.out", "w")
             err = open(self.dir / f"{what}.err", "w")
@@ -339,6 +339,22 @@ class Host:
             check=False,
         )
         return r.stdout
+
+    def failures(self):
+        """Why rounds failed, from the daemon's log (`--verbose`: a line per round)."""
+        try:
+            text = (self.dir / "sync.err").read_text()
+        except FileNotFoundError:
+            return {}
+        out = {}
+        for line in text.splitlines():
+            # "meshchat sync: HOST:PORT: WHY; pulled N, ..." for every round.
+            rest = line.split(": ", 2)
+            if len(rest) < 3 or "; pulled" not in rest[2] or rest[2].startswith("in sync"):
+                continue
+            why = rest[2].split("; pulled")[0].split(" (os error")[0]
+            out[why] = out.get(why, 0) + 1
+        return out
 
     def stats_lines(self):
         try:
@@ -537,6 +553,11 @@ def run(args):
         rates = pull_rates(hosts, dist)
         figures["pulls_by_hops"] = {str(d): {"ok": ok, "rounds": n, "rate": round(ok / n, 3) if n else None}
                                     for d, (ok, n) in rates.items()}
+        reasons = {}
+        for host in hosts:
+            for why, n in host.failures().items():
+                reasons[why] = reasons.get(why, 0) + n
+        figures["failed_rounds"] = dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
         figures["spread_s"] = [round(x, 1) for x in sorted(spread)]
         figures["heal_s"] = [round(x, 1) for x in sorted(heal)]
         figures["frames"] = dict(fwd.counts)
@@ -558,6 +579,7 @@ def run(args):
     for d, r in figures["pulls_by_hops"].items():
         what = "with itself" if d == "0" else f"{d} hop{'s' if d != '1' else ''}"
         log(f"pull rounds {what}: {r['ok']}/{r['rounds']} succeeded ({fmt(r['rate'] and r['rate'] * 100)}%)")
+    log(f"failed rounds by reason: {figures['failed_rounds']}")
     log(f"delivery: {figures['delivery']}")
     log(f"frames: {figures['frames']}; run took {figures['run_s']} s; logs in {root}")
 
