@@ -332,11 +332,17 @@ class Host:
         return out
 
     def get(self, query):
-        r = sh(
-            f"ip netns exec {ns(self.h)} python3 -c "
-            f"\"import urllib.request,sys;sys.stdout.write(urllib.request.urlopen("
-            f"'http://127.0.0.1:{PORT}/cgi-bin/meshchat?{query}',timeout=5).read().decode())\"",
-            check=False,
+        """The body of a GET to the host's own API, whatever the status."""
+        code = (
+            "import urllib.request as u,urllib.error as e,sys\n"
+            "try: b=u.urlopen(sys.argv[1],timeout=5).read()\n"
+            "except e.HTTPError as x: b=x.read()\n"
+            "sys.stdout.write(b.decode(errors='replace'))\n"
+        )
+        r = subprocess.run(
+            ["ip", "netns", "exec", ns(self.h), sys.executable, "-c", code,
+             f"http://127.0.0.1:{PORT}/cgi-bin/meshchat?{query}"],
+            capture_output=True, text=True,
         )
         return r.stdout
 
