@@ -18,6 +18,9 @@ use crate::store::{Paths, Store};
 pub const DEFAULT_FILE: &str = "/etc/config/meshchat";
 /// The environment variable that names another configuration file.
 pub const ENV_VAR: &str = "MESHCHAT_CONFIG";
+/// Peers pulled per sync round unless `sync_fanout` says otherwise: chosen with the
+/// mesh simulator (docs/SYNC.md, "Peer selection").
+pub const DEFAULT_SYNC_FANOUT: usize = 3;
 /// The zone when the node advertises none.
 pub const DEFAULT_ZONE: &str = "MeshChat";
 
@@ -51,6 +54,17 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// The text an HTTP client sees: the cause without the configuration file's path or
+    /// an option's value (the log line, [`fmt::Display`], has both).
+    pub fn reply(&self) -> String {
+        match self {
+            Error::Read { reason, .. } => format!("cannot read its configuration: {reason}"),
+            Error::Invalid { option, reason, .. } => format!("invalid {option}: {reason}"),
+        }
+    }
+}
+
 impl std::error::Error for Error {}
 
 /// Values given on the command line; each overrides the file.
@@ -69,6 +83,8 @@ pub struct Overrides {
 #[derive(Debug, Clone, Default)]
 pub struct Raw {
     values: Vec<(String, String)>,
+    /// The `config hook` sections.
+    hooks: Vec<uci::Section>,
 }
 
 impl Raw {
@@ -96,12 +112,14 @@ impl Raw {
 
     /// The values of every `config meshchat` section of a UCI text.
     pub fn from_uci(text: &str) -> Raw {
-        let values = uci::parse(text)
+        let (hooks, sections): (Vec<_>, Vec<_>) =
+            uci::parse(text).into_iter().partition(|s| s.kind == "hook");
+        let values = sections
             .into_iter()
             .filter(|s| s.kind == "meshchat")
             .flat_map(|s| s.values)
             .collect();
-        Raw { values }
+        Raw { values, hooks }
     }
 
     /// Puts the command-line values on top.
@@ -178,6 +196,8 @@ pub struct Config {
     platform: OnceLock<Platform>,
     /// Whether this node offers and uses the incremental sync extension.
     pub digest_sync: bool,
+    /// Peers pulled per sync round (gossip); 0: every peer every round.
+    pub sync_fanout: usize,
     /// The `debug` value `config` reports (0 or 1).
     pub debug: bool,
     /// Where the node keeps its name (`hsmmmesh.settings.node`).
@@ -186,6 +206,9 @@ pub struct Config {
     pub setup_file: PathBuf,
     /// Root's password line, for recognising the node admin's `authV1` cookie.
     pub shadow_file: PathBuf,
+    /// The `config hook` sections, as written: only the sync daemon validates and runs
+    /// them, so a mistake there never stops a CGI request.
+    pub hooks: Vec<uci::Section>,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -308,10 +331,12 @@ impl Config {
             platform_option,
             platform: OnceLock::new(),
             digest_sync: flag(raw, "digest_sync", true)?,
+            sync_fanout: number(raw, "sync_fanout", DEFAULT_SYNC_FANOUT, 0)?,
             debug: flag(raw, "debug", false)?,
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),
             shadow_file: path("shadow_file", "/etc/shadow"),
+            hooks: raw.hooks.clone(),
         })
     }
 
@@ -417,6 +442,7 @@ mod tests {
         assert_eq!(c.paths.ram_dir, Path::new("/tmp/meshchat"));
         assert_eq!(c.services_dir, Path::new("/var/run/arednlink/services"));
         assert!(c.digest_sync);
+        assert_eq!(c.sync_fanout, DEFAULT_SYNC_FANOUT);
     }
 
     #[test]
@@ -456,6 +482,13 @@ mod tests {
         assert!(cfg("config meshchat main\n list peer 'a;reboot:80'\n").is_err());
         assert!(cfg("config meshchat main\n option node 'bad node'\n").is_err());
         assert!(cfg("config meshchat main\n option digest_sync 'maybe'\n").is_err());
+        assert!(cfg("config meshchat main\n option sync_fanout 'many'\n").is_err());
+        assert_eq!(
+            cfg("config meshchat main\n option sync_fanout '0'\n")
+                .unwrap()
+                .sync_fanout,
+            0
+        );
     }
 
     #[test]

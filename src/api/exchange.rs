@@ -125,6 +125,11 @@ impl Response {
         Response::status_reply(500, 500, &reason.to_string())
     }
 
+    /// A POST without a Content-Length (a chunked body): 411 under CGI and `serve`.
+    pub fn length_required() -> Response {
+        Response::status_reply(411, 411, LENGTH_REQUIRED)
+    }
+
     /// The status a CGI prints: refusals stay 200 for legacy clients (see `status`).
     pub fn cgi_status(&self) -> u16 {
         match self.status {
@@ -133,6 +138,10 @@ impl Response {
         }
     }
 }
+
+/// Why a POST without a `Content-Length` is refused.
+pub const LENGTH_REQUIRED: &str =
+    "a Content-Length is required: send the body with its length, not chunked";
 
 /// Lowercase hex MD5.
 pub fn md5_hex(bytes: &[u8]) -> String {

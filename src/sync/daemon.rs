@@ -1,17 +1,17 @@
-//! The daemon loop: discovery every `poll_interval`, each peer synced every
-//! `poll_interval` on a small fixed pool of worker threads, counters in RAM, logs on
-//! stderr (procd sends them to syslog), SIGTERM obeyed within a second.
+//! The daemon loop: discovery every `poll_interval`, rounds with the peers the planner
+//! (`strategy`) picks, on a small fixed pool of worker threads, counters in RAM, logs
+//! on stderr (procd sends them to syslog), SIGTERM obeyed within a second.
 //!
-//! Peers are scheduled one by one, not in lock-step rounds: a peer that hangs until its
-//! timeout holds one worker, and the others keep their own schedule. A peer that cannot
-//! be reached is retried less often (up to 6 intervals apart) so that a services file
-//! full of dead entries cannot occupy every worker; a `404` backs off for 600 s, as the
-//! legacy client does. Worker threads are never joined on exit: every store write is an
-//! atomic append or rename, so abandoning one mid-round loses nothing. Between rounds
-//! the loop sleeps until the next one is due, a round finishes or a stop signal comes:
-//! an idle daemon does not wake to look at the clock.
+//! Which peers, when, and after which failures is decided by [`super::strategy`],
+//! which the mesh simulator runs too; this file only carries those decisions out over
+//! real sockets, threads and clocks. A peer that hangs until its timeout holds one
+//! worker, and the others keep going. Peers that hint they hold news (the hints file
+//! the `sync_digest` action leaves) are pulled at once. Worker threads are never joined
+//! on exit: every store write is an atomic append or rename, so abandoning one
+//! mid-round loses nothing. Between rounds the loop sleeps until the planner's next
+//! wake, a finished round, a stop signal, or a hint or local post another process
+//! leaves (inotify): an idle daemon does not wake to look at the clock.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -19,23 +19,32 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::discovery::{self, Peer};
-use super::{digest, legacy, Error, Memo, Node, Outcome};
+use super::local::Snapshot;
+use super::strategy::{Ending, Millis, Planner, Strategy};
+use super::{delivery, digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
-use crate::http::client::Client;
+use crate::http::client::{Client, Transport};
 use crate::http::FetchError;
+use crate::protocol::digest::Key;
 use crate::protocol::NodeName;
+use crate::store::hints;
 use crate::store::peers::{Mode, PeerStats, Peers};
 use crate::sys;
 
 /// Worker threads: peers synced at once.
 pub const WORKERS: usize = 4;
-/// Seconds a peer that answered `404` is left alone (legacy).
-pub const BACKOFF_404: Duration = Duration::from_secs(600);
 /// A peer absent from discovery this long is forgotten, with its file list.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
-/// The longest the loop sleeps with `--once` while rounds are in flight (a finished round
-/// or a stop signal wakes it sooner).
-const ONCE_SLEEP: Duration = Duration::from_secs(60);
+/// The longest sleep, a bound should a wake-up be missed.
+const LONGEST_SLEEP: Duration = Duration::from_secs(60);
+
+/// What wakes the loop: a finished round, a stop signal, or hints or a local post left
+/// by another process.
+enum Wake {
+    Done(Box<Done>),
+    Stop,
+    Changed,
+}
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -94,51 +103,101 @@ struct Done {
     attempts: u32,
     requests: u32,
     took: Duration,
+    /// How long the first answer took: the peer's distance.
+    first_reply: Option<Duration>,
     /// CPU time the worker spent on the round.
     cpu: Duration,
 }
 
-/// What wakes the loop: a finished round, or a stop signal.
-enum Wake {
-    Done(Box<Done>),
-    Stop,
-}
-
+/// One peer, at the same index as its slot in the planner.
 struct State {
+    key: PeerKey,
     peer: Peer,
     memo: Memo,
     stats: PeerStats,
-    busy: bool,
-    due: Instant,
-    backoff_until: Option<Instant>,
-    failures: u32,
     last_seen: Instant,
-    /// Listed by the latest discovery: only those are synced.
-    listed: bool,
     /// What was last logged about this peer, so a dead peer is not logged every round.
     last_logged: String,
 }
 
-/// One round with one peer: the extension when the peer speaks it, else legacy.
-fn round(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
-    if memo.digest {
+/// One round with one peer: the extension when the peer speaks it, else legacy. The
+/// daemon and the mesh simulator both run rounds through here.
+///
+/// A peer we know nothing about is asked with the extension first: a meshchat peer then
+/// costs one request, not two (with gossip most contacts are first contacts), and a
+/// legacy peer, which answers without a checksum, costs one extra request once and is
+/// pulled the legacy way in the same round.
+pub fn round(
+    node: &Node,
+    peer: &Peer,
+    client: &dyn Transport,
+    memo: &mut Memo,
+) -> Result<Outcome, Error> {
+    if node.cfg.digest_sync && !memo.legacy {
+        memo.digest = true;
         let out = digest::pull(node, peer, client, memo)?;
-        if out.downgrade {
-            *memo = Memo::default();
+        if !out.downgrade {
+            return Ok(out);
         }
-        return Ok(out);
+        *memo = Memo {
+            legacy: true,
+            ..Memo::default()
+        };
     }
     let mut out = legacy::pull(node, peer, client, memo)?;
     if out.upgrade {
-        memo.digest = true;
+        *memo = Memo {
+            digest: true,
+            users_crc: memo.users_crc,
+            ..Memo::default()
+        };
         let more = digest::pull(node, peer, client, memo)?;
         out.tally += more.tally;
         out.refused = out.refused.or(more.refused);
+        out.learned = more.learned;
         if more.downgrade {
-            *memo = Memo::default();
+            *memo = Memo {
+                legacy: true,
+                ..Memo::default()
+            };
         }
     }
     Ok(out)
+}
+
+/// How a round ended, for the peer choice.
+pub fn ending(result: &Result<Outcome, Error>, first_reply: Option<Duration>) -> Ending {
+    match result {
+        Ok(out) => Ending::Answered {
+            news: out.tally.pulled > 0,
+            rtt_ms: first_reply.map(|d| d.as_millis().clamp(1, u128::from(u32::MAX)) as u32),
+        },
+        Err(Error::Fetch(FetchError::NotFound)) => Ending::NotFound,
+        Err(e) if unreachable(e) => Ending::Unreachable,
+        Err(_) => Ending::Failed,
+    }
+}
+
+/// The peers a hint names whose message we lack: by node name, or the first label of
+/// the advertised host (`node-a` for `node-a.local.mesh`).
+pub fn hinted<'a>(
+    hints: &'a [(NodeName, Key)],
+    ours: &'a Snapshot,
+) -> impl Iterator<Item = &'a NodeName> + 'a {
+    hints
+        .iter()
+        .filter(|(_, k)| !ours.has(k.id) && ours.above_floor(*k))
+        .map(|(n, _)| n)
+}
+
+/// True when a hint from `node` names `peer`.
+pub fn names(peer: &Peer, node: &NodeName) -> bool {
+    let name = peer.name.as_str();
+    let node = node.as_str();
+    name.eq_ignore_ascii_case(node)
+        || name
+            .split_once('.')
+            .is_some_and(|(first, _)| first.eq_ignore_ascii_case(node))
 }
 
 /// CPU time of the calling thread, from `/proc`; zero where unavailable.
@@ -164,6 +223,7 @@ fn work(node: &Node, job: Job) -> Done {
         attempts: client.attempts(),
         requests: client.requests(),
         took: started.elapsed(),
+        first_reply: client.first_reply(),
         cpu: thread_cpu().saturating_sub(cpu),
     }
 }
@@ -201,22 +261,41 @@ fn log(msg: &str) {
     eprintln!("meshchat sync: {msg}");
 }
 
+/// A seed for the peer choice: differs between nodes and runs.
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = sys::random(&mut b);
+    u64::from_le_bytes(b)
+}
+
 /// The daemon.
 struct Daemon {
     node: Arc<Node>,
     opts: Options,
-    interval: Duration,
-    peers: HashMap<PeerKey, State>,
-    order: Vec<PeerKey>,
+    /// Zero of the planner's clock.
+    epoch: Instant,
+    planner: Planner,
+    peers: Vec<State>,
     counters: Peers,
     dirty: bool,
+    /// Our newest key when last looked at (local posts are news).
+    newest: Option<Key>,
 }
 
 impl Daemon {
+    fn ms(&self, t: Instant) -> Millis {
+        t.saturating_duration_since(self.epoch).as_millis() as Millis
+    }
+
+    fn index(&self, key: &PeerKey) -> Option<usize> {
+        self.peers.iter().position(|s| s.key == *key)
+    }
+
     fn refresh(&mut self, now: Instant) {
         let found = discovery::discover(&self.node.cfg);
-        for s in self.peers.values_mut() {
-            s.listed = false;
+        let now_ms = self.ms(now);
+        for i in 0..self.peers.len() {
+            self.planner.slot_mut(i).listed = false;
         }
         if self.opts.verbose {
             log(&format!(
@@ -227,45 +306,50 @@ impl Daemon {
         }
         for peer in found.peers {
             let key = (peer.name.clone(), peer.port);
-            match self.peers.get_mut(&key) {
-                Some(s) => {
+            match self.index(&key) {
+                Some(i) => {
+                    let s = &mut self.peers[i];
                     s.last_seen = now;
-                    s.listed = true;
                     s.peer = peer;
+                    self.planner.slot_mut(i).listed = true;
                 }
                 None => {
-                    self.order.push(key.clone());
-                    self.peers.insert(
+                    self.planner.add(now_ms);
+                    self.peers.push(State {
+                        stats: PeerStats::new(peer.name.clone(), peer.port),
                         key,
-                        State {
-                            stats: PeerStats::new(peer.name.clone(), peer.port),
-                            peer,
-                            memo: Memo::default(),
-                            busy: false,
-                            due: now,
-                            backoff_until: None,
-                            failures: 0,
-                            last_seen: now,
-                            listed: true,
-                            last_logged: String::new(),
-                        },
-                    );
+                        peer,
+                        memo: Memo::default(),
+                        last_seen: now,
+                        last_logged: String::new(),
+                    });
                     self.dirty = true;
                 }
             }
         }
+        delivery::set_roster(
+            &self.node,
+            self.peers
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| self.planner.slot(*i).listed)
+                .map(|(_, s)| s.key.0.as_str()),
+        );
         // Forget peers gone from every list for a while, and their file lists.
-        let gone: Vec<PeerKey> = self
-            .peers
-            .iter()
-            .filter(|(_, s)| !s.busy && now.duration_since(s.last_seen) > FORGET_AFTER)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in gone {
-            if let Some(s) = self.peers.remove(&key) {
-                let _ = self.node.files.set_remote(&s.peer.key, &[]);
+        let mut i = 0;
+        while i < self.peers.len() {
+            let s = &self.peers[i];
+            if self.planner.slot(i).listed
+                || self.planner.slot(i).busy()
+                || now.duration_since(s.last_seen) <= FORGET_AFTER
+            {
+                i += 1;
+                continue;
             }
-            self.order.retain(|k| *k != key);
+            let gone = self.peers.swap_remove(i);
+            let key = gone.key;
+            self.planner.remove(i);
+            let _ = self.node.files.set_remote(&gone.peer.key, &[]);
             log(&format!("{}: no longer advertised, forgotten", key.0));
             self.dirty = true;
         }
@@ -282,20 +366,48 @@ impl Daemon {
         }
     }
 
+    /// A message posted here (our newest key changed without a pull) is news to pass
+    /// on. The snapshot is cached: this costs one `stat` of the log.
+    fn local_news(&mut self, now: Instant) {
+        let Ok(ours) = self.node.local.snapshot() else {
+            return;
+        };
+        let newest = ours.keys.last().copied();
+        if newest != self.newest {
+            if self.newest.is_some() {
+                self.planner.news(self.ms(now));
+            }
+            self.newest = newest;
+        }
+    }
+
+    /// Peers whose check told us they hold a message we lack are pulled at once.
+    fn take_hints(&mut self) {
+        let hints = hints::take(&self.node.cfg.paths);
+        if hints.is_empty() {
+            return;
+        }
+        let Ok(ours) = self.node.local.snapshot() else {
+            return;
+        };
+        for node in hinted(&hints, &ours) {
+            for i in 0..self.peers.len() {
+                if names(&self.peers[i].peer, node) {
+                    if self.opts.verbose {
+                        log(&format!("{}: holds news, pulling now", self.peers[i].peer));
+                    }
+                    self.planner.hint(i);
+                }
+            }
+        }
+    }
+
     fn dispatch(&mut self, jobs: &Sender<Job>, now: Instant) -> usize {
         let mut sent = 0;
-        for key in &self.order {
-            let Some(s) = self.peers.get_mut(key) else {
-                continue;
-            };
-            if !s.listed || s.busy || now < s.due || s.backoff_until.is_some_and(|t| now < t) {
-                continue;
-            }
-            s.backoff_until = None;
-            s.busy = true;
-            s.due = now + self.interval;
+        for i in self.planner.start(self.ms(now)) {
+            let s = &self.peers[i];
             let job = Job {
-                key: key.clone(),
+                key: s.key.clone(),
                 peer: s.peer.clone(),
                 memo: s.memo.clone(),
             };
@@ -307,10 +419,16 @@ impl Daemon {
     }
 
     fn finish(&mut self, d: Done, now: Instant) {
-        let Some(s) = self.peers.get_mut(&d.key) else {
+        let Some(i) = self.index(&d.key) else {
             return;
         };
-        s.busy = false;
+        let ending = ending(&d.result, d.first_reply);
+        let now_ms = self.ms(now);
+        self.planner.finished(i, now_ms, ending);
+        if matches!(ending, Ending::Answered { news: true, .. }) {
+            self.planner.news(now_ms);
+        }
+        let s = &mut self.peers[i];
         s.memo = d.memo;
         s.stats.rounds += 1;
         s.stats.bytes += d.bytes;
@@ -321,7 +439,6 @@ impl Daemon {
         };
         let (ok, summary) = match &d.result {
             Ok(out) => {
-                s.failures = 0;
                 s.stats.pulled += out.tally.pulled;
                 s.stats.rejected += out.tally.rejected;
                 match &out.refused {
@@ -341,13 +458,8 @@ impl Daemon {
                 s.stats.errors += 1;
                 s.stats.set_error(&e.to_string());
                 if matches!(e, Error::Fetch(FetchError::NotFound)) {
-                    s.backoff_until = Some(now + BACKOFF_404);
                     s.stats.mode = Mode::Backoff;
                     s.memo = Memo::default();
-                } else if unreachable(e) {
-                    s.failures += 1;
-                    let factor = 1u32 << s.failures.saturating_sub(1).min(3);
-                    s.due = now + self.interval * factor.min(6);
                 }
                 (false, e.to_string())
             }
@@ -392,12 +504,7 @@ impl Daemon {
         if !self.dirty {
             return;
         }
-        let list: Vec<PeerStats> = self
-            .order
-            .iter()
-            .filter_map(|k| self.peers.get(k))
-            .map(|s| s.stats.clone())
-            .collect();
+        let list: Vec<PeerStats> = self.peers.iter().map(|s| s.stats.clone()).collect();
         if let Err(e) = self.counters.write(&list) {
             log(&format!("writing counters: {e}"));
         }
@@ -405,17 +512,7 @@ impl Daemon {
     }
 
     fn busy(&self) -> bool {
-        self.peers.values().any(|s| s.busy)
-    }
-
-    /// When the next peer's round is due, or `then` if no peer is due earlier: the loop
-    /// sleeps until then.
-    fn next_due(&self, then: Instant) -> Instant {
-        self.peers
-            .values()
-            .filter(|s| s.listed && !s.busy)
-            .map(|s| s.backoff_until.map_or(s.due, |b| b.max(s.due)))
-            .fold(then, Instant::min)
+        self.planner.any_busy()
     }
 }
 
@@ -436,6 +533,36 @@ pub fn cpu_time() -> Duration {
     Duration::from_nanos(ns)
 }
 
+/// Threads that sleep until something the loop must see at once, and then wake it: a
+/// stop signal; the hints file or our log written by another process (the `sync_digest`
+/// action, a post). Without inotify, hints and posts wait for the next wake-up.
+fn wake_on_signals_and_files(node: &Node, wake: &Sender<Wake>) {
+    let tx = wake.clone();
+    thread::spawn(move || {
+        while !sys::wait_for_stop(None) {}
+        let _ = tx.send(Wake::Stop);
+    });
+    let paths = &node.cfg.paths;
+    let name = |p: std::path::PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let wanted = [name(hints::path(paths)), name(paths.log())];
+    match sys::Watch::new(&[&paths.ram_dir, &paths.data_dir]) {
+        Ok(watch) => {
+            let tx = wake.clone();
+            thread::spawn(move || {
+                while let Ok(names) = watch.wait() {
+                    let news = names
+                        .iter()
+                        .any(|n| wanted.iter().flatten().any(|w| w == n));
+                    if news && tx.send(Wake::Changed).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => log(&format!("cannot watch for hints and posts: {e}")),
+    }
+}
+
 /// Runs the daemon until SIGTERM/SIGINT (or after one round with `opts.once`).
 pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     cfg.paths
@@ -444,10 +571,11 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     sys::catch_stop_signals();
     let interval = Duration::from_secs(cfg.poll_interval.max(1));
     log(&format!(
-        "node {} zone '{}', every {}s{}",
+        "node {} zone '{}', every {}s, {}{}",
         cfg.node(),
         cfg.zone(),
         interval.as_secs(),
+        Strategy::from_fanout(cfg.sync_fanout).name(),
         if cfg.digest_sync {
             ", digest-v1 on"
         } else {
@@ -455,24 +583,29 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         }
     ));
     let counters = Peers::new(&cfg.paths);
+    // Hooks run beside the sync loop, never in it (src/hooks).
+    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks)
+        .map_err(|e| StartError(e.to_string()))?;
     let node = Node::new(cfg, opts.stall);
     let (done_tx, done_rx): (Sender<Wake>, Receiver<Wake>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
-    // Sleeps until a stop signal, then wakes the loop: an idle daemon wakes only when a
-    // round is due.
-    let stop_tx = done_tx.clone();
-    thread::spawn(move || {
-        while !sys::wait_for_stop(None) {}
-        let _ = stop_tx.send(Wake::Stop);
-    });
+    wake_on_signals_and_files(&node, &done_tx);
+    // `--once` pulls every peer once, whatever the fan-out.
+    let strategy = if opts.once {
+        Strategy::AllPeers
+    } else {
+        Strategy::from_fanout(node.cfg.sync_fanout)
+    };
+    let epoch = Instant::now();
     let mut d = Daemon {
+        planner: Planner::new(strategy, interval.as_millis() as Millis, seed(), 0),
         node,
         opts,
-        interval,
-        peers: HashMap::new(),
-        order: Vec::new(),
+        epoch,
+        peers: Vec::new(),
         counters,
         dirty: true,
+        newest: None,
     };
     let mut next_discovery = Instant::now();
     let mut dispatched_once = false;
@@ -487,18 +620,20 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
             next_discovery = now + interval;
         }
         if !(d.opts.once && dispatched_once) {
+            d.take_hints();
+            d.local_news(now);
             d.dispatch(&jobs, now);
             dispatched_once = true;
         }
         if d.opts.once && !d.busy() {
             break;
         }
-        let sleep = if d.opts.once {
-            ONCE_SLEEP
-        } else {
-            d.next_due(next_discovery).saturating_duration_since(now)
-        };
-        match done_rx.recv_timeout(sleep) {
+        // Asleep until the planner has work or discovery is due (or something wakes it).
+        let due = d.planner.next_wake(d.ms(Instant::now()));
+        let wait = Duration::from_millis(due.saturating_sub(d.ms(Instant::now())))
+            .min(next_discovery.saturating_duration_since(Instant::now()))
+            .min(LONGEST_SLEEP);
+        match done_rx.recv_timeout(wait) {
             Ok(Wake::Done(done)) => {
                 d.finish(*done, Instant::now());
                 // Take whatever else finished before writing the counters once.
@@ -506,12 +641,15 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
                     d.finish(*more, Instant::now());
                 }
             }
-            Ok(Wake::Stop) | Err(RecvTimeoutError::Timeout) => {}
+            Ok(Wake::Stop | Wake::Changed) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         d.write_counters();
     }
     d.write_counters();
+    if let Some(h) = hooks {
+        h.stop(d.opts.once);
+    }
     if d.opts.stats && d.opts.once {
         println!("cpu_us={}", cpu_time().as_micros());
     }
