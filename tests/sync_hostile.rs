@@ -155,8 +155,8 @@ fn pulls_from_a_recorded_lua_node() {
     // Off port 8080 a peer's status is kept under NAME_PORT (another could share the host).
     assert_eq!(status[0]["node"], format!("127.0.0.1_{}", fake.port));
 
-    // Again, from a new process that knows nothing of the peer: digest-v1 first, then
-    // the version (with its newline) equals ours, so no messages_raw.
+    // Again (a new process: the digest-v1 probe once more): the version (with its
+    // newline) now equals ours, so three legacy requests only.
     sync_once(&node, &[]);
     assert_eq!(
         fake.actions()[5..],

@@ -13,6 +13,8 @@ pub mod json;
 pub mod limits;
 pub mod lines;
 pub mod multipart;
+#[cfg_attr(not(feature = "raven"), allow(dead_code))]
+pub mod raven;
 pub mod services;
 pub mod types;
 pub mod uci;

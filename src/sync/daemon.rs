@@ -587,6 +587,13 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks)
         .map_err(|e| StartError(e.to_string()))?;
     let node = Node::new(cfg, opts.stall);
+    // The Raven bridge runs beside the rounds, on its own thread (docs/RAVEN.md).
+    #[cfg(feature = "raven")]
+    let _raven = (!opts.once).then(|| super::raven::spawn(&node)).flatten();
+    #[cfg(not(feature = "raven"))]
+    if node.cfg.raven.enabled {
+        log("raven: this build has no Raven bridge: option raven ignored");
+    }
     let (done_tx, done_rx): (Sender<Wake>, Receiver<Wake>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
     wake_on_signals_and_files(&node, &done_tx);
