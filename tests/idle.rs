@@ -93,8 +93,8 @@ fn idle_serve_does_not_wake() {
 
 #[test]
 fn idle_sync_sleeps_until_the_next_round() {
-    // No peers at all: only discovery, every 2 s.
-    let lonely = Node::new("idle-sync-none", "idle-none", &[("poll_interval", "2")]);
+    // No peers at all, the default 10 s interval: only discovery and the (empty) round.
+    let lonely = Node::new("idle-sync-none", "idle-none", &[]);
     let child = sync(&lonely);
     std::thread::sleep(Duration::from_millis(500));
     assert_sleeps("sync without peers", child.id());
