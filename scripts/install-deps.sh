@@ -33,6 +33,8 @@ if [ "${1:-all}" = all ]; then
     want chromium chromium
     want qemu-mips-static qemu-user-static
     want busybox busybox
+    # make bench: CGI requests side by side under a real web server.
+    [ -x /usr/sbin/lighttpd ] || command -v lighttpd >/dev/null 2>&1 || need_apt="$need_apt lighttpd"
     want file file
     # examples/ (run by tests/examples.rs): the webhook hook posts with curl or wget.
     want curl curl

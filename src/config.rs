@@ -162,12 +162,17 @@ impl Raw {
     }
 }
 
+/// Reads a configuration file whole (at most `MAX_CONFIG_FILE` bytes), in one read sized
+/// from the file rather than in growing steps.
 fn read_limited(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
-    let mut s = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_CONFIG_FILE as u64)
-        .read_to_string(&mut s)?;
+    let f = std::fs::File::open(path)?;
+    let len = f
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(MAX_CONFIG_FILE as u64);
+    let mut s = String::with_capacity(len as usize + 1);
+    f.take(MAX_CONFIG_FILE as u64).read_to_string(&mut s)?;
     Ok(s)
 }
 

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use meshchat::{Config, Overrides};
+use meshchat::{Arena, Config, Overrides};
+
+#[global_allocator]
+static ALLOCATOR: Arena = Arena;
 
 /// MeshChat for AREDN mesh networks: CGI API, message log, sync daemon, web server.
 #[derive(FromArgs)]
@@ -321,6 +324,9 @@ fn main() -> ExitCode {
         return ExitCode::from(meshchat::cgi(&Overrides::default()) as u8);
     }
     let cli: Cli = argh::from_env();
+    if !matches!(cli.command, Some(Command::Cgi(_))) {
+        Arena::switch_off();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -73,7 +73,10 @@ fn check(api: &Api, call: &mut Call) -> Result<String, Response> {
         (200, Body::Bytes(b)) => b.clone(),
         _ => return Err(files_reply),
     };
-    let (ucrc, fcrc) = (crc32fast::hash(&users), crc32fast::hash(&files));
+    let (ucrc, fcrc) = (
+        crate::protocol::crc32::hash(&users),
+        crate::protocol::crc32::hash(&files),
+    );
 
     let mut out = String::with_capacity(256);
     let (version, newest) = api.log.summary().map_err(store_failed)?;

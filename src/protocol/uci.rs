@@ -32,13 +32,36 @@ impl Section {
     }
 }
 
-/// Splits a line into words, honouring single and double quotes and `#` comments.
+/// Where a run of ordinary characters ends: at whitespace (as `char::is_whitespace`), a
+/// quote or a backslash. Bytes, decoding only beyond ASCII.
+fn word_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\t'..=b'\r' | b' ' | b'\'' | b'"' | b'\\' => return i,
+            0..=0x7f => i += 1,
+            _ => {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                if c.is_whitespace() {
+                    return i;
+                }
+                i += c.len_utf8();
+            }
+        }
+    }
+    i
+}
+
+/// Splits a line into words, honouring single and double quotes and `#` comments. Runs
+/// of ordinary characters are copied as slices (this runs on every CGI start).
 fn words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        let after = &rest[c.len_utf8()..];
         match c {
             '#' if !in_word => break,
             c if c.is_whitespace() => {
@@ -46,39 +69,49 @@ fn words(line: &str) -> Vec<String> {
                     out.push(std::mem::take(&mut cur));
                     in_word = false;
                 }
+                rest = after;
             }
             '\'' => {
                 in_word = true;
-                for q in chars.by_ref() {
-                    if q == '\'' {
-                        break;
-                    }
-                    cur.push(q);
-                }
+                let end = after.find('\'').unwrap_or(after.len());
+                cur.push_str(&after[..end]);
+                rest = after.get(end + 1..).unwrap_or("");
             }
             '"' => {
                 in_word = true;
-                while let Some(q) = chars.next() {
-                    match q {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                cur.push(n);
-                            }
-                        }
-                        q => cur.push(q),
+                rest = after;
+                loop {
+                    let Some(i) = rest.find(['"', '\\']) else {
+                        // Unterminated: the rest of the line belongs to the word.
+                        cur.push_str(rest);
+                        rest = "";
+                        break;
+                    };
+                    cur.push_str(&rest[..i]);
+                    let quote = rest.as_bytes()[i] == b'"';
+                    rest = &rest[i + 1..];
+                    if quote {
+                        break;
+                    }
+                    if let Some(n) = rest.chars().next() {
+                        cur.push(n);
+                        rest = &rest[n.len_utf8()..];
                     }
                 }
             }
             '\\' => {
                 in_word = true;
-                if let Some(n) = chars.next() {
+                rest = after;
+                if let Some(n) = rest.chars().next() {
                     cur.push(n);
+                    rest = &rest[n.len_utf8()..];
                 }
             }
-            c => {
+            _ => {
                 in_word = true;
-                cur.push(c);
+                let end = word_end(rest);
+                cur.push_str(&rest[..end]);
+                rest = &rest[end..];
             }
         }
     }
@@ -113,6 +146,16 @@ pub fn parse(text: &str) -> Vec<Section> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_quotes_escapes_and_comments() {
+        assert_eq!(words("option a 'b c'd # x"), ["option", "a", "b cd"]);
+        assert_eq!(words(r#"x "a\"b\\c" e\ f"#), ["x", "a\"b\\c", "e f"]);
+        assert_eq!(words("x 'unterminated  q"), ["x", "unterminated  q"]);
+        assert_eq!(words(r#"x "open \"end"#), ["x", "open \"end"]);
+        assert_eq!(words("a#b 'c#d' #e"), ["a#b", "c#d"]);
+        assert_eq!(words("\u{a0}word\u{3000}é '' x\\"), ["word", "é", "", "x"]);
+    }
 
     #[test]
     fn parses_sections_options_and_lists() {

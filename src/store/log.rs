@@ -1,6 +1,6 @@
 //! The message log: a flat file of append-only records, one message each.
 //!
-//! A record is `CRC32 \t LINE \n`: the CRC (8 lowercase hex digits, crc32fast) covers the
+//! A record is `CRC32 \t LINE \n`: the CRC-32 (8 lowercase hex digits) covers the
 //! legacy database line that follows it. A record torn by power loss or corrupted later
 //! fails its CRC and is skipped; the newline framing keeps every other record readable.
 //!
@@ -38,7 +38,10 @@ pub fn write_record(out: &mut String, m: &Message) {
     let mut line = String::with_capacity(128);
     m.write_line(&mut line);
     let body = line.trim_end_matches('\n');
-    out.push_str(&format!("{:08x}\t", crc32fast::hash(body.as_bytes())));
+    out.push_str(&format!(
+        "{:08x}\t",
+        crate::protocol::crc32::hash(body.as_bytes())
+    ));
     out.push_str(body);
     out.push('\n');
 }
@@ -50,7 +53,7 @@ pub fn record_line(record: &[u8]) -> Option<&str> {
     }
     let crc = u32::from_str_radix(std::str::from_utf8(&record[..8]).ok()?, 16).ok()?;
     let line = &record[9..];
-    (crc32fast::hash(line) == crc).then_some(())?;
+    (crate::protocol::crc32::hash(line) == crc).then_some(())?;
     std::str::from_utf8(line).ok()
 }
 

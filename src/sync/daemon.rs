@@ -492,8 +492,9 @@ impl Daemon {
                 d.requests,
                 d.body_bytes,
                 d.bytes,
-                d.took.as_millis(),
-                d.cpu.as_micros()
+                // As u64: printing u128 costs its own formatting code.
+                d.took.as_millis() as u64,
+                d.cpu.as_micros() as u64
             );
             let _ = out.flush();
         }
@@ -658,7 +659,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         h.stop(d.opts.once);
     }
     if d.opts.stats && d.opts.once {
-        println!("cpu_us={}", cpu_time().as_micros());
+        println!("cpu_us={}", cpu_time().as_micros() as u64);
     }
     Ok(())
 }

@@ -41,7 +41,7 @@ pub fn signature(dir: &Path) -> Signature {
             continue;
         }
         let path = e.path();
-        let mut h = crc32fast::Hasher::new();
+        let mut h = crate::protocol::crc32::Hasher::new();
         h.update(path.as_os_str().as_encoded_bytes());
         h.update(&m.len().to_le_bytes());
         h.update(&m.mtime().to_le_bytes());
