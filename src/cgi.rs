@@ -16,8 +16,16 @@ fn var(name: &str) -> Option<String> {
 pub fn run(overrides: &config::Overrides) -> i32 {
     let out = io::stdout();
     let mut out = io::BufWriter::with_capacity(16 * 1024, out.lock());
-    let response = match Config::load(overrides) {
-        Ok(cfg) => handle(&cfg),
+    let response = match Config::check(overrides) {
+        Ok((mut cfg, problems)) => {
+            // A mistake in the file must not take the chat down: answer with the defaults
+            // for what is wrong, say so on stderr (syslog) and in `config`.
+            for p in &problems {
+                eprintln!("meshchat: {p} (answering with the default for it)");
+            }
+            cfg.warnings = problems.iter().map(|p| p.brief()).collect();
+            handle(&cfg)
+        }
         Err(e) => {
             eprintln!("meshchat: {e}");
             Response::failed(format!("meshchat is misconfigured: {e}"))

@@ -38,7 +38,9 @@ fn client(url: &str) -> Client {
 
 /// Posts one message; the server's refusal comes back as the error.
 pub fn send(url: &str, call_sign: &str, channel: &str, text: &str) -> Result<(), String> {
+    // Upper-case, as the web UI sends it: the same station is one call sign.
     let cs: CallSign = call_sign
+        .to_uppercase()
         .parse()
         .map_err(|e: crate::protocol::FieldError| e.to_string())?;
     let ch: Channel = channel
@@ -159,6 +161,12 @@ pub fn tail(
     interval: Duration,
 ) -> Result<(), String> {
     use std::io::Write;
+    // A reader that went away (`| head`) ends the output quietly, as `cat` does.
+    let written = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e.to_string()),
+        Ok(()) => Ok(true),
+    };
     let c = client(url);
     let wanted = |m: &Shown| channel.is_none_or(|ch| m.channel == ch);
     let mut seen = HashSet::new();
@@ -167,9 +175,13 @@ pub fn tail(
     let shown: Vec<&Shown> = all.iter().filter(|m| wanted(m)).collect();
     let mut out = std::io::stdout().lock();
     for m in &shown[shown.len().saturating_sub(lines)..] {
-        writeln!(out, "{}", format(m)).map_err(|e| e.to_string())?;
+        if !written(writeln!(out, "{}", format(m)))? {
+            return Ok(());
+        }
     }
-    out.flush().map_err(|e| e.to_string())?;
+    if !written(out.flush())? {
+        return Ok(());
+    }
     drop(out);
     seen.extend(all.into_iter().map(|m| m.id));
     while follow && !crate::sys::stop_requested() {
@@ -183,12 +195,14 @@ pub fn tail(
         last_version = v;
         let mut out = std::io::stdout().lock();
         for m in all {
-            if wanted(&m) && !seen.contains(&m.id) {
-                writeln!(out, "{}", format(&m)).map_err(|e| e.to_string())?;
+            if wanted(&m) && !seen.contains(&m.id) && !written(writeln!(out, "{}", format(&m)))? {
+                return Ok(());
             }
             seen.insert(m.id);
         }
-        out.flush().map_err(|e| e.to_string())?;
+        if !written(out.flush())? {
+            return Ok(());
+        }
     }
     Ok(())
 }

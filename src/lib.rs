@@ -34,7 +34,7 @@ mod sys;
 pub use admin::{compact, import};
 pub use api::VERSION;
 pub use cli::{send, tail};
-pub use config::{Config, Overrides};
+pub use config::{Config, Overrides, Problem};
 pub use sync::Options as SyncOptions;
 pub use sys::catch_stop_signals;
 

@@ -61,7 +61,7 @@ impl Default for Options {
     }
 }
 
-/// Why the daemon could not run.
+/// Why the daemon could not run, or why a `--once` round failed (no peer reached).
 #[derive(Debug)]
 pub struct StartError(pub String);
 
@@ -185,6 +185,11 @@ fn unreachable(e: &Error) -> bool {
     )
 }
 
+/// "1 peer", "2 peers".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn log(msg: &str) {
     eprintln!("meshchat sync: {msg}");
 }
@@ -198,6 +203,8 @@ struct Daemon {
     order: Vec<PeerKey>,
     counters: Peers,
     dirty: bool,
+    /// Rounds in which the peer answered (well or not): `--once` fails when none did.
+    reached: usize,
 }
 
 impl Daemon {
@@ -208,8 +215,8 @@ impl Daemon {
         }
         if self.opts.verbose {
             log(&format!(
-                "{} peers ({} refused service entries)",
-                found.peers.len(),
+                "{} ({} refused service entries)",
+                count(found.peers.len(), "peer"),
                 found.rejected
             ));
         }
@@ -300,6 +307,9 @@ impl Daemon {
             return;
         };
         s.busy = false;
+        if !matches!(&d.result, Err(e) if unreachable(e)) {
+            self.reached += 1;
+        }
         s.memo = d.memo;
         s.stats.rounds += 1;
         s.stats.bytes += d.bytes;
@@ -444,6 +454,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         order: Vec::new(),
         counters,
         dirty: true,
+        reached: 0,
     };
     let mut next_discovery = Instant::now();
     let mut dispatched_once = false;
@@ -480,6 +491,16 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     d.write_counters();
     if d.opts.stats && d.opts.once {
         println!("cpu_us={}", cpu_time().as_micros());
+    }
+    if d.opts.once && d.reached == 0 && !sys::stop_requested() {
+        return Err(StartError(if d.peers.is_empty() {
+            "no peers found (service files and `peer` options name none)".into()
+        } else {
+            format!(
+                "no peer could be reached ({} tried)",
+                count(d.peers.len(), "peer")
+            )
+        }));
     }
     Ok(())
 }
