@@ -28,7 +28,8 @@ pub fn run(overrides: &config::Overrides) -> i32 {
         }
         Err(e) => {
             eprintln!("meshchat: {e}");
-            Response::failed(format!("meshchat is misconfigured: {e}"))
+            // The path stays in the log, not in the reply.
+            Response::failed("meshchat is misconfigured: its configuration file cannot be read")
         }
     };
     match write_response(&mut out, response).and_then(|_| out.flush()) {
@@ -71,7 +72,7 @@ fn handle(cfg: &Config) -> Response {
 /// Prints a response the way a CGI does: `Status:` when not 200, headers, blank line,
 /// body.
 pub fn write_response(out: &mut impl Write, response: Response) -> io::Result<()> {
-    let status = response.cgi_status();
+    let status = response.status;
     if status != 200 {
         write!(out, "Status: {status} {}\r\n", reason_phrase(status))?;
     }

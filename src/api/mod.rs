@@ -93,8 +93,13 @@ impl<'c> Api<'c> {
             req,
             now: Epoch::now(),
         };
-        if multipart && action != "upload_file" {
+        // A multipart body may name its action among its own fields (`curl -F
+        // action=upload_file -F uploadfile=@f`): upload_file reads them and checks.
+        if multipart && !action.is_empty() && action != "upload_file" {
             return Response::refused("multipart bodies are only accepted by upload_file");
+        }
+        if multipart {
+            return files::upload_file(self, &mut call);
         }
         match action.as_str() {
             "config" => node::config(self, &mut call),
@@ -133,5 +138,5 @@ pub fn no_action() -> Response {
 /// log, syslog on a node).
 pub fn store_failed(e: crate::store::Error) -> Response {
     eprintln!("meshchat: {e}");
-    Response::failed(e)
+    Response::failed(e.brief())
 }

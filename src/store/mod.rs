@@ -53,6 +53,21 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The error without the directories of its path, for replies to clients (the full
+    /// error goes to the node's log).
+    pub fn brief(&self) -> String {
+        let name = |p: &Path| {
+            p.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        };
+        match self {
+            Error::Io { what, path, source } => format!("cannot {what} {}: {source}", name(path)),
+            Error::NoSpace(path) => format!("no space left for {}", name(path)),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
