@@ -27,6 +27,8 @@ if [ "${1:-all}" = all ]; then
     want readelf binutils
     want useradd passwd
     want systemd-analyze systemd
+    # The API-description check (scripts/openapi-check.sh) makes a venv.
+    python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt="$need_apt python3-venv"
 fi
 
 if [ -n "$need_apt" ]; then
