@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench: the request budgets of DESIGN.md, measured on this machine.
+"""make bench: the request budgets of docs/BUDGETS.md, measured on this machine.
 
 For a 500- and a 10,000-message log, each action is run as a real CGI process (the
 environment uhttpd gives): median wall time over many runs, peak RSS, and instructions
@@ -187,7 +187,7 @@ def main():
          bool(s500[5] and s10k[5] and s10k[5] <= 1.2 * s500[5]),
          "%s vs %s" % (f"{s10k[5]:,}" if s10k[5] else "n/a", f"{s500[5]:,}" if s500[5] else "n/a")),
     ]
-    out.append("\n## Budgets (DESIGN.md)\n")
+    out.append("\n## Budgets (docs/BUDGETS.md)\n")
     out.append("| budget | measured | holds |")
     out.append("|---|---|---|")
     for what, ok, fig in checks:

@@ -1,5 +1,5 @@
 //! The CGI adapter: the environment uhttpd gives and stdin in, headers and body on
-//! stdout. It reads only the variables listed in PROTOCOL.md and nothing else.
+//! stdout. It reads only the variables listed in docs/PROTOCOL.md and nothing else.
 
 use std::env;
 use std::io::{self, Read, Write};

@@ -1,4 +1,4 @@
-//! Every action of PROTOCOL.md, one function each: a [`Request`] in, a [`Response`] out.
+//! Every action of docs/PROTOCOL.md, one function each: a [`Request`] in, a [`Response`] out.
 //!
 //! In scope: parameter parsing and validation, the response bytes (headers and body) the
 //! mesh expects. Out of scope: how the request arrived (CGI or a socket) and how the

@@ -18,7 +18,7 @@ pub const MAX_GZIP: usize = 512 * 1024;
 pub const MAX_RAW: usize = 256 * 1024;
 /// Largest cached plain `messages` body (scripts and tools; browsers take gzip).
 pub const MAX_PLAIN: usize = 128 * 1024;
-// Together at most 896 KB of RAM: DESIGN.md allows /tmp "everything else ≤ 1 MB".
+// Together at most 896 KB of RAM: docs/BUDGETS.md allows /tmp "everything else ≤ 1 MB".
 
 /// The response caches of one node.
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import pkglib  # noqa: E402
 
 FAILURES = []
-# DESIGN.md: stripped binary budget and goal, bytes (KB = 1024).
+# docs/BUDGETS.md: stripped binary budget and goal, bytes (KB = 1024).
 BUDGETS = {"mips_24kc": (800 * 1024, 500 * 1024)}
 
 
