@@ -152,3 +152,21 @@ fn the_cgi_answers_with_the_defaults_and_lists_the_mistakes_in_config() {
     let clean = Node::new("conf-cgi-clean", "conf-node", &[]);
     assert!(clean.get("action=config").json().get("warnings").is_none());
 }
+
+#[test]
+fn the_shipped_configurations_have_no_mistakes() {
+    for file in ["ipk/files/etc/config/meshchat", "debian/meshchat.conf"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let out = Command::new(bin())
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
