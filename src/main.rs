@@ -50,7 +50,7 @@ const SUBCOMMANDS: &[&str] = &[
     subcommand,
     name = "send",
     help_triggers("-h", "--help", "help"),
-    note = "MESSAGE: the words after the options, joined with spaces; a single - reads the message from stdin. The call sign is sent upper-case, as the web UI does.",
+    note = "MESSAGE: the words after the options, joined with spaces; a single - reads\nthe message from stdin. The call sign is sent upper-case, as the web UI does.",
     example = "meshchat send --url node-a --call-sign K1ABC --channel ops net starts at 19:00\nuptime | meshchat send --url node-a:8080 --call-sign K1ABC -"
 )]
 struct SendCmd {
