@@ -135,12 +135,15 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Edits within which an unknown option is taken for a misspelling of a known one.
+const MISSPELT: usize = 2;
+
 /// " (did you mean x?)" with the known option `name` most resembles, or nothing.
 fn did_you_mean(name: &str) -> String {
     let near = OPTIONS
         .iter()
         .map(|o| (distance(name, o), *o))
-        .filter(|(d, _)| *d <= 2)
+        .filter(|(d, _)| *d <= MISSPELT)
         .min();
     near.map(|(_, o)| format!(" (did you mean {o}?)"))
         .unwrap_or_default()
