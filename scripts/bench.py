@@ -199,6 +199,10 @@ def main():
         p = subprocess.run([sync_bench, bin_path], capture_output=True, text=True)
         out.append(p.stdout if p.returncode == 0 else "\n## Sync\n\nbench-sync.sh failed:\n\n```\n%s\n```\n" % p.stderr[-2000:])
 
+    load = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench-load.py"), bin_path],
+                          capture_output=True, text=True)
+    out.append(load.stdout if load.returncode == 0 else "\n## Load\n\nbench-load.py failed:\n\n```\n%s\n```\n" % load.stderr[-2000:])
+
     text = "\n".join(out) + "\n"
     os.makedirs(os.path.join(ROOT, "bench"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "RESULTS.md"), "w") as f:

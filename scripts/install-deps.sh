@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what building and testing meshchat needs on a fresh Debian machine.
-# Usage: install-deps.sh rust|all. Installs only what is missing; quiet when all is there.
+# Usage: install-deps.sh rust|fuzz|all. Installs only what is missing; quiet when all is there.
 set -eu
 
 need_apt=""
@@ -14,6 +14,17 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
     rustup component add rustfmt clippy
 fi
 
+# cargo fuzz (scripts/fuzz.sh): the nightly toolchain and the cargo-fuzz command.
+if [ "${1:-all}" = fuzz ] || [ "${1:-all}" = all ]; then
+    if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+        rustup toolchain install nightly --profile minimal
+    fi
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        echo "install-deps: cargo install cargo-fuzz"
+        cargo install -q --locked cargo-fuzz@0.13.2
+    fi
+fi
+
 if [ "${1:-all}" = all ]; then
     want gzip gzip
     want valgrind valgrind
@@ -22,11 +33,17 @@ if [ "${1:-all}" = all ]; then
     want qemu-mips-static qemu-user-static
     want busybox busybox
     want file file
+    # examples/ (run by tests/examples.rs): the webhook hook posts with curl or wget.
+    want curl curl
+    want wget wget
     # Packaging suites (mk/cross.mk, mk/package.mk): ELF checks, the deb's system user,
     # its systemd units.
     want readelf binutils
     want useradd passwd
     want systemd-analyze systemd
+    # Load (scripts/bench-load.py): wrk against serve and the CGI under lighttpd.
+    want wrk wrk
+    want lighttpd lighttpd
     # The API-description check (scripts/openapi-check.sh) makes a venv.
     python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt="$need_apt python3-venv"
 fi

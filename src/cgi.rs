@@ -28,8 +28,7 @@ pub fn run(overrides: &config::Overrides) -> i32 {
         }
         Err(e) => {
             eprintln!("meshchat: {e}");
-            // The path stays in the log, not in the reply.
-            Response::failed("meshchat is misconfigured: its configuration file cannot be read")
+            Response::failed(format!("meshchat is misconfigured: {}", e.reply()))
         }
     };
     match write_response(&mut out, response).and_then(|_| out.flush()) {
@@ -44,18 +43,33 @@ pub fn run(overrides: &config::Overrides) -> i32 {
 }
 
 fn handle(cfg: &Config) -> Response {
+    handle_env(cfg, &var, &mut io::stdin().lock())
+}
+
+/// Answers the request described by `var` (the CGI environment) and `stdin`.
+pub(crate) fn handle_env(
+    cfg: &Config,
+    var: &dyn Fn(&str) -> Option<String>,
+    stdin: &mut dyn Read,
+) -> Response {
     let query = var("QUERY_STRING").unwrap_or_default();
     let content_type = var("CONTENT_TYPE");
     let content_length = var("CONTENT_LENGTH").and_then(|v| v.trim().parse::<u64>().ok());
     let cookie = var("HTTP_COOKIE");
     let authorization = var("HTTP_AUTHORIZATION");
     let accept = var("HTTP_ACCEPT_ENCODING").unwrap_or_default();
-    let stdin = io::stdin();
+    let post = var("REQUEST_METHOD").is_some_and(|m| m.eq_ignore_ascii_case("POST"));
+    // uhttpd decodes a chunked body but passes no CONTENT_LENGTH for it: refuse, rather
+    // than read the form as empty and answer with a misleading error. A POST with
+    // neither a length nor a type carries no body.
+    if post && content_length.is_none() && content_type.is_some() {
+        return Response::length_required();
+    }
     // CGI: exactly CONTENT_LENGTH bytes of body, none without it.
-    let mut body = stdin.lock().take(content_length.unwrap_or(0));
+    let mut body = stdin.take(content_length.unwrap_or(0));
     let mut req = Request {
         query: &query,
-        post: var("REQUEST_METHOD").is_some_and(|m| m.eq_ignore_ascii_case("POST")),
+        post,
         content_type: content_type.as_deref(),
         content_length,
         body: &mut body,

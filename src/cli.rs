@@ -1,5 +1,6 @@
-//! `meshchat send` and `meshchat tail`: the chat from a LAN computer's shell, through the
-//! HTTP API of any MeshChat node (meshchat or the Lua one).
+//! `meshchat send`, `meshchat tail` and `meshchat export`: the chat from a LAN computer's
+//! shell, through the HTTP API of any MeshChat node (meshchat or the Lua one), or from
+//! this node's own log.
 //!
 //! In scope: building requests from flags, printing messages for people and scripts.
 //! Out of scope: HTTP itself (the sync daemon's peer client, with its limits, is reused).
@@ -8,9 +9,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::http::client::{Client, STALL};
+use crate::protocol::direct;
+use crate::protocol::export::{push_line, Format, CSV_HEADER};
 use crate::protocol::form::percent_encode;
 use crate::protocol::json::{parse_flat_object, Flat};
-use crate::protocol::lines::{parse_all, Message};
+use crate::protocol::lines::{parse_all, Message, MessageRef};
 use crate::protocol::{CallSign, Channel};
 
 /// The API URL for what a user typed: `node`, `node:8080`, `http://node:8080/`, or the
@@ -37,15 +40,29 @@ fn client(url: &str) -> Client {
 }
 
 /// Posts one message; the server's refusal comes back as the error.
-pub fn send(url: &str, call_sign: &str, channel: &str, text: &str) -> Result<(), String> {
+/// With `to`, a direct message: the channel is `@A+B` of the two call signs.
+pub fn send(
+    url: &str,
+    call_sign: &str,
+    channel: &str,
+    to: Option<&str>,
+    text: &str,
+) -> Result<(), String> {
     // Upper-case, as the web UI sends it: the same station is one call sign.
+    let call_sign = &call_sign.to_uppercase();
     let cs: CallSign = call_sign
         .to_uppercase()
         .parse()
         .map_err(|e: crate::protocol::FieldError| e.to_string())?;
-    let ch: Channel = channel
-        .parse()
-        .map_err(|e: crate::protocol::FieldError| e.to_string())?;
+    let ch: Channel = match to {
+        Some(_) if !channel.is_empty() => {
+            return Err("--to and --channel cannot be used together".into())
+        }
+        Some(to) => direct::channel(call_sign, to).map_err(|e| e.to_string())?,
+        None => channel
+            .parse()
+            .map_err(|e: crate::protocol::FieldError| e.to_string())?,
+    };
     let epoch = crate::protocol::Epoch::now();
     let form = format!(
         "action=send_message&call_sign={}&channel={}&epoch={epoch}&message={}",
@@ -67,6 +84,61 @@ pub fn send(url: &str, call_sign: &str, channel: &str, text: &str) -> Result<(),
     }
 }
 
+/// Which messages `tail` and `export` show.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this channel.
+    pub channel: Option<String>,
+    /// Only direct conversations (`@A+B` channels) with this call sign.
+    pub direct_with: Option<String>,
+    /// Only messages dated at or after this (unix seconds).
+    pub since: u64,
+}
+
+impl Filter {
+    /// `--to CALL`, with `--call-sign ME` the one conversation, without it every
+    /// conversation CALL takes part in; `--channel C` (not with `--to`).
+    pub fn new(
+        channel: Option<String>,
+        to: Option<&str>,
+        me: Option<&str>,
+    ) -> Result<Filter, String> {
+        let Some(to) = to else {
+            return Ok(Filter {
+                channel,
+                ..Default::default()
+            });
+        };
+        if channel.is_some() {
+            return Err("--to and --channel cannot be used together".into());
+        }
+        Ok(match me {
+            Some(me) => Filter {
+                channel: Some(
+                    direct::channel(me, to)
+                        .map_err(|e| e.to_string())?
+                        .to_string(),
+                ),
+                ..Default::default()
+            },
+            None => Filter {
+                direct_with: Some(to.trim().to_ascii_uppercase()),
+                ..Default::default()
+            },
+        })
+    }
+
+    /// True for a message of `channel` dated `epoch` that this filter lets through.
+    pub fn wants(&self, channel: &str, epoch: u64) -> bool {
+        epoch >= self.since
+            && self.channel.as_ref().is_none_or(|c| c == channel)
+            && self
+                .direct_with
+                .as_ref()
+                .is_none_or(|w| direct::members(channel).is_some_and(|(a, b)| a == w || b == w))
+    }
+}
+
 /// One message as shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown {
@@ -84,7 +156,7 @@ fn fetch(c: &Client) -> Result<Vec<Shown>, String> {
     let body = c
         .get("action=messages_raw")
         .and_then(|r| r.checked_bytes())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("messages_raw: {e}"))?;
     let (mut list, _) = parse_all(&String::from_utf8_lossy(&body), Message::parse);
     list.sort_by_key(|m| (m.epoch, m.id));
     Ok(list
@@ -104,8 +176,12 @@ fn version(c: &Client) -> Result<String, String> {
     let body = c
         .get("action=messages_version")
         .and_then(|r| r.bytes())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("messages_version: {e}"))?;
     Ok(String::from_utf8_lossy(&body).trim().to_string())
+}
+
+fn stdout_failed(e: std::io::Error) -> String {
+    format!("cannot write to stdout: {e}")
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) of unix seconds.
@@ -155,7 +231,7 @@ pub fn format(m: &Shown) -> String {
 /// printing new ones, polling the cheap `messages_version` every `interval`.
 pub fn tail(
     url: &str,
-    channel: Option<&str>,
+    filter: &Filter,
     lines: usize,
     follow: bool,
     interval: Duration,
@@ -164,11 +240,11 @@ pub fn tail(
     // A reader that went away (`| head`) ends the output quietly, as `cat` does.
     let written = |r: std::io::Result<()>| match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(stdout_failed(e)),
         Ok(()) => Ok(true),
     };
     let c = client(url);
-    let wanted = |m: &Shown| channel.is_none_or(|ch| m.channel == ch);
+    let wanted = |m: &Shown| filter.wants(&m.channel, m.epoch);
     let mut seen = HashSet::new();
     let mut last_version = version(&c).map_err(|e| format!("{}: {e}", api_url(url)))?;
     let all = fetch(&c).map_err(|e| format!("{}: {e}", api_url(url)))?;
@@ -205,6 +281,116 @@ pub fn tail(
         }
     }
     Ok(())
+}
+
+/// Where `export` reads messages from.
+enum Source<'a> {
+    /// A node's `messages_raw` (any MeshChat node), checked against its `Content-MD5`.
+    Url(&'a str),
+    /// This node's message log.
+    Log(&'a crate::store::log::Log),
+}
+
+/// `meshchat export`: the messages `filter` lets through, from the node at `url` (any
+/// MeshChat node), else from the log `cfg` describes, to stdout in `format`. A broken
+/// pipe (`| head`) ends it quietly.
+pub fn export(
+    url: Option<&str>,
+    cfg: Option<&crate::config::Config>,
+    format: &str,
+    filter: &Filter,
+) -> Result<(), String> {
+    let format = format.parse()?;
+    let out = &mut std::io::stdout().lock();
+    let log = cfg.map(|c| c.store().log);
+    let source = match (url, &log) {
+        (Some(url), _) => Source::Url(url),
+        (None, Some(log)) => Source::Log(log),
+        (None, None) => return Err("export needs --url or this node's configuration".into()),
+    };
+    let (_, refused) = write_from(source, format, filter, out)?;
+    if refused > 0 {
+        eprintln!(
+            "meshchat: {refused} lines of the node's answer were not valid messages, left out"
+        );
+    }
+    Ok(())
+}
+
+/// Writes the messages `filter` lets through to `out` in `format`, oldest first, in
+/// the order the source keeps them. Returns how many were written and how many lines
+/// of a node's answer were refused.
+fn write_from(
+    source: Source,
+    format: Format,
+    filter: &Filter,
+    out: &mut impl std::io::Write,
+) -> Result<(usize, usize), String> {
+    let bytes = match source {
+        Source::Url(url) => client(url)
+            .get("action=messages_raw")
+            .and_then(|r| r.checked_bytes())
+            .map_err(|e| format!("{}: {e}", api_url(url)))?,
+        Source::Log(log) => {
+            let contents = log.read().map_err(|e| e.to_string())?;
+            let view = contents.view(log.max());
+            return write_export(
+                view.messages.iter().map(|m| Ok::<_, ()>(*m)),
+                format,
+                filter,
+                out,
+            );
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let lines = text
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .map(MessageRef::parse);
+    write_export(lines, format, filter, out)
+}
+
+fn write_export<'a, E>(
+    messages: impl Iterator<Item = Result<MessageRef<'a>, E>>,
+    format: Format,
+    filter: &Filter,
+    out: &mut impl std::io::Write,
+) -> Result<(usize, usize), String> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    if format == Format::Csv {
+        buf.extend_from_slice(CSV_HEADER.as_bytes());
+    }
+    let (mut written, mut refused) = (0, 0);
+    for m in messages {
+        let Ok(m) = m else {
+            refused += 1;
+            continue;
+        };
+        if filter.wants(m.channel, m.epoch.0) {
+            push_line(&mut buf, format, &m);
+            written += 1;
+        }
+        if buf.len() >= EXPORT_CHUNK {
+            if !flush(out, &buf)? {
+                return Ok((written, refused));
+            }
+            buf.clear();
+        }
+    }
+    flush(out, &buf)?;
+    Ok((written, refused))
+}
+
+/// Bytes of output gathered before each write.
+const EXPORT_CHUNK: usize = 60 * 1024;
+
+/// Writes `buf`; `false` when the reader went away (`export | head`), which is no error.
+fn flush(out: &mut impl std::io::Write, buf: &[u8]) -> Result<bool, String> {
+    match out.write_all(buf).and_then(|_| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

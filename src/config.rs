@@ -24,6 +24,9 @@ use crate::store::{Paths, Store};
 pub const DEFAULT_FILE: &str = "/etc/config/meshchat";
 /// The environment variable that names another configuration file.
 pub const ENV_VAR: &str = "MESHCHAT_CONFIG";
+/// Peers pulled per sync round unless `sync_fanout` says otherwise: chosen with the
+/// mesh simulator (docs/SYNC.md, "Peer selection").
+pub const DEFAULT_SYNC_FANOUT: usize = 3;
 /// The zone when the node advertises none.
 pub const DEFAULT_ZONE: &str = "MeshChat";
 
@@ -57,6 +60,17 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// The text an HTTP client sees: the cause without the configuration file's path or
+    /// an option's value (the log line, [`fmt::Display`], has both).
+    pub fn reply(&self) -> String {
+        match self {
+            Error::Read { reason, .. } => format!("cannot read its configuration: {reason}"),
+            Error::Invalid { option, reason, .. } => format!("invalid {option}: {reason}"),
+        }
+    }
+}
+
 impl std::error::Error for Error {}
 
 /// Every option meshchat reads; anything else in its section is a mistake.
@@ -69,6 +83,7 @@ pub const OPTIONS: &[&str] = &[
     "max_messages",
     "max_file_storage",
     "poll_interval",
+    "sync_fanout",
     "default_channel",
     "services_dir",
     "services_olsr",
@@ -170,6 +185,8 @@ pub struct Raw {
     /// The file read, if any.
     file: Option<PathBuf>,
     problems: Vec<Problem>,
+    /// The `config hook` sections.
+    hooks: Vec<uci::Section>,
 }
 
 impl Raw {
@@ -215,8 +232,13 @@ impl Raw {
             raw.problems.push(line(e.line, e.why.to_string()));
         }
         for s in sections {
+            if s.kind == "hook" {
+                // Validated by the sync daemon, the only one that runs hooks.
+                raw.hooks.push(s);
+                continue;
+            }
             if s.kind != "meshchat" {
-                let what = format!("section type '{}' is not meshchat: ignored", s.kind);
+                let what = format!("section type '{}' is not meshchat or hook: ignored", s.kind);
                 raw.problems.push(line(s.line, what));
                 continue;
             }
@@ -328,6 +350,8 @@ pub struct Config {
     platform: OnceLock<Platform>,
     /// Whether this node offers and uses the incremental sync extension.
     pub digest_sync: bool,
+    /// Peers pulled per sync round (gossip); 0: every peer every round.
+    pub sync_fanout: usize,
     /// The `debug` value `config` reports (0 or 1).
     pub debug: bool,
     /// Where the node keeps its name (`hsmmmesh.settings.node`).
@@ -338,6 +362,9 @@ pub struct Config {
     pub shadow_file: PathBuf,
     /// Mistakes in the configuration that the CGI answered around; `config` lists them.
     pub warnings: Vec<String>,
+    /// The `config hook` sections, as written: only the sync daemon validates and runs
+    /// them, so a mistake there never stops a CGI request.
+    pub hooks: Vec<uci::Section>,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -460,11 +487,13 @@ impl Config {
             platform_option,
             platform: OnceLock::new(),
             digest_sync: flag(raw, "digest_sync", true)?,
+            sync_fanout: number(raw, "sync_fanout", DEFAULT_SYNC_FANOUT, 0)?,
             debug: flag(raw, "debug", false)?,
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),
             shadow_file: path("shadow_file", "/etc/shadow"),
             warnings: Vec::new(),
+            hooks: raw.hooks.clone(),
         })
     }
 
@@ -604,6 +633,7 @@ mod tests {
         assert_eq!(c.paths.ram_dir, Path::new("/tmp/meshchat"));
         assert_eq!(c.services_dir, Path::new("/var/run/arednlink/services"));
         assert!(c.digest_sync);
+        assert_eq!(c.sync_fanout, DEFAULT_SYNC_FANOUT);
     }
 
     #[test]
@@ -643,6 +673,13 @@ mod tests {
         assert!(cfg("config meshchat main\n list peer 'a;reboot:80'\n").is_err());
         assert!(cfg("config meshchat main\n option node 'bad node'\n").is_err());
         assert!(cfg("config meshchat main\n option digest_sync 'maybe'\n").is_err());
+        assert!(cfg("config meshchat main\n option sync_fanout 'many'\n").is_err());
+        assert_eq!(
+            cfg("config meshchat main\n option sync_fanout '0'\n")
+                .unwrap()
+                .sync_fanout,
+            0
+        );
     }
 
     #[test]
@@ -691,7 +728,7 @@ bogus line here\n\toption max_messages '12x'\n\tlist peer 'a:1'\n\tlist peer 'b'
                 "configuration line 4: not a config, option or list line",
                 "configuration line 5: invalid max_messages '12x': must be a whole number",
                 "configuration line 7: invalid peer 'b': must be host:port",
-                "configuration line 9: section type 'meshchta' is not meshchat: ignored",
+                "configuration line 9: section type 'meshchta' is not meshchat or hook: ignored",
                 "command line: -o poll_intervall=3: unknown option (did you mean poll_interval?)",
             ]
         );

@@ -24,6 +24,7 @@ mod api;
 mod cgi;
 mod cli;
 mod config;
+mod hooks;
 mod http;
 mod protocol;
 mod server;
@@ -31,9 +32,9 @@ mod store;
 mod sync;
 mod sys;
 
-pub use admin::{compact, import};
+pub use admin::{compact, import, purge};
 pub use api::VERSION;
-pub use cli::{send, tail};
+pub use cli::{export, send, tail, Filter};
 pub use config::{Config, Overrides, Problem};
 pub use sync::Options as SyncOptions;
 pub use sys::catch_stop_signals;
@@ -52,3 +53,12 @@ pub fn serve(cfg: Config, listen: &str) -> Result<(), String> {
 pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())
 }
+
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub mod sim;
+
+// Entry points for the fuzz targets in fuzz/; `cargo fuzz` builds with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;

@@ -26,9 +26,11 @@ enum Command {
     Serve(ServeCmd),
     Import(ImportCmd),
     Compact(CompactCmd),
+    Purge(PurgeCmd),
     Sync(SyncCmd),
     Send(SendCmd),
     Tail(TailCmd),
+    Export(ExportCmd),
     CheckConfig(CheckConfigCmd),
 }
 
@@ -38,9 +40,11 @@ const SUBCOMMANDS: &[&str] = &[
     "serve",
     "import",
     "compact",
+    "purge",
     "sync",
     "send",
     "tail",
+    "export",
     "check-config",
 ];
 
@@ -63,6 +67,9 @@ struct SendCmd {
     /// the channel (default: Everything)
     #[argh(option, default = "String::new()")]
     channel: String,
+    /// a direct message to this call sign (channel @A+B; not private)
+    #[argh(option)]
+    to: Option<String>,
     /// the message (words are joined with spaces; "-" reads it from stdin)
     #[argh(positional, greedy)]
     message: Vec<String>,
@@ -78,6 +85,12 @@ struct TailCmd {
     /// only this channel
     #[argh(option)]
     channel: Option<String>,
+    /// only direct messages with this call sign (with --call-sign: only yours)
+    #[argh(option)]
+    to: Option<String>,
+    /// your call sign, to pick your conversation with --to
+    #[argh(option)]
+    call_sign: Option<String>,
     /// how many messages to print first (default 20)
     #[argh(option, short = 'n', default = "20")]
     lines: usize,
@@ -160,7 +173,7 @@ local_command! {
 }
 
 local_command! {
-    /// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) into the log
+    /// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) or a jsonl export into the log
     #[derive(FromArgs)]
     #[argh(subcommand, name = "import", help_triggers("-h", "--help", "help"))]
     struct ImportCmd {
@@ -171,10 +184,37 @@ local_command! {
 }
 
 local_command! {
+    /// write messages to stdout, from a node (--url) or this node's log
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "export", help_triggers("-h", "--help", "help"))]
+    struct ExportCmd {
+        /// the node: NAME, NAME:PORT or a URL (default: this node's own log)
+        #[argh(option)]
+        url: Option<String>,
+        /// jsonl (default), csv, or legacy (the lines of messages_raw, byte for byte)
+        #[argh(option, default = "String::from(\"jsonl\")")]
+        format: String,
+        /// only this channel
+        #[argh(option)]
+        channel: Option<String>,
+        /// only messages dated at or after these unix seconds
+        #[argh(option, default = "0")]
+        since: u64,
+    }
+}
+
+local_command! {
     /// rewrite the message log now, keeping only the newest max_messages
     #[derive(FromArgs)]
     #[argh(subcommand, name = "compact", help_triggers("-h", "--help", "help"))]
     struct CompactCmd {}
+}
+
+local_command! {
+    /// delete this node's messages, presence and shared files (before removing the package)
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "purge", help_triggers("-h", "--help", "help"))]
+    struct PurgeCmd {}
 }
 
 local_command! {
@@ -288,17 +328,33 @@ fn run(cli: Cli) -> Result<(), String> {
             let text = if s.message == ["-"] {
                 let mut t = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| format!("cannot read the message from stdin: {e}"))?;
                 t.trim_end_matches('\n').to_string()
             } else {
                 s.message.join(" ")
             };
-            meshchat::send(&s.url, &s.call_sign, &s.channel, &text)
+            meshchat::send(&s.url, &s.call_sign, &s.channel, s.to.as_deref(), &text)
         }
         Some(Command::Tail(t)) => {
             meshchat::catch_stop_signals();
             let interval = std::time::Duration::from_secs(t.interval.max(1));
-            meshchat::tail(&t.url, t.channel.as_deref(), t.lines, t.follow, interval)
+            let filter = meshchat::Filter::new(t.channel, t.to.as_deref(), t.call_sign.as_deref())?;
+            meshchat::tail(&t.url, &filter, t.lines, t.follow, interval)
+        }
+        Some(Command::Export(mut e)) => {
+            if e.url.is_some() && e.data.is_some() {
+                return Err("--url and --data cannot be used together".into());
+            }
+            let filter = meshchat::Filter {
+                since: e.since,
+                ..meshchat::Filter::new(e.channel.take(), None, None)?
+            };
+            // Over HTTP no local configuration is read.
+            let cfg = match e.url {
+                Some(_) => None,
+                None => Some(load(e.common())?),
+            };
+            meshchat::export(e.url.as_deref(), cfg.as_ref(), &e.format, &filter)
         }
         Some(Command::Sync(mut s)) => {
             let cfg = load(s.common())?;
@@ -314,6 +370,10 @@ fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Compact(mut c)) => {
             let cfg = load(c.common())?;
             meshchat::compact(&cfg)
+        }
+        Some(Command::Purge(mut p)) => {
+            let cfg = load(p.common())?;
+            meshchat::purge(&cfg)
         }
         Some(Command::CheckConfig(mut c)) => {
             let (_, problems) =

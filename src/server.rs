@@ -185,12 +185,13 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut reader = http::prepare(&stream)?;
     let mut out = std::io::BufWriter::with_capacity(16 * 1024, &stream);
     let head = match http::read_head(&mut reader, Instant::now()) {
-        Ok(h) => h,
+        Ok(h) => Some(h),
         Err(crate::http::HeadError::Gone) => return Ok(()),
+        // The same refusal as the CGI's (a chunked body): one message for both.
+        Err(crate::http::HeadError::LengthRequired) => None,
         Err(e) => {
             let status = match e {
                 crate::http::HeadError::TooLarge => 431,
-                crate::http::HeadError::LengthRequired => 411,
                 _ => 400,
             };
             let msg = format!("{e}\n");
@@ -204,16 +205,20 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             );
         }
     };
-    if head
-        .header("Expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-    {
-        std::io::Write::write_all(&mut out, b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        std::io::Write::flush(&mut out)?;
-    }
-    let head_only = head.method == "HEAD";
-    let mut body = http::BodyReader::new(&mut reader, head.content_length);
-    let response = route(shared, &head, &mut body);
+    let (head_only, response) = match head {
+        Some(head) => {
+            if head
+                .header("Expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+            {
+                std::io::Write::write_all(&mut out, b"HTTP/1.1 100 Continue\r\n\r\n")?;
+                std::io::Write::flush(&mut out)?;
+            }
+            let mut body = http::BodyReader::new(&mut reader, head.content_length);
+            (head.method == "HEAD", route(shared, &head, &mut body))
+        }
+        None => (false, Response::length_required()),
+    };
     let Response {
         status,
         headers,

@@ -1,5 +1,7 @@
-//! The few operating-system calls std does not offer: file-system space (statvfs) and
-//! signal handling for the daemons. The only `unsafe` code in meshchat lives here.
+//! The few operating-system calls std does not offer: file-system space (statvfs),
+//! signal handling for the daemons, and starting hook commands (posix_spawn: a few
+//! hundred bytes where `std::process` costs tens of KB of binary). The only `unsafe` code
+//! in meshchat lives here.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -71,4 +73,125 @@ pub fn catch_stop_signals() {
 /// True once SIGTERM or SIGINT arrived.
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
+}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+/// A started child: its pid, which is also its process group.
+pub struct Child {
+    pub pid: libc::pid_t,
+}
+
+fn cstring(s: &[u8]) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "holds a NUL byte"))
+}
+
+/// Starts `argv` (a name without `/` is looked up on `PATH`) with this process's
+/// environment plus `env`, as the leader of a new process group, with `stdin` as its
+/// standard input, its standard output on `/dev/null`, standard error shared, and
+/// SIGPIPE back at its default (this program ignores it).
+pub fn spawn(argv: &[String], env: &[(&str, &str)], stdin: &std::fs::File) -> io::Result<Child> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStringExt;
+    let args = argv
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut vars = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        if !env.iter().any(|(n, _)| k.as_bytes() == n.as_bytes()) {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(&v.into_vec());
+            vars.push(cstring(&kv)?);
+        }
+    }
+    for (k, v) in env {
+        vars.push(cstring(format!("{k}={v}").as_bytes())?);
+    }
+    let Some(program) = args.first() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no program"));
+    };
+    let mut argp: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr() as *mut _).collect();
+    argp.push(std::ptr::null_mut());
+    let mut envp: Vec<*mut libc::c_char> = vars.iter().map(|a| a.as_ptr() as *mut _).collect();
+    envp.push(std::ptr::null_mut());
+    let null = c"/dev/null";
+    // SAFETY: every pointer handed over is valid for the duration of the calls (the
+    // CStrings and pointer vectors outlive them, both vectors end with a null); the
+    // attribute and file-action objects are initialised before use and destroyed after.
+    unsafe {
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        libc::posix_spawn_file_actions_init(&mut actions);
+        libc::posix_spawnattr_init(&mut attr);
+        libc::posix_spawn_file_actions_adddup2(&mut actions, stdin.as_raw_fd(), 0);
+        libc::posix_spawn_file_actions_addopen(&mut actions, 1, null.as_ptr(), libc::O_WRONLY, 0);
+        let mut default: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut default);
+        libc::sigaddset(&mut default, libc::SIGPIPE);
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut mask);
+        libc::posix_spawnattr_setsigdefault(&mut attr, &default);
+        libc::posix_spawnattr_setsigmask(&mut attr, &mask);
+        libc::posix_spawnattr_setpgroup(&mut attr, 0);
+        libc::posix_spawnattr_setflags(
+            &mut attr,
+            (libc::POSIX_SPAWN_SETPGROUP
+                | libc::POSIX_SPAWN_SETSIGDEF
+                | libc::POSIX_SPAWN_SETSIGMASK) as libc::c_short,
+        );
+        let mut pid: libc::pid_t = 0;
+        let rc = libc::posix_spawnp(
+            &mut pid,
+            program.as_ptr(),
+            &actions,
+            &attr,
+            argp.as_ptr(),
+            envp.as_ptr(),
+        );
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        libc::posix_spawnattr_destroy(&mut attr);
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(Child { pid })
+    }
+}
+
+impl Child {
+    /// How it ended, without waiting (`None`: still running); with `block`, waits.
+    pub fn wait(&self, block: bool) -> io::Result<Option<Exit>> {
+        let mut status: libc::c_int = 0;
+        // SAFETY: waitpid writes only to `status`, a valid c_int.
+        let rc =
+            unsafe { libc::waitpid(self.pid, &mut status, if block { 0 } else { libc::WNOHANG }) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if rc == 0 {
+            return Ok(None);
+        }
+        Ok(Some(if libc::WIFSIGNALED(status) {
+            Exit::Signal(libc::WTERMSIG(status))
+        } else {
+            Exit::Code(libc::WEXITSTATUS(status))
+        }))
+    }
+}
+
+/// Sends SIGKILL to the process group `pgid` (a hook command started as the leader of its
+/// own group, with whatever it started).
+pub fn kill_group(pgid: libc::pid_t) {
+    if pgid > 1 {
+        // SAFETY: kill has no memory effects; a negative pid names the process group.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
 }

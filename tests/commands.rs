@@ -24,6 +24,8 @@ const SUBCOMMANDS: &[&str] = &[
     "sync",
     "import",
     "compact",
+    "purge",
+    "export",
     "check-config",
     "send",
     "tail",
@@ -293,10 +295,18 @@ fn readme_and_help_agree_on_the_flags() {
     // The sentence on the shared flags, checked both ways.
     let para = readme
         .split("\n\n")
+        .map(|p| p.replace('\n', " "))
         .find(|p| p.contains("work on this node's files and take"))
-        .unwrap()
-        .replace('\n', " ");
-    let local = ["serve", "sync", "import", "compact", "check-config"];
+        .unwrap();
+    let local = [
+        "serve",
+        "sync",
+        "import",
+        "compact",
+        "purge",
+        "export",
+        "check-config",
+    ];
     for sub in local {
         assert!(para.contains(&format!("`{sub}`")), "{para}");
         let flags = help_flags(sub);

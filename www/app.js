@@ -6,7 +6,7 @@
 import { $, store, randomHex, cleanCallSign, nodeLink, fmtAge } from './util.js';
 import { get, now } from './net.js';
 import { S, hooks } from './state.js';
-import { initChat, setCallSign, setMessages, setUsers, selectChannel, renderChannels, renderUsers, markRead } from './chat.js';
+import { initChat, setCallSign, setMessages, setUsers, selectChannel, renderChannels, renderUsers, markRead, setDelivery } from './chat.js';
 import { initFiles, loadFiles, loadStatus, renderStatus } from './pages.js';
 
 const VISIBLE = 5000, HIDDEN = 30000, USERS = 15000, PAGE = 30000; // ms
@@ -29,7 +29,9 @@ async function poll() {
   running = true;
   try {
     await loadConfig();
-    const v = (await get({ action: 'messages_version_ui', call_sign: S.call, id: S.session, epoch: now() }, 10000)).messages_version;
+    const r = await get({ action: 'messages_version_ui', call_sign: S.call, id: S.session, epoch: now(), delivery: 1 }, 10000);
+    const v = r.messages_version;
+    setDelivery(r.delivery);
     if (v !== S.version || !S.loaded) {
       setMessages(await get({ action: 'messages' }, 30000));
       S.version = v;

@@ -1,6 +1,7 @@
-// The chat page: channels, messages, composing, users, search, alerts.
+// The chat page: channels, direct messages ('@A+B'), messages, replies ('> CALL (id): …'
+// first: docs/API.md), composing, users, search, alerts.
 
-import { $, h, store, randomHex, cleanChannel, utf8Len, nodeLink, fmtTime, fmtDay, dayKey } from './util.js';
+import { $, h, store, randomHex, cleanChannel, cleanCallSign, utf8Len, nodeLink, fmtTime, fmtDay, dayKey } from './util.js';
 import { act, now } from './net.js';
 import { S, hooks } from './state.js';
 
@@ -13,12 +14,35 @@ let stick = true; // follow new messages (the user has not scrolled up)
 const str = (v) => String(v ?? '');
 const mine = (m) => m.call_sign.toUpperCase() === S.call;
 const mentions = (m) => !mine(m) && mentionRe && mentionRe.test(m.message);
-const inView = (m) => S.channel === '' || m.channel === S.channel;
+const QUOTE = /^> (.+?) \(([0-9a-f]{8})\): (.*)\n/;
+// A direct channel's other member if mine, '' if others'; else undefined.
+function peer(ch) {
+  const m = /^@([^+\s@]+)\+([^+\s@]+)$/.exec(ch);
+  return m ? (m[1] === S.call ? m[2] : m[2] === S.call ? m[1] : '') : undefined;
+}
+const hiddenDM = (ch) => peer(ch) === '' && !S.others;
+const tag = (ch) => (peer(ch) ? '@' + peer(ch) : peer(ch) === '' ? ch : '#' + ch);
+const inView = (m) => (S.channel === '' ? !hiddenDM(m.channel) : m.channel === S.channel);
 const bump = (map, k) => map.set(k, (map.get(k) || 0) + 1);
+// Delivery of my messages posted on this node: the node's counts, a line under each.
+const marks = new Map();
+let held = { of: 1, held_by: {} };
+const own = (m) => mine(m) && m.node.toLowerCase() === str(S.config?.node).toLowerCase();
+const reach = (id) => {
+  const n = Number(held.held_by?.[id]) || 1;
+  return n > 1 ? 'reached ' + n + ' of ' + Math.max(n, Number(held.of) || n) + ' nodes' : 'on this node';
+};
+
+// The counts from messages_version_ui (delivery=1): updates the lines in place.
+export function setDelivery(d) {
+  if (d && typeof d === 'object') held = d;
+  for (const [id, el] of marks) if (el.textContent !== reach(id)) el.textContent = reach(id);
+}
 
 export function setCallSign(call) {
   S.call = call;
   rows.clear();
+  marks.clear();
   mentionRe = new RegExp('(^|[^A-Z0-9])' + call.replace(/[/-]/g, '\\$&') + '(?![A-Z0-9])', 'i');
   renderMessages();
 }
@@ -36,12 +60,13 @@ export function setMessages(list) {
   S.msgs = all;
   S.byId = new Map(all.map((m) => [m.id, m]));
   S.pending = S.pending.filter((p) => !S.byId.has(p.id));
-  for (const id of rows.keys()) if (!S.byId.has(id)) rows.delete(id);
+  for (const id of rows.keys()) if (!S.byId.has(id)) rows.delete(id) && marks.delete(id);
   S.loaded = true;
   for (const m of fresh) {
-    if (document.hidden || !inView(m)) {
+    // Direct: unread until opened.
+    if ((document.hidden || !inView(m) || (peer(m.channel) && m.channel !== S.channel)) && !hiddenDM(m.channel)) {
       bump(S.unread, m.channel);
-      if (mentions(m)) bump(S.mentions, m.channel);
+      if (mentions(m) || peer(m.channel)) bump(S.mentions, m.channel);
     }
   }
   if (fresh.length && document.hidden) alertUser(fresh);
@@ -54,7 +79,7 @@ export const totalUnread = () => [...S.unread.values()].reduce((a, b) => a + b, 
 // What is in view while the tab is visible has been read.
 export function markRead() {
   if (document.hidden) return;
-  for (const map of [S.unread, S.mentions]) S.channel ? map.delete(S.channel) : map.clear();
+  for (const map of [S.unread, S.mentions]) for (const k of [...map.keys()]) if (S.channel ? k === S.channel : !peer(k)) map.delete(k);
   renderChannels();
 }
 
@@ -62,23 +87,32 @@ export function selectChannel(ch) {
   S.channel = ch;
   store.set('channel', ch);
   stick = true;
-  $('text').placeholder = 'Message ' + (ch ? '#' + ch : 'Everything') + ' (Enter sends, Shift+Enter: new line)';
+  const p = peer(ch);
+  $('text').placeholder = 'Message ' + (ch ? tag(ch) : 'Everything') + ' (Enter sends, Shift+Enter: new line)';
+  $('conv').hidden = $('dm-note').hidden = p === undefined;
+  $('conv').textContent = 'Direct: ' + (p || ch.slice(1)) + '. ' + $('dm-note').textContent;
   markRead();
   renderMessages();
 }
 
 export function renderChannels() {
   const set = new Set(S.extra);
-  for (const m of S.msgs) if (m.channel) set.add(m.channel);
+  const last = new Map();
+  for (const m of S.msgs) if (m.channel) set.add(m.channel), last.set(m.channel, m.epoch);
   if (S.config?.default_channel) set.add(str(S.config.default_channel));
   if (S.channel) set.add(S.channel);
   const total = totalUnread();
-  $('channels').replaceChildren(...['', ...[...set].sort()].map((ch) => {
+  const all = [...set].sort();
+  const btn = (ch) => {
     const n = ch ? S.unread.get(ch) : total;
     const at = ch ? S.mentions.get(ch) : totalMentions();
     return h('li', null, h('button', { type: 'button', class: 'chan', 'aria-pressed': String(ch === S.channel), onclick: () => selectChannel(ch) },
-      ch ? '#' + ch : 'Everything', n ? h('span', { class: at ? 'badge at' : 'badge', 'aria-label': n + ' unread' }, n) : null));
-  }));
+      ch ? (peer(ch) || tag(ch)) : 'Everything', n ? h('span', { class: at ? 'badge at' : 'badge', 'aria-label': n + ' unread' }, n) : null));
+  };
+  $('channels').replaceChildren(...['', ...all.filter((c) => peer(c) === undefined)].map(btn));
+  // Mine, newest first; others' when asked for.
+  $('direct').replaceChildren(...all.filter((c) => peer(c) || (peer(c) === '' && (S.others || c === S.channel)))
+    .sort((a, b) => (last.get(b) || 0) - (last.get(a) || 0)).map(btn));
   document.title = (total ? '(' + total + ') ' : '') + 'MeshChat' + (S.config ? ' · ' + S.config.node : '');
 }
 
@@ -98,15 +132,59 @@ function newChannel(e) {
   $('text').focus();
 }
 
-const meta = (who, node, ch, end) => h('div', { class: 'meta' }, h('span', { class: 'who' }, who), node,
-  ch ? h('span', { class: 'tag' }, '#' + ch) : null, end);
+function openDM(call) {
+  const c = cleanCallSign(call);
+  if (!c || c === S.call) return;
+  selectChannel('@' + [S.call, c].sort().join('+')); // both upper-cased
+  renderChannels();
+  $('text').focus();
+}
+
+// A call sign, as a button that opens a direct conversation (not mine).
+const who = (call) => h(cleanCallSign(call) && cleanCallSign(call) !== S.call ? 'button' : 'span',
+  { class: 'who', onclick: () => openDM(call) }, call);
+
+const meta = (call, node, ch, ...end) => h('div', { class: 'meta' }, who(call), node,
+  ch ? h('span', { class: 'tag' }, tag(ch)) : null, end);
+
+const excerpt = (t) => {
+  const c = [...t.replace(QUOTE, '').replace(/\s+/g, ' ').trim()];
+  return c.length > 60 ? c.slice(0, 60).join('') + '…' : c.join('');
+};
+
+// A reply's quote as a block (a jump to the original when here), then the text.
+function body(text) {
+  const q = QUOTE.exec(text);
+  const o = q && S.byId.get(q[2]);
+  return [q && h(o ? 'button' : 'blockquote', { class: 'quote', onclick: o && (() => jump(o)) }, q[1] + ': ' + q[3]),
+    h('div', { class: 'text' }, q ? text.slice(q[0].length) : text)];
+}
+
+function jump(o) {
+  if (!inView(o)) selectChannel(o.channel);
+  if (S.search) S.search = $('search').value = '', renderMessages();
+  const r = rows.get(o.id);
+  r.scrollIntoView({ block: 'center' });
+  r.classList.add('flash');
+  setTimeout(() => r.classList.remove('flash'), 2000);
+}
+
+function replyTo(m) {
+  S.reply = m;
+  $('replying').hidden = false;
+  $('reply-to').textContent = 'Reply to ' + m.call_sign + ': ' + excerpt(m.message);
+  $('text').focus();
+  count();
+}
 
 function row(m) {
   if (!rows.has(m.id)) {
     const d = new Date(m.epoch * 1000);
     rows.set(m.id, h('li', { class: 'msg' + (mine(m) ? ' mine' : '') + (mentions(m) ? ' mention' : '') },
-      meta(m.call_sign, nodeLink(m.node, 'node'), m.channel, h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, fmtTime(d))),
-      h('div', { class: 'text' }, m.message)));
+      meta(m.call_sign, nodeLink(m.node, 'node'), m.channel, h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, fmtTime(d)),
+        h('button', { class: 're', onclick: () => replyTo(m) }, 'Reply')),
+      body(m.message),
+      own(m) && marks.set(m.id, h('div', { class: 'state reach' }, reach(m.id))).get(m.id)));
   }
   return rows.get(m.id);
 }
@@ -115,7 +193,7 @@ function pendingRow(p) {
   const failed = p.state === 'failed';
   return h('li', { class: 'msg mine ' + (failed ? 'failed' : 'pending') },
     meta(S.call, null, p.channel, h('span', { class: 'state', role: failed ? 'alert' : null }, failed ? 'Not sent: ' + p.error : 'Sending…')),
-    h('div', { class: 'text' }, p.message),
+    body(p.message),
     failed && h('div', { class: 'actions' },
       h('button', { type: 'button', onclick: () => deliver(p) }, 'Retry'),
       h('button', { type: 'button', onclick: () => { S.pending = S.pending.filter((x) => x !== p); renderMessages(); } }, 'Discard')));
@@ -166,20 +244,27 @@ function deliver(p) {
   });
 }
 
+function compose() {
+  const t = $('text').value.trimEnd();
+  const r = S.reply;
+  return r && t.trim() ? '> ' + r.call_sign + ' (' + r.id + '): ' + excerpt(r.message) + '\n' + t : t;
+}
+
 function send() {
-  const text = $('text').value.trimEnd();
+  const text = compose();
   if (!text.trim() || utf8Len(text) > MAX) return;
   // now(): the node's clock as far as known (the node raises an epoch behind its own)
-  const p = { id: randomHex(4), epoch: now(), message: text, channel: S.channel };
+  const p = { id: randomHex(4), epoch: now(), message: text, channel: S.reply ? S.reply.channel : S.channel };
   S.pending.push(p);
   $('text').value = '';
+  $('replying').hidden = !(S.reply = null);
   count();
   stick = true;
   deliver(p);
 }
 
 function count() {
-  const n = utf8Len($('text').value);
+  const n = utf8Len(compose());
   $('counter').textContent = n + '/' + MAX;
   $('counter').classList.toggle('over', n > MAX);
   $('text').setAttribute('aria-invalid', n > MAX);
@@ -203,7 +288,7 @@ export function renderUsers() {
   $('users').replaceChildren(...list.map((u) => {
     const state = u.age <= 120 ? 'active' : 'idle';
     return h('li', { class: 'user ' + state }, h('span', { class: 'dot' }),
-      h('span', { class: 'who' }, u.call), nodeLink(u.node, 'node'), h('span', { class: 'vh' }, state));
+      who(u.call), nodeLink(u.node, 'node'), h('span', { class: 'vh' }, state));
   }));
   $('users-count').textContent = active + ' active · ' + (list.length - active) + ' idle';
 }
@@ -247,6 +332,17 @@ export function initChat() {
   $('compose').onsubmit = (e) => { e.preventDefault(); send(); };
   $('search').addEventListener('input', (e) => { S.search = e.target.value; renderMessages(); });
   $('new-channel').onsubmit = newChannel;
+  $('reply-x').onclick = () => { $('replying').hidden = !(S.reply = null); count(); };
+  $('new-dm').onsubmit = (e) => {
+    e.preventDefault();
+    const i = $('new-dm-call');
+    const c = cleanCallSign(i.value);
+    i.setCustomValidity(c && c !== S.call ? '' : 'Type the call sign of someone else.');
+    if (i.reportValidity()) i.value = '', openDM(c);
+  };
+  const oth = $('opt-others');
+  oth.checked = S.others = store.get('others') === '1';
+  oth.onchange = () => { store.set('others', +(S.others = oth.checked)); renderChannels(); renderMessages(); };
   $('users-box').open = matchMedia('(min-width: 800px)').matches;
   const snd = $('opt-sound');
   const ntf = $('opt-notify');

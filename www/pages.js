@@ -7,6 +7,7 @@ import { S } from './state.js';
 let files = [];
 let stats = null;
 let peers = [];
+let hooks = []; // action_log (legacy: [])
 
 export async function loadFiles() {
   const d = await get({ action: 'files' });
@@ -89,8 +90,9 @@ async function doUpload(e) {
 export const initFiles = () => { $('upload').onsubmit = doUpload; };
 
 export async function loadStatus() {
-  const p = await get({ action: 'sync_status' });
+  const [p, a] = await Promise.all([get({ action: 'sync_status' }), get({ action: 'action_log' }).catch(() => [])]);
   peers = Array.isArray(p) ? p : [];
+  hooks = Array.isArray(a) ? a.slice(0, 20) : [];
   renderStatus();
 }
 
@@ -111,5 +113,8 @@ export function renderStatus() {
       h('td', { class: 'health ' + cls }, h('span', { class: 'dot' }), word));
   });
   $('peers').replaceChildren(...(rows.length ? rows : [h('tr', null, h('td', { colspan: 3, class: 'empty' }, 'No peer synced yet.'))]));
+  $('hooks-box').hidden = !hooks.length;
+  $('hooks').replaceChildren(...hooks.map((o) => h('li', { class: 'file' }, h('span', { class: 'name' }, o.hook + ' · ' + o.id),
+    h('span', { class: 'info' }, o.result + ' (' + o.detail + ') · ' + o.ms + ' ms · ' + fmtAge(t - o.epoch)))));
   $('tab-cost').textContent = requestsLastMinute() + ' requests to the node in the last minute.';
 }

@@ -11,6 +11,7 @@ export const S = {
   call: '', session: '', config: null, version: null,
   msgs: [], byId: new Map(), loaded: false, // messages oldest first; none unread before the first list
   pending: [], // sent from here, not yet in the list
+  reply: null, others: false, // the message being answered; show others' direct conversations
   users: [],
   channel: store.get('channel'), // '' = Everything; null: not chosen yet (the node's default)
   extra: stored('channels'), // channels created here

@@ -14,6 +14,8 @@ use crate::protocol::digest::{
 };
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::MessageRef;
+use crate::protocol::NodeName;
+use crate::store::hints;
 
 /// Adds the header that tells a pulling peer, on its first legacy request, that this
 /// node speaks the extension (when it does).
@@ -74,7 +76,8 @@ fn check(api: &Api, call: &mut Call) -> Result<String, Response> {
     let (ucrc, fcrc) = (crc32fast::hash(&users), crc32fast::hash(&files));
 
     let mut out = String::with_capacity(256);
-    let version = api.log.version().map_err(store_failed)?;
+    let (version, newest) = api.log.summary().map_err(store_failed)?;
+    hint(api, call, newest);
     if seen_version == Some(version) {
         Header {
             version,
@@ -96,6 +99,16 @@ fn check(api: &Api, call: &mut Call) -> Result<String, Response> {
         for r in partition(&keys[from..]) {
             write_range(&mut out, &r);
         }
+        // News piggybacked: the client's newest key (`n`) tells what it surely lacks,
+        // our messages after it; when they are few, they come in this reply and
+        // spare the client a query request (on a lossy path, half the failures).
+        if let Some(Ok(Bound::Key(theirs))) = call.params.get_nonempty("n").map(str::parse) {
+            let newer = keys.len() - keys.partition_point(|k| *k <= theirs);
+            if (1..=PIGGYBACK).contains(&newer) {
+                let at = view.messages.len() - newer;
+                write_section(&mut out, 'M', lines(&view.messages[at..]));
+            }
+        }
     }
     if seen_users != Some(ucrc) {
         write_section(&mut out, 'U', String::from_utf8_lossy(&users).split('\n'));
@@ -103,7 +116,38 @@ fn check(api: &Api, call: &mut Call) -> Result<String, Response> {
     if seen_files != Some(fcrc) {
         write_section(&mut out, 'F', String::from_utf8_lossy(&files).split('\n'));
     }
+    super::delivery::gossip_section(api, call, &mut out)?;
     Ok(out)
+}
+
+/// Most messages a check reply carries unasked (those after the client's newest).
+pub const PIGGYBACK: usize = digest::SMALL;
+
+/// The gossip hint: a client whose check names a newest key (`n`) newer than ours
+/// holds a message we lack. Our sync daemon is told, and pulls it at once. Cheap: the
+/// newest key comes with the cached version, and only news is written.
+fn hint(
+    api: &Api,
+    call: &Call,
+    newest: Option<(crate::protocol::Epoch, crate::protocol::MessageId)>,
+) {
+    let Some(Ok(Bound::Key(theirs))) = call.params.get_nonempty("n").map(str::parse::<Bound>)
+    else {
+        return;
+    };
+    let ours = newest.map(|(e, id)| Key::new(e, id));
+    if ours.is_some_and(|k| theirs <= k) {
+        return;
+    }
+    let Some(Ok(node)) = call.params.get_nonempty("node").map(str::parse::<NodeName>) else {
+        return;
+    };
+    if node.as_str().eq_ignore_ascii_case(api.cfg.node().as_str()) {
+        return;
+    }
+    if let Err(e) = hints::record(&api.cfg.paths, &node, theirs) {
+        eprintln!("meshchat: {e}");
+    }
 }
 
 /// Answers range queries against one read of the log.

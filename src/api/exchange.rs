@@ -130,7 +130,16 @@ impl Response {
     pub fn no_file() -> Response {
         Response::status_reply(404, 500, "no file")
     }
+
+    /// A POST without a Content-Length (a chunked body): 411 under CGI and `serve`.
+    pub fn length_required() -> Response {
+        Response::status_reply(411, 411, LENGTH_REQUIRED)
+    }
 }
+
+/// Why a POST without a `Content-Length` is refused.
+pub const LENGTH_REQUIRED: &str =
+    "a Content-Length is required: send the body with its length, not chunked";
 
 /// Lowercase hex MD5.
 pub fn md5_hex(bytes: &[u8]) -> String {

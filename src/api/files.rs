@@ -244,7 +244,10 @@ pub fn upload_file(api: &Api, call: &mut Call) -> Response {
         Some(t) => (t.to_string(), false),
         None => match auth::new_session_token() {
             Ok(t) => (t, true),
-            Err(e) => return Response::failed(e),
+            Err(e) => {
+                eprintln!("meshchat: cannot create the session token: /dev/urandom: {e}");
+                return Response::failed(format!("cannot create the session token: {e}"));
+            }
         },
     };
     if let Err(e) = upload.set_owner(&auth::owner_hash(&token)) {

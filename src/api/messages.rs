@@ -3,6 +3,7 @@
 
 use super::exchange::{md5_hex, Response};
 use super::{gzip, presence, store_failed, Api, Call};
+use crate::protocol::export::{push_message, push_message_counted};
 use crate::protocol::json::{push_array, Object};
 use crate::protocol::lines::{Message, MessageRef, StoredText};
 use crate::protocol::{CallSign, Channel, Epoch, MessageId};
@@ -38,7 +39,10 @@ fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
     }
     let id = match p.get_nonempty("id") {
         Some(id) => id.parse::<MessageId>().map_err(|e| e.to_string())?,
-        None => log::random_id().map_err(|e| e.to_string())?,
+        None => log::random_id().map_err(|e| {
+            eprintln!("meshchat: {e}");
+            e.reply()
+        })?,
     };
     // The sender's clock is used only when it is ahead of ours (legacy), and not by more
     // than the mesh accepts.
@@ -67,16 +71,18 @@ fn build_message(api: &Api, call: &Call) -> Result<Message, String> {
 
 /// Writes the `messages` JSON array (newest first) of a view.
 pub fn write_messages_json(out: &mut Vec<u8>, messages: &[MessageRef]) {
+    push_array(out, messages.iter().rev(), |out, m| push_message(out, m));
+}
+
+/// The same, with `"held_by":N` on the messages `held_by` gives a count for
+/// (`messages&delivery=1`).
+pub fn write_messages_json_counted(
+    out: &mut Vec<u8>,
+    messages: &[MessageRef],
+    held_by: impl Fn(&MessageRef) -> Option<u64>,
+) {
     push_array(out, messages.iter().rev(), |out, m| {
-        Object::new(out)
-            .str("id", std::str::from_utf8(&m.id.hex()).unwrap_or_default())
-            .num("epoch", m.epoch.0)
-            .stored_text("message", m.text)
-            .str("call_sign", m.call_sign)
-            .str("node", m.node)
-            .str("platform", m.platform.as_str())
-            .str("channel", m.channel)
-            .end();
+        push_message_counted(out, m, held_by(m))
     });
 }
 
@@ -90,6 +96,9 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
         if let Err(r) = presence::heartbeat(api, call) {
             return r;
         }
+    }
+    if super::delivery::asked(call) {
+        return messages_counted(api, call);
     }
     let gzip = call.req.accept_gzip;
     let name = if gzip {
@@ -124,6 +133,27 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
     }
 }
 
+/// `messages&delivery=1`: the messages, those posted here with `"held_by":N` (built
+/// for each request: the counts change without the log changing).
+fn messages_counted(api: &Api, call: &Call) -> Response {
+    let counts = match super::delivery::Counts::read(api) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let contents = match api.log.read() {
+        Ok(c) => c,
+        Err(e) => return store_failed(e),
+    };
+    let view = contents.view(api.log.max());
+    let mut body = Vec::with_capacity(contents.len() + contents.len() / 4 + 2);
+    write_messages_json_counted(&mut body, &view.messages, |m| counts.of(m));
+    if call.req.accept_gzip {
+        Response::json(gzip::compress(&body)).header("Content-Encoding", "gzip")
+    } else {
+        Response::json(body)
+    }
+}
+
 /// A body built from the logical database, cached in RAM under `name` for the log's
 /// current state (at most `limit` bytes): built once per change, then served as is.
 /// `build` gets the view and the log's size in bytes.
@@ -153,10 +183,24 @@ pub fn messages_version_ui(api: &Api, call: &mut Call) -> Response {
             return r;
         }
     }
-    match api.log.version() {
-        Ok(v) => Response::json(format!("{{\"messages_version\":{v}}}\n").into_bytes()),
-        Err(e) => store_failed(e),
+    let v = match api.log.version() {
+        Ok(v) => v,
+        Err(e) => return store_failed(e),
+    };
+    if !super::delivery::asked(call) {
+        return Response::json(format!("{{\"messages_version\":{v}}}\n").into_bytes());
     }
+    let counts = match super::delivery::ui_counts(api) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut body = Vec::new();
+    Object::new(&mut body)
+        .num("messages_version", v)
+        .raw("delivery", &counts)
+        .end();
+    body.push(b'\n');
+    Response::json(body)
 }
 
 /// `messages_version`: the bare number. Deliberately without the legacy trailing newline,

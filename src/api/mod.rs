@@ -5,6 +5,7 @@
 //! response leaves; adapters in `cgi.rs` and `server.rs` translate.
 
 pub mod auth;
+pub mod delivery;
 pub mod digest;
 pub mod exchange;
 pub mod files;
@@ -84,7 +85,7 @@ impl<'c> Api<'c> {
                     return Response::refused("request body is too large")
                 }
                 Ok(_) => params.add_urlencoded(&body),
-                Err(e) => return Response::refused(format!("cannot read request body: {e}")),
+                Err(e) => return Response::refused(format!("cannot read the request body: {e}")),
             }
         }
         let action = params.get("action").unwrap_or("").to_string();
@@ -120,6 +121,7 @@ impl<'c> Api<'c> {
             "sync_status" => node::sync_status(self, &mut call),
             "sync_digest" => digest::sync_digest(self, &mut call),
             "sync_peers" => digest::sync_peers(self, &mut call),
+            "delivery" => delivery::delivery(self, &mut call),
             "meshchat_nodes" => node::meshchat_nodes(self, &mut call),
             "hosts" => node::hosts(self, &mut call),
             "hosts_raw" => node::hosts_raw(self, &mut call),
@@ -135,8 +137,8 @@ pub fn no_action() -> Response {
 }
 
 /// Turns a store failure into a 500 reply, reporting it on stderr (the web server's
-/// log, syslog on a node).
+/// log, syslog on a node) with the path; the reply names the file only.
 pub fn store_failed(e: crate::store::Error) -> Response {
     eprintln!("meshchat: {e}");
-    Response::failed(e.brief())
+    Response::failed(e.reply())
 }

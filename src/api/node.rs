@@ -1,5 +1,5 @@
-//! Node-level actions: `config`, `sync_status`, `meshchat_nodes`, and the legacy
-//! leftovers `hosts`, `hosts_raw`, `action_log`.
+//! Node-level actions: `config`, `sync_status`, `meshchat_nodes`, `action_log` (the
+//! hooks' outcomes), and the legacy leftovers `hosts`, `hosts_raw`.
 
 use super::exchange::Response;
 use super::{store_failed, Api, Call, PROTOCOL_VERSION, VERSION};
@@ -62,18 +62,18 @@ pub fn advertised(api: &Api) -> Vec<services::Service> {
     files.sort();
     files.push(api.cfg.services_olsr.clone());
     for path in files {
-        if let Ok(bytes) = read_capped(&path) {
+        if let Ok(bytes) = read_capped(&path, crate::protocol::limits::MAX_SERVICES_FILE) {
             out.extend(services::parse(&String::from_utf8_lossy(&bytes)).services);
         }
     }
     out
 }
 
-fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+fn read_capped(path: &std::path::Path, max: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut buf = Vec::new();
     std::fs::File::open(path)?
-        .take(crate::protocol::limits::MAX_SERVICES_FILE as u64)
+        .take(max as u64)
         .read_to_end(&mut buf)?;
     Ok(buf)
 }
@@ -102,7 +102,16 @@ pub fn hosts_raw(_api: &Api, _call: &mut Call) -> Response {
     Response::json(Vec::new())
 }
 
-/// `action_log`: always an empty list.
-pub fn action_log(_api: &Api, _call: &mut Call) -> Response {
-    Response::json(b"[]\n".to_vec())
+/// `action_log`: the last outcomes of the action hooks, newest first (a RAM file the
+/// sync daemon writes); `[]` when none ran, as legacy.
+pub fn action_log(api: &Api, _call: &mut Call) -> Response {
+    let file = crate::hooks::action_log_file(&api.cfg.paths);
+    match read_capped(&file, MAX_ACTION_LOG) {
+        // Whole or not at all: a file cut at the cap is not served half.
+        Ok(body) if body.starts_with(b"[") && body.ends_with(b"]\n") => Response::json(body),
+        _ => Response::json(b"[]\n".to_vec()),
+    }
 }
+
+/// Bytes of the action log served (100 outcomes of about 150 bytes).
+const MAX_ACTION_LOG: usize = 64 * 1024;

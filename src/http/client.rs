@@ -45,6 +45,8 @@ pub struct Client {
     bytes: Arc<AtomicU64>,
     body_bytes: Arc<AtomicU64>,
     requests: AtomicU64,
+    /// Microseconds from the first request's start to its response head; 0: none yet.
+    first_reply_us: AtomicU64,
     stall: Duration,
 }
 
@@ -54,9 +56,31 @@ pub struct Reply {
     pub md5: Option<String>,
     /// The extensions the peer advertises ([`crate::protocol::digest::HEADER`]).
     pub extensions: Option<String>,
-    body: Body<BufReader<Conn>>,
+    body: Body<BufReader<Source>>,
     stall: Duration,
     body_bytes: Arc<AtomicU64>,
+}
+
+/// Where a reply's bytes come from: a socket, or memory (a reply handed over by the
+/// mesh simulator, which supplies the transport and nothing else).
+type Source = Box<dyn Read + Send>;
+
+/// What a sync round needs from the network: a request out, a reply back. [`Client`]
+/// is the real one; the mesh simulator has its own.
+pub trait Transport {
+    /// `GET base?query`.
+    fn get(&self, query: &str) -> Result<Reply, FetchError>;
+    /// `POST base` with an urlencoded form body.
+    fn post(&self, form: &str) -> Result<Reply, FetchError>;
+}
+
+impl Transport for Client {
+    fn get(&self, query: &str) -> Result<Reply, FetchError> {
+        Client::get(self, query)
+    }
+    fn post(&self, form: &str) -> Result<Reply, FetchError> {
+        Client::post(self, form)
+    }
 }
 
 impl Client {
@@ -68,6 +92,7 @@ impl Client {
             bytes: Arc::new(AtomicU64::new(0)),
             body_bytes: Arc::new(AtomicU64::new(0)),
             requests: AtomicU64::new(0),
+            first_reply_us: AtomicU64::new(0),
             stall,
         }
     }
@@ -85,6 +110,15 @@ impl Client {
     /// Requests made so far.
     pub fn requests(&self) -> u32 {
         self.requests.load(Ordering::Relaxed) as u32
+    }
+
+    /// How long the first request took to bring its response head: the peer's
+    /// distance, as the peer choice sees it.
+    pub fn first_reply(&self) -> Option<Duration> {
+        match self.first_reply_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
     }
 
     /// `GET base?query`.
@@ -115,7 +149,8 @@ impl Client {
         }
         let url = self.url.as_ref().map_err(FetchError::clone)?;
         let request = framing::request(url, query, form)?;
-        let deadline = Instant::now() + DEADLINE;
+        let started = Instant::now();
+        let deadline = started + DEADLINE;
         let mut conn = Conn {
             stream: connect(url)?,
             bytes: self.bytes.clone(),
@@ -124,8 +159,12 @@ impl Client {
             timeout: None,
         };
         conn.write_all(&request).map_err(from_io)?;
-        let mut input = BufReader::with_capacity(8 * 1024, conn);
+        let mut input = BufReader::with_capacity(8 * 1024, Box::new(conn) as Source);
         let head = framing::read_head(&mut input)?;
+        if self.first_reply_us.load(Ordering::Relaxed) == 0 {
+            let us = started.elapsed().as_micros().clamp(1, u128::from(u32::MAX)) as u64;
+            self.first_reply_us.store(us, Ordering::Relaxed);
+        }
         let header = |n: &str| head.header(n).map(str::to_ascii_lowercase);
         let md5 = header("content-md5");
         let extensions = header(crate::protocol::digest::HEADER);
@@ -270,7 +309,24 @@ impl<R: Read> Read for Guarded<R> {
 }
 
 impl Reply {
-    fn guarded(&mut self) -> Guarded<&mut Body<BufReader<Conn>>> {
+    #[cfg(feature = "sim")]
+    /// A complete 200 reply held in memory, read through the same checks as one from
+    /// a socket.
+    pub fn in_memory(md5: Option<String>, extensions: Option<String>, body: Vec<u8>) -> Reply {
+        let len = body.len() as u64;
+        Reply {
+            md5,
+            extensions,
+            body: Body::new(
+                BufReader::new(Box::new(io::Cursor::new(body)) as Source),
+                Framing::Length(len),
+            ),
+            stall: STALL,
+            body_bytes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn guarded(&mut self) -> Guarded<&mut Body<BufReader<Source>>> {
         Guarded {
             inner: &mut self.body,
             counter: self.body_bytes.clone(),

@@ -433,6 +433,9 @@ pub struct Reply<'a> {
     pub id_lists: Vec<(Bound, Bound, Vec<MessageId>)>,
     /// `M` sections: message database lines.
     pub messages: Vec<&'a str>,
+    /// `D` section: delivery gossip (`protocol::delivery`), sent only to a client that
+    /// asked for it with `d=`.
+    pub delivery: Option<Vec<&'a str>>,
 }
 
 /// Parses a whole response body. Anything malformed refuses the whole body: it was
@@ -474,6 +477,7 @@ pub fn parse_reply(text: &str) -> Result<Reply<'_>, DigestError> {
             "U" => reply.users = Some(take_section(w.next())?),
             "F" => reply.files = Some(take_section(w.next())?),
             "M" => reply.messages.extend(take_section(w.next())?),
+            "D" => reply.delivery = Some(take_section(w.next())?),
             "R" => {
                 let (Some(lo), Some(hi), Some(c), Some(s), None) =
                     (w.next(), w.next(), w.next(), w.next(), w.next())
@@ -632,6 +636,10 @@ mod tests {
         assert_eq!(r.ranges[0].fp.count, 3);
         assert_eq!(r.id_lists[0].2, [MessageId(5)]);
         assert_eq!(r.messages, ["a\tb", "c\td"]);
+        assert!(r.delivery.is_none());
+        write_section(&mut out, 'D', ["00000001 2", "5.00000009 *"]);
+        let r = parse_reply(&out).unwrap();
+        assert_eq!(r.delivery.unwrap(), ["00000001 2", "5.00000009 *"]);
         assert!(parse_reply("error no action\n").is_err());
         assert!(parse_reply("digest-v1 1 - -\nM 3\nx\n").is_err());
         assert!(parse_reply("digest-v1 1 - -\nZ\n").is_err());

@@ -4,7 +4,10 @@
 //! In scope: parsing bytes into typed values and writing typed values back as bytes.
 //! Out of scope: files, sockets, locks, the clock (callers pass `now` in).
 
+pub mod delivery;
 pub mod digest;
+pub mod direct;
+pub mod export;
 pub mod form;
 pub mod json;
 pub mod limits;

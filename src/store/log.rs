@@ -44,7 +44,7 @@ pub fn write_record(out: &mut String, m: &Message) {
 }
 
 /// The line inside a record, if its CRC holds.
-fn record_line(record: &[u8]) -> Option<&str> {
+pub fn record_line(record: &[u8]) -> Option<&str> {
     if record.len() < 10 || record[8] != b'\t' {
         return None;
     }
@@ -180,6 +180,8 @@ struct Meta {
     key: Key,
     records: usize,
     version: Option<u64>,
+    /// The newest key (epoch, id), known whenever `version` is.
+    newest: Option<(Epoch, MessageId)>,
 }
 
 impl Meta {
@@ -193,16 +195,35 @@ impl Meta {
         };
         let records = num()? as usize;
         let version = num().filter(|v| *v >= 0).map(|v| v as u64);
+        // Older caches end here: the newest key is then unknown, and so is the version.
+        let newest = match (num(), num()) {
+            (Some(e), Some(id)) if e >= 0 && id >= 0 => {
+                Some((Epoch(e as u64), MessageId(id as u32)))
+            }
+            (Some(-1), Some(-1)) => None,
+            _ => {
+                return Some(Meta {
+                    key,
+                    records,
+                    version: None,
+                    newest: None,
+                })
+            }
+        };
         Some(Meta {
             key,
             records,
             version,
+            newest,
         })
     }
 
     fn write(&self) -> String {
+        let (e, id) = self
+            .newest
+            .map_or((-1, -1), |(e, id)| (e.0 as i64, i64::from(id.0)));
         format!(
-            "{} {} {} {} {}\n",
+            "{} {} {} {} {} {e} {id}\n",
             self.key.ino,
             self.key.size,
             self.key.mtime_ns,
@@ -311,19 +332,26 @@ impl Log {
     /// The legacy version number of the database, from the RAM cache when the log has
     /// not changed since it was computed.
     pub fn version(&self) -> Result<u64> {
+        Ok(self.summary()?.0)
+    }
+
+    /// The legacy version number and the newest key (epoch, id) of the database, from
+    /// the RAM cache when the log has not changed since they were computed.
+    pub fn summary(&self) -> Result<(u64, Option<(Epoch, MessageId)>)> {
         let Some(key) = self.current_key()? else {
-            return Ok(0);
+            return Ok((0, None));
         };
         if let Some(meta) = self.cached_meta() {
             if meta.key == key {
                 if let Some(v) = meta.version {
-                    return Ok(v);
+                    return Ok((v, meta.newest));
                 }
             }
         }
         let contents = self.read()?;
         let view = contents.view(self.max);
         let version = view.version();
+        let newest = view.messages.last().map(|m| (m.epoch, m.id));
         if let Some(key) = contents.key {
             let _lock = Lock::exclusive(&self.lock_path)?;
             // Only record it if no writer changed the log meanwhile.
@@ -332,10 +360,11 @@ impl Log {
                     key,
                     records: view.records,
                     version: Some(version),
+                    newest,
                 });
             }
         }
-        Ok(version)
+        Ok((version, newest))
     }
 
     /// Appends messages as they are: no read of the log, one write, one fdatasync. The
@@ -386,6 +415,7 @@ impl Log {
                 key: Key::of(&after),
                 records,
                 version: None,
+                newest: None,
             });
             Ok(())
         }
@@ -430,6 +460,18 @@ impl Log {
             keys.drain(..keys.len() - self.max);
         }
         Ok(keys)
+    }
+
+    /// The ids of the messages posted on node `node` (compared without case), read
+    /// record by record: how the sync daemon finds which messages are this node's own.
+    pub fn ids_from(&self, node: &str) -> Result<Vec<MessageId>> {
+        let mut ids = Vec::new();
+        self.scan(|_, _, m| {
+            if m.node.eq_ignore_ascii_case(node) {
+                ids.push(m.id);
+            }
+        })?;
+        Ok(ids)
     }
 
     /// Every id in the log, and the (epoch, id) of the oldest message kept when the
@@ -550,6 +592,7 @@ impl Log {
                 key,
                 records: kept.len(),
                 version: Some(version),
+                newest: kept.iter().max().map(|k| (k.0, k.1)),
             });
         }
         Ok(Compacted {
@@ -589,7 +632,10 @@ fn count_records(path: &Path) -> Result<usize> {
 /// Makes a fresh random message id from the OS RNG.
 pub fn random_id() -> Result<MessageId> {
     let mut b = [0u8; 4];
-    crate::sys::random(&mut b).map_err(Error::io("read", Path::new("/dev/urandom")))?;
+    crate::sys::random(&mut b).map_err(Error::io(
+        "create the message id: read",
+        Path::new("/dev/urandom"),
+    ))?;
     Ok(MessageId(u32::from_le_bytes(b)))
 }
 

@@ -6,7 +6,9 @@
 
 pub mod atomic;
 pub mod cache;
+pub mod delivery;
 pub mod files;
+pub mod hints;
 pub mod lock;
 pub mod log;
 pub mod peers;
@@ -53,17 +55,32 @@ impl Error {
     }
 }
 
+/// The file's name without where it lives: what a reply may say.
+fn file_name(path: &Path) -> std::borrow::Cow<'_, str> {
+    path.file_name()
+        .unwrap_or(path.as_os_str())
+        .to_string_lossy()
+}
+
+/// The cause of a full file system, named for the medium: the log lives on flash, the rest
+/// in the RAM directories.
+fn no_space(path: &Path) -> &'static str {
+    if file_name(path).starts_with("messages.log") {
+        "no space left on the node's flash"
+    } else {
+        "no space left in the node's RAM"
+    }
+}
+
 impl Error {
-    /// The error without the directories of its path, for replies to clients (the full
-    /// error goes to the node's log).
-    pub fn brief(&self) -> String {
-        let name = |p: &Path| {
-            p.file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-        };
+    /// The text an HTTP client sees: what failed and why, naming the file but not the
+    /// server path it lives at (the log line, [`fmt::Display`], has the path).
+    pub fn reply(&self) -> String {
         match self {
-            Error::Io { what, path, source } => format!("cannot {what} {}: {source}", name(path)),
-            Error::NoSpace(path) => format!("no space left for {}", name(path)),
+            Error::Io { what, path, source } => {
+                format!("cannot {what} {}: {source}", file_name(path))
+            }
+            Error::NoSpace(path) => format!("{} ({})", no_space(path), file_name(path)),
         }
     }
 }
@@ -74,7 +91,7 @@ impl fmt::Display for Error {
             Error::Io { what, path, source } => {
                 write!(f, "cannot {what} {}: {source}", path.display())
             }
-            Error::NoSpace(path) => write!(f, "no space left for {}", path.display()),
+            Error::NoSpace(path) => write!(f, "{}: {}", no_space(path), path.display()),
         }
     }
 }
@@ -161,11 +178,44 @@ impl Paths {
         self.ram_dir.join("file_owners")
     }
 
-    /// Creates the directories that do not exist yet.
+    /// Creates the directories that do not exist yet, and checks that each takes a new
+    /// file: a read-only data directory is reported when a daemon starts, not at the
+    /// first message it fails to store.
     pub fn create_dirs(&self) -> Result<()> {
         for dir in [&self.data_dir, &self.ram_dir, &self.files_dir] {
             std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+            let probe = dir.join(format!(".write-test{}", std::process::id()));
+            std::fs::File::create(&probe).map_err(Error::io("write to the directory", dir))?;
+            let _ = std::fs::remove_file(&probe);
         }
+        Ok(())
+    }
+}
+
+impl Paths {
+    /// Deletes everything meshchat stored for this node: the message log (and any
+    /// temporary copy of it), then the RAM and files directories. The data directory
+    /// itself goes too when nothing else is left in it. Holds the lock meanwhile, so no
+    /// writer is half-way through a record.
+    pub fn purge(&self) -> Result<()> {
+        let _lock = lock::Lock::exclusive(&self.lock()).ok();
+        if let Ok(rd) = std::fs::read_dir(&self.data_dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with("messages.log") {
+                    let p = e.path();
+                    std::fs::remove_file(&p).map_err(Error::io("delete", &p))?;
+                }
+            }
+        }
+        for dir in [&self.files_dir, &self.ram_dir] {
+            match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(Error::io("delete", dir)(e))
+                }
+                _ => {}
+            }
+        }
+        let _ = std::fs::remove_dir(&self.data_dir);
         Ok(())
     }
 }
@@ -190,5 +240,52 @@ pub fn open_in_dir(opts: &std::fs::OpenOptions, path: &Path) -> io::Result<std::
             opts.open(path)
         }
         r => r,
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn replies_name_the_cause_and_the_file_never_the_path() {
+        let log = Path::new("/usr/local/meshchat/messages.log");
+        let full = Error::io("append to", log)(io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(
+            full.reply(),
+            "no space left on the node's flash (messages.log)"
+        );
+        assert!(full
+            .to_string()
+            .contains("/usr/local/meshchat/messages.log"));
+        let ram = Error::io("write", Path::new("/tmp/meshchat/users_local"))(
+            io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        assert_eq!(ram.reply(), "no space left in the node's RAM (users_local)");
+        let ro = Error::io("append to", log)(io::Error::from_raw_os_error(libc::EROFS));
+        assert!(ro
+            .reply()
+            .starts_with("cannot append to messages.log: Read-only file system"));
+        assert!(!ro.reply().contains('/'));
+    }
+
+    #[test]
+    fn purge_deletes_the_log_and_the_ram_files_only() {
+        let dir = std::env::temp_dir().join(format!("meshchat-purge-{}", std::process::id()));
+        let p = Paths {
+            data_dir: dir.join("data"),
+            ram_dir: dir.join("ram"),
+            files_dir: dir.join("ram/files"),
+        };
+        p.create_dirs().unwrap();
+        std::fs::write(p.log(), "x\n").unwrap();
+        std::fs::write(p.data_dir.join("messages.log.tmp7"), "x\n").unwrap();
+        std::fs::write(p.files_dir.join("a.txt"), "x\n").unwrap();
+        std::fs::write(dir.join("keep"), "x\n").unwrap();
+        p.purge().unwrap();
+        assert!(!p.data_dir.exists() && !p.ram_dir.exists());
+        assert!(dir.join("keep").exists());
+        p.purge().unwrap(); // nothing left: still fine
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,15 +1,15 @@
-//! The daemon loop: discovery every `poll_interval`, each peer synced every
-//! `poll_interval` on a small fixed pool of worker threads, counters in RAM, logs on
-//! stderr (procd sends them to syslog), SIGTERM obeyed within a second.
+//! The daemon loop: discovery every `poll_interval`, rounds with the peers the planner
+//! (`strategy`) picks, on a small fixed pool of worker threads, counters in RAM, logs
+//! on stderr (procd sends them to syslog), SIGTERM obeyed within a second.
 //!
-//! Peers are scheduled one by one, not in lock-step rounds: a peer that hangs until its
-//! timeout holds one worker, and the others keep their own schedule. A peer that cannot
-//! be reached is retried less often (up to 6 intervals apart) so that a services file
-//! full of dead entries cannot occupy every worker; a `404` backs off for 600 s, as the
-//! legacy client does. Worker threads are never joined on exit: every store write is an
-//! atomic append or rename, so abandoning one mid-round loses nothing.
+//! Which peers, when, and after which failures is decided by [`super::strategy`],
+//! which the mesh simulator runs too; this file only carries those decisions out over
+//! real sockets, threads and clocks. A peer that hangs until its timeout holds one
+//! worker, and the others keep going. Peers that hint they hold news (the hints file
+//! the `sync_digest` action leaves) are pulled at once. Worker threads are never joined
+//! on exit: every store write is an atomic append or rename, so abandoning one
+//! mid-round loses nothing.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -17,18 +17,20 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::discovery::{self, Peer};
-use super::{digest, legacy, Error, Memo, Node, Outcome};
+use super::local::Snapshot;
+use super::strategy::{Ending, Millis, Planner, Strategy};
+use super::{delivery, digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
-use crate::http::client::Client;
+use crate::http::client::{Client, Transport};
 use crate::http::FetchError;
+use crate::protocol::digest::Key;
 use crate::protocol::NodeName;
+use crate::store::hints;
 use crate::store::peers::{Mode, PeerStats, Peers};
 use crate::sys;
 
 /// Worker threads: peers synced at once.
 pub const WORKERS: usize = 4;
-/// Seconds a peer that answered `404` is left alone (legacy).
-pub const BACKOFF_404: Duration = Duration::from_secs(600);
 /// A peer absent from discovery this long is forgotten, with its file list.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 /// How often the loop looks at the clock, the stop flag and finished work.
@@ -89,45 +91,101 @@ struct Done {
     body_bytes: u64,
     requests: u32,
     took: Duration,
+    /// How long the first answer took: the peer's distance.
+    first_reply: Option<Duration>,
     /// CPU time the worker spent on the round.
     cpu: Duration,
 }
 
+/// One peer, at the same index as its slot in the planner.
 struct State {
+    key: PeerKey,
     peer: Peer,
     memo: Memo,
     stats: PeerStats,
-    busy: bool,
-    due: Instant,
-    backoff_until: Option<Instant>,
-    failures: u32,
     last_seen: Instant,
-    /// Listed by the latest discovery: only those are synced.
-    listed: bool,
     /// What was last logged about this peer, so a dead peer is not logged every round.
     last_logged: String,
 }
 
-/// One round with one peer: the extension when the peer speaks it, else legacy.
-fn round(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
-    if memo.digest {
+/// One round with one peer: the extension when the peer speaks it, else legacy. The
+/// daemon and the mesh simulator both run rounds through here.
+///
+/// A peer we know nothing about is asked with the extension first: a meshchat peer then
+/// costs one request, not two (with gossip most contacts are first contacts), and a
+/// legacy peer, which answers without a checksum, costs one extra request once and is
+/// pulled the legacy way in the same round.
+pub fn round(
+    node: &Node,
+    peer: &Peer,
+    client: &dyn Transport,
+    memo: &mut Memo,
+) -> Result<Outcome, Error> {
+    if node.cfg.digest_sync && !memo.legacy {
+        memo.digest = true;
         let out = digest::pull(node, peer, client, memo)?;
-        if out.downgrade {
-            *memo = Memo::default();
+        if !out.downgrade {
+            return Ok(out);
         }
-        return Ok(out);
+        *memo = Memo {
+            legacy: true,
+            ..Memo::default()
+        };
     }
     let mut out = legacy::pull(node, peer, client, memo)?;
     if out.upgrade {
-        memo.digest = true;
+        *memo = Memo {
+            digest: true,
+            users_crc: memo.users_crc,
+            ..Memo::default()
+        };
         let more = digest::pull(node, peer, client, memo)?;
         out.tally += more.tally;
         out.refused = out.refused.or(more.refused);
+        out.learned = more.learned;
         if more.downgrade {
-            *memo = Memo::default();
+            *memo = Memo {
+                legacy: true,
+                ..Memo::default()
+            };
         }
     }
     Ok(out)
+}
+
+/// How a round ended, for the peer choice.
+pub fn ending(result: &Result<Outcome, Error>, first_reply: Option<Duration>) -> Ending {
+    match result {
+        Ok(out) => Ending::Answered {
+            news: out.tally.pulled > 0,
+            rtt_ms: first_reply.map(|d| d.as_millis().clamp(1, u128::from(u32::MAX)) as u32),
+        },
+        Err(Error::Fetch(FetchError::NotFound)) => Ending::NotFound,
+        Err(e) if unreachable(e) => Ending::Unreachable,
+        Err(_) => Ending::Failed,
+    }
+}
+
+/// The peers a hint names whose message we lack: by node name, or the first label of
+/// the advertised host (`node-a` for `node-a.local.mesh`).
+pub fn hinted<'a>(
+    hints: &'a [(NodeName, Key)],
+    ours: &'a Snapshot,
+) -> impl Iterator<Item = &'a NodeName> + 'a {
+    hints
+        .iter()
+        .filter(|(_, k)| !ours.has(k.id) && ours.above_floor(*k))
+        .map(|(n, _)| n)
+}
+
+/// True when a hint from `node` names `peer`.
+pub fn names(peer: &Peer, node: &NodeName) -> bool {
+    let name = peer.name.as_str();
+    let node = node.as_str();
+    name.eq_ignore_ascii_case(node)
+        || name
+            .split_once('.')
+            .is_some_and(|(first, _)| first.eq_ignore_ascii_case(node))
 }
 
 /// CPU time of the calling thread, from `/proc`; zero where unavailable.
@@ -152,6 +210,7 @@ fn work(node: &Node, job: Job) -> Done {
         body_bytes: client.body_bytes(),
         requests: client.requests(),
         took: started.elapsed(),
+        first_reply: client.first_reply(),
         cpu: thread_cpu().saturating_sub(cpu),
     }
 }
@@ -194,24 +253,43 @@ fn log(msg: &str) {
     eprintln!("meshchat sync: {msg}");
 }
 
+/// A seed for the peer choice: differs between nodes and runs.
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = sys::random(&mut b);
+    u64::from_le_bytes(b)
+}
+
 /// The daemon.
 struct Daemon {
     node: Arc<Node>,
     opts: Options,
-    interval: Duration,
-    peers: HashMap<PeerKey, State>,
-    order: Vec<PeerKey>,
+    /// Zero of the planner's clock.
+    epoch: Instant,
+    planner: Planner,
+    peers: Vec<State>,
     counters: Peers,
     dirty: bool,
+    /// Our newest key when last looked at (local posts are news).
+    newest: Option<Key>,
     /// Rounds in which the peer answered (well or not): `--once` fails when none did.
     reached: usize,
 }
 
 impl Daemon {
+    fn ms(&self, t: Instant) -> Millis {
+        t.saturating_duration_since(self.epoch).as_millis() as Millis
+    }
+
+    fn index(&self, key: &PeerKey) -> Option<usize> {
+        self.peers.iter().position(|s| s.key == *key)
+    }
+
     fn refresh(&mut self, now: Instant) {
         let found = discovery::discover(&self.node.cfg);
-        for s in self.peers.values_mut() {
-            s.listed = false;
+        let now_ms = self.ms(now);
+        for i in 0..self.peers.len() {
+            self.planner.slot_mut(i).listed = false;
         }
         if self.opts.verbose {
             log(&format!(
@@ -222,44 +300,49 @@ impl Daemon {
         }
         for peer in found.peers {
             let key = (peer.name.clone(), peer.port);
-            match self.peers.get_mut(&key) {
-                Some(s) => {
+            match self.index(&key) {
+                Some(i) => {
+                    let s = &mut self.peers[i];
                     s.last_seen = now;
-                    s.listed = true;
                     s.peer = peer;
+                    self.planner.slot_mut(i).listed = true;
                 }
                 None => {
-                    self.order.push(key.clone());
-                    self.peers.insert(
+                    self.planner.add(now_ms);
+                    self.peers.push(State {
+                        stats: PeerStats::new(peer.name.clone(), peer.port),
                         key,
-                        State {
-                            stats: PeerStats::new(peer.name.clone(), peer.port),
-                            peer,
-                            memo: Memo::default(),
-                            busy: false,
-                            due: now,
-                            backoff_until: None,
-                            failures: 0,
-                            last_seen: now,
-                            listed: true,
-                            last_logged: String::new(),
-                        },
-                    );
+                        peer,
+                        memo: Memo::default(),
+                        last_seen: now,
+                        last_logged: String::new(),
+                    });
                     self.dirty = true;
                 }
             }
         }
+        delivery::set_roster(
+            &self.node,
+            self.peers
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| self.planner.slot(*i).listed)
+                .map(|(_, s)| s.key.0.as_str()),
+        );
         // Forget peers gone from every list for a while, and their file lists.
-        let gone: Vec<PeerKey> = self
-            .peers
-            .iter()
-            .filter(|(_, s)| !s.busy && now.duration_since(s.last_seen) > FORGET_AFTER)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in gone {
-            self.peers.remove(&key);
-            self.order.retain(|k| *k != key);
-            if !self.peers.keys().any(|k| k.0 == key.0) {
+        let mut i = 0;
+        while i < self.peers.len() {
+            let s = &self.peers[i];
+            if self.planner.slot(i).listed
+                || self.planner.slot(i).busy()
+                || now.duration_since(s.last_seen) <= FORGET_AFTER
+            {
+                i += 1;
+                continue;
+            }
+            let key = self.peers.swap_remove(i).key;
+            self.planner.remove(i);
+            if !self.peers.iter().any(|s| s.key.0 == key.0) {
                 let _ = self.node.files.set_remote(&key.0, &[]);
             }
             log(&format!("{}: no longer advertised, forgotten", key.0));
@@ -278,20 +361,48 @@ impl Daemon {
         }
     }
 
+    /// A message posted here (our newest key changed without a pull) is news to pass
+    /// on. The snapshot is cached: this costs one `stat` of the log.
+    fn local_news(&mut self, now: Instant) {
+        let Ok(ours) = self.node.local.snapshot() else {
+            return;
+        };
+        let newest = ours.keys.last().copied();
+        if newest != self.newest {
+            if self.newest.is_some() {
+                self.planner.news(self.ms(now));
+            }
+            self.newest = newest;
+        }
+    }
+
+    /// Peers whose check told us they hold a message we lack are pulled at once.
+    fn take_hints(&mut self) {
+        let hints = hints::take(&self.node.cfg.paths);
+        if hints.is_empty() {
+            return;
+        }
+        let Ok(ours) = self.node.local.snapshot() else {
+            return;
+        };
+        for node in hinted(&hints, &ours) {
+            for i in 0..self.peers.len() {
+                if names(&self.peers[i].peer, node) {
+                    if self.opts.verbose {
+                        log(&format!("{}: holds news, pulling now", self.peers[i].peer));
+                    }
+                    self.planner.hint(i);
+                }
+            }
+        }
+    }
+
     fn dispatch(&mut self, jobs: &Sender<Job>, now: Instant) -> usize {
         let mut sent = 0;
-        for key in &self.order {
-            let Some(s) = self.peers.get_mut(key) else {
-                continue;
-            };
-            if !s.listed || s.busy || now < s.due || s.backoff_until.is_some_and(|t| now < t) {
-                continue;
-            }
-            s.backoff_until = None;
-            s.busy = true;
-            s.due = now + self.interval;
+        for i in self.planner.start(self.ms(now)) {
+            let s = &self.peers[i];
             let job = Job {
-                key: key.clone(),
+                key: s.key.clone(),
                 peer: s.peer.clone(),
                 memo: s.memo.clone(),
             };
@@ -303,13 +414,19 @@ impl Daemon {
     }
 
     fn finish(&mut self, d: Done, now: Instant) {
-        let Some(s) = self.peers.get_mut(&d.key) else {
+        let Some(i) = self.index(&d.key) else {
             return;
         };
-        s.busy = false;
-        if !matches!(&d.result, Err(e) if unreachable(e)) {
+        let ending = ending(&d.result, d.first_reply);
+        if !matches!(ending, Ending::Unreachable) {
             self.reached += 1;
         }
+        let now_ms = self.ms(now);
+        self.planner.finished(i, now_ms, ending);
+        if matches!(ending, Ending::Answered { news: true, .. }) {
+            self.planner.news(now_ms);
+        }
+        let s = &mut self.peers[i];
         s.memo = d.memo;
         s.stats.rounds += 1;
         s.stats.bytes += d.bytes;
@@ -320,7 +437,6 @@ impl Daemon {
         };
         let (ok, summary) = match &d.result {
             Ok(out) => {
-                s.failures = 0;
                 s.stats.pulled += out.tally.pulled;
                 s.stats.rejected += out.tally.rejected;
                 match &out.refused {
@@ -340,13 +456,8 @@ impl Daemon {
                 s.stats.errors += 1;
                 s.stats.set_error(&e.to_string());
                 if matches!(e, Error::Fetch(FetchError::NotFound)) {
-                    s.backoff_until = Some(now + BACKOFF_404);
                     s.stats.mode = Mode::Backoff;
                     s.memo = Memo::default();
-                } else if unreachable(e) {
-                    s.failures += 1;
-                    let factor = 1u32 << s.failures.saturating_sub(1).min(3);
-                    s.due = now + self.interval * factor.min(6);
                 }
                 (false, e.to_string())
             }
@@ -390,12 +501,7 @@ impl Daemon {
         if !self.dirty {
             return;
         }
-        let list: Vec<PeerStats> = self
-            .order
-            .iter()
-            .filter_map(|k| self.peers.get(k))
-            .map(|s| s.stats.clone())
-            .collect();
+        let list: Vec<PeerStats> = self.peers.iter().map(|s| s.stats.clone()).collect();
         if let Err(e) = self.counters.write(&list) {
             log(&format!("writing counters: {e}"));
         }
@@ -403,7 +509,7 @@ impl Daemon {
     }
 
     fn busy(&self) -> bool {
-        self.peers.values().any(|s| s.busy)
+        self.planner.any_busy()
     }
 }
 
@@ -432,10 +538,11 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     sys::catch_stop_signals();
     let interval = Duration::from_secs(cfg.poll_interval.max(1));
     log(&format!(
-        "node {} zone '{}', every {}s{}",
+        "node {} zone '{}', every {}s, {}{}",
         cfg.node(),
         cfg.zone(),
         interval.as_secs(),
+        Strategy::from_fanout(cfg.sync_fanout).name(),
         if cfg.digest_sync {
             ", digest-v1 on"
         } else {
@@ -443,17 +550,28 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         }
     ));
     let counters = Peers::new(&cfg.paths);
+    // Hooks run beside the sync loop, never in it (src/hooks).
+    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks)
+        .map_err(|e| StartError(e.to_string()))?;
     let node = Node::new(cfg, opts.stall);
     let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
+    // `--once` pulls every peer once, whatever the fan-out.
+    let strategy = if opts.once {
+        Strategy::AllPeers
+    } else {
+        Strategy::from_fanout(node.cfg.sync_fanout)
+    };
+    let epoch = Instant::now();
     let mut d = Daemon {
+        planner: Planner::new(strategy, interval.as_millis() as Millis, seed(), 0),
         node,
         opts,
-        interval,
-        peers: HashMap::new(),
-        order: Vec::new(),
+        epoch,
+        peers: Vec::new(),
         counters,
         dirty: true,
+        newest: None,
         reached: 0,
     };
     let mut next_discovery = Instant::now();
@@ -469,13 +587,18 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
             next_discovery = now + interval;
         }
         if !(d.opts.once && dispatched_once) {
+            d.take_hints();
+            d.local_news(now);
             d.dispatch(&jobs, now);
             dispatched_once = true;
         }
         if d.opts.once && !d.busy() {
             break;
         }
-        match done_rx.recv_timeout(TICK) {
+        // Until the planner has work, at most a tick (the stop flag, hints, discovery).
+        let due = d.planner.next_wake(d.ms(Instant::now()));
+        let wait = Duration::from_millis(due.saturating_sub(d.ms(Instant::now()))).min(TICK);
+        match done_rx.recv_timeout(wait) {
             Ok(done) => {
                 d.finish(done, Instant::now());
                 // Take whatever else finished before writing the counters once.
@@ -489,6 +612,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         d.write_counters();
     }
     d.write_counters();
+    if let Some(h) = hooks {
+        h.stop(d.opts.once);
+    }
     if d.opts.stats && d.opts.once {
         println!("cpu_us={}", cpu_time().as_micros());
     }

@@ -13,8 +13,8 @@ use std::sync::TryLockError;
 
 use super::discovery::Peer;
 use super::local::{self, Snapshot};
-use super::{Error, Memo, Node, Outcome};
-use crate::http::client::Client;
+use super::{delivery, Error, Learned, Memo, Node, Outcome};
+use crate::http::client::Transport;
 use crate::http::FetchError;
 use crate::protocol::digest::{
     self, parse_reply, write_queries, Bound, Fingerprint, Query, Range, ACTION, MAX_IDS,
@@ -130,12 +130,18 @@ fn fetch(reply: Result<crate::http::client::Reply, FetchError>) -> Result<Option
 }
 
 /// One digest round with `peer`.
-pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
+pub fn pull(
+    node: &Node,
+    peer: &Peer,
+    client: &dyn Transport,
+    memo: &mut Memo,
+) -> Result<Outcome, Error> {
     let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();
     memo.rounds_since_full += 1;
-    if memo.rounds_since_full >= FULL_CHECK_ROUNDS {
+    let full = memo.rounds_since_full >= FULL_CHECK_ROUNDS;
+    if full {
         memo.rounds_since_full = 0;
         memo.version = None;
     }
@@ -146,7 +152,11 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         percent_encode(cfg.node().as_str()),
         cfg.platform()
     );
-    if let Some(v) = memo.version {
+    // A peer never compared yet is first assumed to hold what we hold: when its
+    // version equals ours the check says "unchanged" and sends no ranges (with gossip
+    // most contacts are first ones). Not on the periodic full comparison.
+    let assumed = (!full && memo.version.is_none()).then_some(ours.version);
+    if let Some(v) = memo.version.or(assumed) {
         q.push_str(&format!("&m={v}"));
     }
     for (name, crc) in [("u", memo.users_crc), ("f", memo.files_crc)] {
@@ -157,6 +167,17 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     if let Some(floor) = ours.floor {
         q.push_str(&format!("&floor={}", Bound::Key(floor)));
     }
+    // Asks for the delivery gossip (ignored by peers that do not keep it).
+    q.push_str(&format!("&{}=", crate::protocol::delivery::PARAM));
+    match memo.delivery_crc {
+        Some(c) => q.push_str(&digest::crc_param(c)),
+        None => q.push('-'),
+    }
+    // The gossip hint: our newest key. A peer that lacks it pulls from us at once.
+    if let Some(newest) = ours.keys.last() {
+        q.push_str(&format!("&n={}", Bound::Key(*newest)));
+    }
+    delivery::observe(node);
     let Some(text) = fetch(client.get(&q))? else {
         out.downgrade = true;
         return Ok(out);
@@ -171,6 +192,11 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
         Err(e) => return Err(e.into()),
     };
     let header = reply.header.ok_or(digest::DigestError("no header"))?;
+    delivery::learn_from_reply(node, peer.name.as_str(), &reply, &ours);
+    let gossip: Option<Vec<String>> = reply
+        .delivery
+        .as_ref()
+        .map(|l| l.iter().map(|s| s.to_string()).collect());
     if let Some(lines) = &reply.users {
         out.tally += local::merge_users(&node.users, &lines.join("\n"), now)?;
         memo.users_crc = header.users;
@@ -178,6 +204,12 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     if let Some(lines) = &reply.files {
         out.tally += local::replace_files(&node.files, &peer.name, &lines.join("\n"))?;
         memo.files_crc = header.files;
+    }
+
+    // News the peer sent unasked (its messages after our newest key).
+    if !reply.messages.is_empty() {
+        out.tally += local::merge_message_lines(&node.local, reply.messages.iter().copied(), now)?;
+        ours = node.local.snapshot()?;
     }
 
     if memo.version != Some(header.version) || !reply.ranges.is_empty() {
@@ -210,6 +242,7 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
                 let form = format!("action={ACTION}&v=1&q={}", write_queries(&batch));
                 let text = fetch(client.post(&form))?.ok_or(FetchError::NoChecksum)?;
                 let r = parse_reply(&text)?;
+                delivery::learn_from_reply(node, peer.name.as_str(), &r, &ours);
                 out.tally +=
                     local::merge_message_lines(&node.local, r.messages.iter().copied(), now)?;
                 ranges.extend(r.ranges);
@@ -221,6 +254,14 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
             memo.version = Some(header.version);
         }
     }
+    if let Some(lines) = gossip {
+        memo.delivery_crc = delivery::merge_gossip(node, &lines);
+    }
+    delivery::write(node);
+    out.learned = Learned {
+        version: Some(header.version),
+        all_pulled: memo.version == Some(header.version),
+    };
     node.status.record(&peer.name, now)?;
     Ok(out)
 }

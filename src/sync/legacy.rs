@@ -12,8 +12,8 @@ use std::sync::TryLockError;
 
 use super::discovery::Peer;
 use super::local::{self, Tally};
-use super::{Error, Memo, Node, Outcome};
-use crate::http::client::Client;
+use super::{delivery, Error, Memo, Node, Outcome};
+use crate::http::client::Transport;
 use crate::http::FetchError;
 use crate::protocol::digest::{Key, NAME};
 use crate::protocol::form::percent_encode;
@@ -111,7 +111,12 @@ fn step<T>(r: Result<T, FetchError>, out: &mut Outcome) -> Result<Option<T>, Err
 
 /// One legacy round with `peer`. When the peer turns out to speak `digest-v1` (and we
 /// do), stops after the users and says so: the caller continues with the extension.
-pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Result<Outcome, Error> {
+pub fn pull(
+    node: &Node,
+    peer: &Peer,
+    client: &dyn Transport,
+    memo: &mut Memo,
+) -> Result<Outcome, Error> {
     let now = crate::protocol::Epoch::now();
     let cfg = &node.cfg;
     let mut out = Outcome::default();
@@ -151,8 +156,17 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     let version = client.get("action=messages_version")?.bytes()?;
     let version = String::from_utf8_lossy(&version).trim().to_string();
     // From the snapshot: rebuilt once per change of our log, not once per peer.
-    let ours = node.local.snapshot()?.version.to_string();
+    let snap = node.local.snapshot()?;
+    let ours = snap.version.to_string();
+    if version == ours {
+        delivery::observe(node);
+        delivery::peer_holds_all(node, peer.name.as_str(), &snap);
+        delivery::write(node);
+    }
+    drop(snap);
+    out.learned.version = version.parse().ok();
     if version == ours || memo.legacy_version.as_deref() == Some(version.as_str()) {
+        out.learned.all_pulled = true;
         // Equal to ours: we hold all of it, so later rounds may skip it while it stays.
         memo.legacy_version = Some(version);
         if out.refused.is_none() {
@@ -180,6 +194,8 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     let snap = node.local.snapshot()?;
     let mut fresh = Candidates::new(keep);
     let mut rejected = 0u64;
+    // The ids of ours it holds too, for delivery counts (at most our database's size).
+    let mut held = Vec::new();
     let reply = client.get("action=messages_raw")?;
     let streamed = reply.checked_lines(|line| {
         if line.is_empty() {
@@ -190,6 +206,8 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
                 let key = Key::new(m.epoch, m.id);
                 if !snap.has(m.id) && snap.above_floor(key) {
                     fresh.push(key, line);
+                } else if snap.has(m.id) && held.len() < max {
+                    held.push(m.id);
                 }
             }
             None => rejected += 1,
@@ -198,12 +216,18 @@ pub fn pull(node: &Node, peer: &Peer, client: &Client, memo: &mut Memo) -> Resul
     drop(snap);
     if step(streamed, &mut out)?.is_some() {
         let complete = !fresh.dropped || keep == max;
+        let sent: Vec<_> = fresh.items.iter().map(|i| i.0.id).collect();
         out.tally += Tally {
             pulled: fresh.merge(node, now)?,
             rejected,
         };
+        delivery::observe(node);
+        delivery::peer_holds_ids(node, peer.name.as_str(), &held);
+        delivery::peer_holds_ids(node, peer.name.as_str(), &sent);
+        delivery::write(node);
         if complete {
             memo.legacy_version = Some(version);
+            out.learned.all_pulled = true;
         }
     }
     drop(turn);

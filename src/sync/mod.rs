@@ -6,16 +6,19 @@
 //! - [`legacy`]: the four-request pull every MeshChat peer answers;
 //! - [`digest`]: the `digest-v1` extension between peers that both run meshchat;
 //! - [`local`]: our own log's snapshot, and the checks every pulled line goes through;
+//! - [`delivery`]: who is known to hold our newest messages, learnt from the rounds;
 //! - [`daemon`]: scheduling, bounded concurrency, signals, counters.
 //!
 //! In scope: talking to peers and merging what they send through the store. Out of
 //! scope: serving peers (the `api` module does, `sync_digest` included).
 
 pub mod daemon;
+pub mod delivery;
 pub mod digest;
 pub mod discovery;
 pub mod legacy;
 pub mod local;
+pub mod strategy;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -85,6 +88,8 @@ pub struct Node {
     /// Held by the worker pulling a large batch (a legacy `messages_raw`, a digest
     /// catch-up), so such pulls happen one at a time.
     pub bulk: Mutex<()>,
+    /// Who is known to hold our newest messages (`delivery`).
+    pub delivery: Mutex<delivery::Delivery>,
 }
 
 impl Node {
@@ -104,6 +109,7 @@ impl Node {
             status,
             stall,
             bulk: Mutex::new(()),
+            delivery: Mutex::new(delivery::Delivery::new(cfg.node().as_str())),
             cfg,
         })
     }
@@ -115,6 +121,9 @@ impl Node {
 pub struct Memo {
     /// The peer advertised `digest-v1` (and we use it).
     pub digest: bool,
+    /// The peer answered `sync_digest` the legacy way: pull it with the legacy steps
+    /// (until its `users_raw` advertises the extension).
+    pub legacy: bool,
     /// Legacy: the peer's `messages_version` (trimmed) when we last pulled all of it.
     pub legacy_version: Option<String>,
     /// Digest: the peer's version after the last complete reconciliation.
@@ -124,6 +133,8 @@ pub struct Memo {
     pub files_crc: Option<u32>,
     /// Digest rounds since the last full comparison.
     pub rounds_since_full: u32,
+    /// Digest: CRC32 of the peer's delivery gossip we last merged.
+    pub delivery_crc: Option<u32>,
 }
 
 /// What a round that reached its peer did.
@@ -136,4 +147,17 @@ pub struct Outcome {
     pub upgrade: bool,
     /// A digest peer no longer answers `sync_digest`: go back to legacy.
     pub downgrade: bool,
+    /// What the round learnt the peer holds (for delivery counts and the peer choice).
+    pub learned: Learned,
+}
+
+/// What a round proved about the messages a peer holds: the place where sync learns
+/// "peer P holds version V". Fields are added, never changed, so that what users see
+/// (how many nodes hold a message) can be built on it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Learned {
+    /// The peer's message version (the legacy `messages_version`), when it told us.
+    pub version: Option<u64>,
+    /// After the round we hold every message the peer holds (that our trim keeps).
+    pub all_pulled: bool,
 }

@@ -31,6 +31,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import pkglib  # noqa: E402
 
+PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakeroot")
 BUDGET = 400 * 1024
 FAILURES = []
@@ -285,7 +287,7 @@ class FakeRoot:
     def __init__(self, tmp, restart="restart-services"):
         self.dir = tmp
         for d in ["bin", "sbin", "usr/bin", "usr/local/bin", "etc/config", "etc/config.mesh",
-                  "etc/local/uci", "etc/init.d", "etc/rc.d", "tmp", "www/cgi-bin", "dev"]:
+                  "etc/local/uci", "etc/init.d", "etc/rc.d", "tmp", "www/cgi-bin", "dev", "sys"]:
             os.makedirs(self.path(d), exist_ok=True)
         bb = shutil.which("busybox")
         shutil.copy(bb, self.path("bin/busybox"))
@@ -333,15 +335,22 @@ class FakeRoot:
         if os.path.exists(self.path("tmp/fake-calls.log")):
             os.remove(self.path("tmp/fake-calls.log"))
 
-    def run(self, argv, env=None, stdin=b""):
-        e = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        e.update(env or {})
-        return subprocess.run(["chroot", self.dir] + argv, env=e, input=stdin,
-                              capture_output=True, timeout=120)
+    def run(self, argv, env, stdin=b"", live=True, cwd="/"):
+        """Runs argv in the root under `env -i` with exactly `env`, from `cwd`. Live: as on
+        a booted node, with sysfs mounted (in a mount namespace of its own, gone when the
+        command ends); otherwise as in a firmware image root entered by chroot."""
+        inner = (["chroot", self.dir, "/bin/sh", "-c", 'cd "$0" && exec "$@"', cwd, "/bin/env", "-i"]
+                 + [f"{k}={v}" for k, v in env.items()] + argv)
+        if live:
+            cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   'mount -t sysfs sysfs "$0/sys" && exec "$@"', self.dir] + inner
+        else:
+            cmd = inner
+        return subprocess.run(cmd, input=stdin, capture_output=True, timeout=120)
 
-    def script(self, body, *args, env=None):
+    def script(self, body, *args, env, live=True, cwd="/"):
         self.write("tmp/script", body.decode(), 0o755)
-        r = self.run(["/bin/sh", "/tmp/script"] + list(args), env=env)
+        r = self.run(["/bin/sh", "/tmp/script"] + list(args), env, live=live, cwd=cwd)
         os.remove(self.path("tmp/script"))
         return r
 
@@ -378,10 +387,10 @@ class FakeRoot:
                 if l.strip().startswith("list service")]
 
     def cgi(self, query, method="GET", body=b""):
-        env = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method, "QUERY_STRING": query}
+        env = {"PATH": PATH, "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method, "QUERY_STRING": query}
         if method == "POST":
             env.update(CONTENT_TYPE="application/x-www-form-urlencoded", CONTENT_LENGTH=str(len(body)))
-        r = self.run(["/www/cgi-bin/meshchat"], env=env, stdin=body)
+        r = self.run(["/www/cgi-bin/meshchat"], env, stdin=body)
         return r.stdout.partition(b"\r\n\r\n")[2]
 
 
@@ -422,13 +431,34 @@ def install_tests(kind, path):
              "up_pre": scripts[".pre-upgrade"], "up_post": scripts[".post-upgrade"],
              "prerm": scripts[".pre-deinstall"], "postrm": scripts[".post-deinstall"]}
         unpack = lambda root: root.unpack(data, gz=False)  # noqa: E731
+    version = f"{pkglib.version()}-r1"
+
+    def hook(root, key, old=None, live=True, extra_env=None, cwd="/"):
+        """Runs one maintainer script with exactly what its package manager gives it:
+        opkg (libopkg/pkg.c) passes its caller's environment (here only PATH) plus
+        PKG_ROOT and PKG_UPGRADE, and `install`/`upgrade OLD`/`configure`/`remove`;
+        apk-tools 3 (src/database.c, src/context.c) passes only PATH, APK_SCRIPT and
+        APK_PACKAGE, and the new version (then the old one, on upgrade)."""
+        if kind == "ipk":
+            env = {"PATH": PATH, "PKG_ROOT": "/", "PKG_UPGRADE": "1" if old else "0"}
+            args = {"pre": ["install"], "up_pre": ["upgrade", old or ""], "post": ["configure"],
+                    "up_post": ["configure"], "prerm": ["remove"], "postrm": ["remove"]}[key]
+        else:
+            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                   "APK_SCRIPT": {"pre": "pre-install", "up_pre": "pre-upgrade",
+                                  "post": "post-install", "up_post": "post-upgrade",
+                                  "prerm": "pre-deinstall", "postrm": "post-deinstall"}[key],
+                   "APK_PACKAGE": "meshchat"}
+            args = [version] + ([old] if old else [])
+        env.update(extra_env or {})
+        return root.script(s[key], *args, env=env, live=live, cwd=cwd)
 
     # 1. Fresh install on AREDN 4.x, reinstall, use, removal.
     with tempfile.TemporaryDirectory(prefix="meshchat-root-") as tmp:
         root = FakeRoot(tmp)
-        r1 = root.script(s["pre"], "install")
+        r1 = hook(root, "pre")
         unpack(root)
-        r2 = root.script(s["post"], "configure")
+        r2 = hook(root, "post")
         check(r1.returncode == 0 and r2.returncode == 0, f"{kind}: fresh install scripts exit 0 {r2.stderr[-300:]!r}")
         ours = "MeshChat [chat]|1|http|KN6PLV-hap|8080|meshchat"
         check(root.entries() == ["Bookmark [link]|1|http|KN6PLV-hap|80|a/b", ours],
@@ -444,9 +474,9 @@ def install_tests(kind, path):
               f"{kind}: procd runs /usr/bin/meshchat sync with respawn")
         # Reinstall (upgrade to the same version): no second entry, no node-setup.
         root.clear_calls()
-        root.script(s["up_pre"], "upgrade", pkglib.version())
+        hook(root, "up_pre", old=version)
         unpack(root)
-        root.script(s["up_post"], "configure", pkglib.version())
+        hook(root, "up_post", old=version)
         check(root.entries().count(ours) == 1, f"{kind}: reinstall adds no second entry")
         check(not any(c.startswith("node-setup") for c in root.calls()), f"{kind}: reinstall runs no node-setup")
         # The installed program answers as a CGI inside the root with the packaged config.
@@ -456,18 +486,26 @@ def install_tests(kind, path):
         check(b'"status":200' in out.replace(b" ", b""), f"{kind}: installed CGI stores a message ({out[:100]!r})")
         cfg = root.cgi("action=config")
         check(json_field(cfg, "node") == "KN6PLV-hap", f"{kind}: installed CGI reads the node name from hsmmmesh")
-        # The image-build guard: nothing runs with IPKG_INSTROOT set.
+        # The image-build guard: nothing runs in a firmware image root, whether opkg
+        # (OpenWrt's rootfs.mk: IPKG_INSTROOT set) or apk 3 (chroot into the root, no
+        # variable, no sysfs) runs the scripts.
         root.clear_calls()
         before = root.read("etc/config.mesh/setup")
         for key in ("pre", "post", "prerm", "postrm"):
-            root.script(s[key], env={"IPKG_INSTROOT": "/build/root"})
-        check(root.calls() == [] and root.read("etc/config.mesh/setup") == before,
-              f"{kind}: with IPKG_INSTROOT set the scripts do nothing")
+            if kind == "ipk":
+                hook(root, key, extra_env={"IPKG_INSTROOT": "/build/root"})
+            else:
+                hook(root, key, live=False)
+                # apk --force-no-chroot: run on the build host, from the image root.
+                hook(root, key, cwd="/tmp")
+        check(root.calls() == [] and root.read("etc/config.mesh/setup") == before
+              and os.path.islink(root.path("etc/rc.d/S99meshchat")),
+              f"{kind}: in an image root the scripts do nothing")
         # Removal.
         root.clear_calls()
-        r3 = root.script(s["prerm"], "remove")
+        r3 = hook(root, "prerm")
         root.remove_files()
-        r4 = root.script(s["postrm"], "remove")
+        r4 = hook(root, "postrm")
         check(r3.returncode == 0 and r4.returncode == 0, f"{kind}: removal scripts exit 0")
         calls = root.calls()
         check("meshchat stop" in calls and "meshchat disable" in calls, f"{kind}: removal stops and disables")
@@ -479,8 +517,22 @@ def install_tests(kind, path):
         log = root.path("usr/local/meshchat/messages.log")
         check(os.path.exists(log) and b"kept after removal" in open(log, "rb").read(),
               f"{kind}: message log kept after removal")
-        root.script(s["postrm"], "remove", env={"MESHCHAT_PURGE": "1"})
-        check(not os.path.exists(log), f"{kind}: MESHCHAT_PURGE=1 deletes the log")
+        # Remove and delete the messages: `meshchat purge`, then the removal.
+        with tempfile.TemporaryDirectory(prefix="meshchat-root-") as tmp2:
+            fresh = FakeRoot(tmp2)
+            hook(fresh, "pre")
+            unpack(fresh)
+            hook(fresh, "post")
+            fresh.cgi("", "POST", form)
+            flog = fresh.path("usr/local/meshchat/messages.log")
+            check(os.path.exists(flog), f"{kind}: a message stored before the purge")
+            r = fresh.run(["/usr/bin/meshchat", "purge"], {"PATH": PATH})
+            hook(fresh, "prerm")
+            fresh.remove_files()
+            hook(fresh, "postrm")
+            check(r.returncode == 0 and not os.path.exists(flog)
+                  and not os.path.exists(fresh.path("tmp/meshchat")),
+                  f"{kind}: meshchat purge deletes the log and the RAM files {r.stderr[-200:]!r}")
 
     # 2. Over the Lua MeshChat on AREDN 3.x (restart-services.sh): its entry, zone,
     #    default_channel and RAM database are kept.
@@ -494,9 +546,9 @@ def install_tests(kind, path):
         root.write("www/cgi-bin/meshchat", "#!/usr/bin/lua\n-- the Lua MeshChat\n", 0o755)
         shutil.copy(os.path.join(FAKE, "logcall"), root.path("etc/init.d/meshchatsync"))
         root.write("tmp/meshchat/messages.MeshChat-4321", "\n".join(LEGACY_DB) + "\n")
-        root.script(s["up_pre"], "upgrade", "2.12")
+        hook(root, "up_pre", old="2.12")
         unpack(root)
-        r = root.script(s["up_post"], "configure", "2.12")
+        r = hook(root, "up_post", old="2.12")
         check(r.returncode == 0, f"{kind}: upgrade over Lua MeshChat exits 0 {r.stderr[-300:]!r}")
         calls = root.calls()
         check("meshchatsync stop" in calls and "meshchatsync disable" in calls,
@@ -518,9 +570,9 @@ def install_tests(kind, path):
         check(os.path.exists(root.path("tmp/meshchat/messages.MeshChat-4321")), f"{kind}: the Lua database is left in place")
     with tempfile.TemporaryDirectory(prefix="meshchat-root-") as tmp:
         root = FakeRoot(tmp, restart="restart-services.sh")
-        root.script(s["pre"])
+        hook(root, "pre")
         unpack(root)
-        root.script(s["post"])
+        hook(root, "post")
         calls = root.calls()
         check(any(c.startswith("restart-services.sh") for c in calls),
               f"{kind}: AREDN 3.x: restart-services.sh is run when restart-services is absent")

@@ -29,12 +29,12 @@ export function importMessages(dataDir, msgs) {
 }
 
 // Starts `meshchat serve`; `restart()` brings it back on the same port and data.
-export async function startServer({ node = 'test-node', options = [], dataDir, port = 0, seed } = {}) {
+export async function startServer({ node = 'test-node', options = [], dataDir, port = 0, seed, host = '127.0.0.1' } = {}) {
   dataDir = dataDir || mkdtempSync(join(tmpdir(), 'meshchat-ui-'));
   if (seed) seed(dataDir);
   const srv = { dataDir, node, proc: null, url: '', port };
   srv.start = async () => {
-    const args = ['serve', '--listen', `127.0.0.1:${srv.port}`, '--data', dataDir, '--node', node,
+    const args = ['serve', '--listen', `${host}:${srv.port}`, '--data', dataDir, '--node', node,
       ...options.flatMap((o) => ['-o', o])];
     const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     srv.proc = proc;
@@ -45,7 +45,7 @@ export async function startServer({ node = 'test-node', options = [], dataDir, p
       let out = '';
       proc.stdout.on('data', (d) => {
         out += d;
-        const m = /listening on (http:\/\/127\.0\.0\.1:(\d+)\/)/.exec(out);
+        const m = /listening on (http:\/\/127\.[0-9.]+:(\d+)\/)/.exec(out);
         if (m) { srv.port = +m[2]; resolve(m[1]); }
       });
       proc.on('exit', (code) => reject(new Error(`meshchat serve exited (${code}): ${err}`)));

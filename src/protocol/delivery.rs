@@ -1,0 +1,341 @@
+//! The wire form of delivery knowledge (docs/SYNC.md, "Delivery"): which nodes of the
+//! zone are known to hold a message, as it rides on a `digest-v1` check reply in a `D`
+//! section that only a client asking with `d=` ever receives.
+//!
+//! Nodes are named by their index in the zone's *roster*: every node name of the zone
+//! this node knows of, its own included, lowercased and sorted. Two nodes exchange holder
+//! sets only when their rosters are the same (same CRC32), so an index means the same
+//! node on both sides. A holder set is written in whichever of four forms is shortest:
+//!
+//! - `*`: every node of the roster;
+//! - `+I.I.I`: these indices (hex), for few holders;
+//! - `-I.I`: every index but these, for nearly all;
+//! - `xHHHH`: a bitmap in hex, four indices per digit (index 0 is the low bit of the
+//!   first digit), trailing zero digits left out.
+//!
+//! The section's lines: first `<roster crc> <roster size>`, then one
+//! `<epoch>.<id> <holders>` per message. In scope: these forms. Out of scope: what the
+//! sets mean and how they merge (`sync::delivery`).
+
+use std::fmt;
+
+use super::digest::Key;
+use super::{Epoch, MessageId};
+
+/// Nodes a roster may hold: a zone of a thousand nodes with room to spare. Indices past
+/// it are refused on the wire.
+pub const MAX_ROSTER: usize = 4096;
+/// The tag of the section in a `sync_digest` reply.
+pub const SECTION: char = 'D';
+/// The request parameter a client sends (the CRC of the last section it received from
+/// this peer, or `-`) to say it wants the section.
+pub const PARAM: &str = "d";
+
+/// Why a delivery line was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryError {
+    /// The section's first line is not `<crc> <size>`.
+    Roster,
+    /// An entry line is not `<epoch>.<id> <holders>`.
+    Entry,
+    /// A holder set is garbled or names an index outside the roster.
+    Holders,
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeliveryError::Roster => "bad delivery data: roster line",
+            DeliveryError::Entry => "bad delivery data: entry line",
+            DeliveryError::Holders => "bad delivery data: holder set",
+        })
+    }
+}
+
+impl std::error::Error for DeliveryError {}
+
+/// A set of roster indices, as a bitmap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holders {
+    words: Vec<u64>,
+}
+
+impl Holders {
+    /// The empty set, sized for a roster of `n`.
+    pub fn new(n: usize) -> Holders {
+        Holders {
+            words: vec![0; n.div_ceil(64)],
+        }
+    }
+
+    /// Adds index `i` (ignored when outside the set's roster); true when it was new.
+    pub fn insert(&mut self, i: usize) -> bool {
+        let Some(w) = self.words.get_mut(i / 64) else {
+            return false;
+        };
+        let bit = 1u64 << (i % 64);
+        let new = *w & bit == 0;
+        *w |= bit;
+        new
+    }
+
+    /// True when index `i` is in the set.
+    pub fn contains(&self, i: usize) -> bool {
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    /// How many indices the set holds.
+    pub fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Adds every index of `other`; true when the set grew.
+    pub fn union(&mut self, other: &Holders) -> bool {
+        let mut grew = false;
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            grew |= *b & !*a != 0;
+            *a |= *b;
+        }
+        grew
+    }
+
+    /// The indices in the set, ascending.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(wi, &w)| {
+            (0..64)
+                .filter(move |b| w & (1u64 << b) != 0)
+                .map(move |b| wi * 64 + b)
+        })
+    }
+
+    /// The wire form for a roster of `n` nodes (the shortest of the four).
+    pub fn write(&self, n: usize, out: &mut String) {
+        use std::fmt::Write;
+        let count = self.count();
+        if n > 0 && count == n {
+            out.push('*');
+            return;
+        }
+        let list = |out: &mut String, tag: char, keep: bool| {
+            out.push(tag);
+            let mut first = true;
+            for i in (0..n).filter(|&i| self.contains(i) == keep) {
+                if !first {
+                    out.push('.');
+                }
+                first = false;
+                let _ = write!(out, "{i:x}");
+            }
+        };
+        // Sizes of each form, to pick the shortest without writing all three.
+        let digits = |i: usize| {
+            if i < 16 {
+                1
+            } else {
+                (i.ilog2() as usize) / 4 + 1
+            }
+        };
+        let listed = |keep: bool| -> usize {
+            (0..n)
+                .filter(|&i| self.contains(i) == keep)
+                .map(|i| digits(i) + 1)
+                .sum()
+        };
+        let top = self.indices().last().map_or(0, |i| i / 4 + 1);
+        let (plus, minus) = (listed(true), listed(false));
+        if plus <= minus && plus <= top + 1 {
+            list(out, '+', true);
+        } else if minus <= top + 1 {
+            list(out, '-', false);
+        } else {
+            out.push('x');
+            for d in 0..top {
+                let nibble = (0..4).fold(0u8, |acc, b| {
+                    acc | (u8::from(self.contains(d * 4 + b)) << b)
+                });
+                out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+            }
+        }
+    }
+
+    /// Parses the wire form for a roster of `n` nodes.
+    pub fn parse(s: &str, n: usize) -> Result<Holders, DeliveryError> {
+        let mut h = Holders::new(n);
+        let index = |t: &str| -> Result<usize, DeliveryError> {
+            if t.is_empty() || t.len() > 4 {
+                return Err(DeliveryError::Holders);
+            }
+            usize::from_str_radix(t, 16)
+                .ok()
+                .filter(|&i| i < n)
+                .ok_or(DeliveryError::Holders)
+        };
+        let (tag, rest) = s.split_at_checked(1).ok_or(DeliveryError::Holders)?;
+        match tag {
+            "*" if rest.is_empty() => (0..n).for_each(|i| {
+                h.insert(i);
+            }),
+            "+" if !rest.is_empty() => {
+                for t in rest.split('.') {
+                    h.insert(index(t)?);
+                }
+            }
+            "+" => {}
+            "-" => {
+                let mut all = Holders::new(n);
+                (0..n).for_each(|i| {
+                    all.insert(i);
+                });
+                if !rest.is_empty() {
+                    for t in rest.split('.') {
+                        let i = index(t)?;
+                        if let Some(w) = all.words.get_mut(i / 64) {
+                            *w &= !(1u64 << (i % 64));
+                        }
+                    }
+                }
+                h = all;
+            }
+            "x" => {
+                if rest.len() > n.div_ceil(4) {
+                    return Err(DeliveryError::Holders);
+                }
+                for (d, c) in rest.chars().enumerate() {
+                    let v = c.to_digit(16).ok_or(DeliveryError::Holders)?;
+                    for b in 0..4 {
+                        if v & (1 << b) != 0 {
+                            if d * 4 + b >= n {
+                                return Err(DeliveryError::Holders);
+                            }
+                            h.insert(d * 4 + b);
+                        }
+                    }
+                }
+            }
+            _ => return Err(DeliveryError::Holders),
+        }
+        Ok(h)
+    }
+}
+
+/// A node's name as a roster holds it: lowercased, without the `.local.mesh` an
+/// advertised host may carry (AREDN resolves both).
+pub fn roster_name(s: &str) -> String {
+    let s = s.to_ascii_lowercase();
+    match s.strip_suffix(".local.mesh") {
+        Some(short) if !short.is_empty() => short.to_string(),
+        _ => s,
+    }
+}
+
+/// The CRC32 that names a roster: over its names, each followed by `\n`.
+pub fn roster_crc<'a>(names: impl IntoIterator<Item = &'a str>) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    for n in names {
+        h.update(n.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize()
+}
+
+/// The first line of a section.
+pub fn write_roster_line(out: &mut String, crc: u32, size: usize) {
+    out.push_str(&format!("{crc:08x} {size}\n"));
+}
+
+/// Parses the first line of a section: (roster crc, roster size).
+pub fn parse_roster_line(line: &str) -> Result<(u32, usize), DeliveryError> {
+    let (crc, size) = line.split_once(' ').ok_or(DeliveryError::Roster)?;
+    if crc.len() != 8 {
+        return Err(DeliveryError::Roster);
+    }
+    let crc = u32::from_str_radix(crc, 16).map_err(|_| DeliveryError::Roster)?;
+    let size: usize = size.parse().map_err(|_| DeliveryError::Roster)?;
+    if size == 0 || size > MAX_ROSTER {
+        return Err(DeliveryError::Roster);
+    }
+    Ok((crc, size))
+}
+
+/// Appends one entry line.
+pub fn write_entry(out: &mut String, key: Key, holders: &Holders, n: usize) {
+    out.push_str(&format!("{}.{} ", key.epoch, key.id));
+    holders.write(n, out);
+    out.push('\n');
+}
+
+/// Parses one entry line for a roster of `n` nodes.
+pub fn parse_entry(line: &str, n: usize) -> Result<(Key, Holders), DeliveryError> {
+    let (key, holders) = line.split_once(' ').ok_or(DeliveryError::Entry)?;
+    let (epoch, id) = key.split_once('.').ok_or(DeliveryError::Entry)?;
+    let epoch: Epoch = epoch.parse().map_err(|_| DeliveryError::Entry)?;
+    let id: MessageId = id.parse().map_err(|_| DeliveryError::Entry)?;
+    Ok((Key::new(epoch, id), Holders::parse(holders, n)?))
+}
+
+/// The CRC32 a client remembers of a section: over its lines, each followed by `\n`
+/// (the bytes the server keeps them in).
+pub fn section_crc<'a>(lines: impl IntoIterator<Item = &'a str>) -> u32 {
+    roster_crc(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(n: usize, idx: &[usize]) -> Holders {
+        let mut h = Holders::new(n);
+        for &i in idx {
+            h.insert(i);
+        }
+        h
+    }
+
+    fn round_trip(n: usize, idx: &[usize]) -> String {
+        let h = set(n, idx);
+        let mut s = String::new();
+        h.write(n, &mut s);
+        assert_eq!(Holders::parse(&s, n).unwrap(), h, "{s}");
+        s
+    }
+
+    #[test]
+    fn holder_sets_take_the_shortest_form() {
+        assert_eq!(round_trip(7, &[0, 1, 2, 3, 4, 5, 6]), "*");
+        assert_eq!(round_trip(7, &[]), "+");
+        assert_eq!(round_trip(1000, &[3, 700]), "+3.2bc");
+        let all_but: Vec<usize> = (0..1000).filter(|&i| i != 17).collect();
+        assert_eq!(round_trip(1000, &all_but), "-11");
+        let half: Vec<usize> = (0..1000).step_by(2).collect();
+        let s = round_trip(1000, &half);
+        assert!(s.starts_with('x') && s.len() <= 251, "{}", s.len());
+        round_trip(64, &[63]);
+        round_trip(65, &[64, 0]);
+    }
+
+    #[test]
+    fn garbled_sets_are_refused() {
+        for bad in ["", "?", "+zz", "+8", "x1ff", "-8", "+1..2", "*x", "+12345"] {
+            assert!(Holders::parse(bad, 8).is_err(), "{bad}");
+        }
+        assert!(parse_roster_line("0000000g 3").is_err());
+        assert!(parse_roster_line("00000001 0").is_err());
+        assert!(parse_roster_line("00000001 99999").is_err());
+        assert_eq!(parse_roster_line("0000000a 3"), Ok((10, 3)));
+        assert!(parse_entry("17.0000000z +1", 3).is_err());
+        assert!(parse_entry("17 +1", 3).is_err());
+        let (k, h) = parse_entry("17.0000000a +1.2", 3).unwrap();
+        assert_eq!(k, Key::new(Epoch(17), MessageId(10)));
+        assert_eq!(h.count(), 2);
+    }
+
+    #[test]
+    fn union_reports_growth() {
+        let mut a = set(100, &[1, 70]);
+        assert!(!a.union(&set(100, &[1])));
+        assert!(a.union(&set(100, &[2, 99])));
+        assert_eq!(a.indices().collect::<Vec<_>>(), [1, 2, 70, 99]);
+    }
+}
