@@ -2,6 +2,14 @@
 //! a Pi. Each file is stored gzip'd (with the program's own gzip writer), which is how
 //! browsers fetch it; a table of (path, gzip bytes) is generated in OUT_DIR.
 
+#[path = "src/protocol/crc32.rs"]
+#[allow(dead_code)]
+pub mod crc32;
+/// What `src/api/gzip.rs` imports, where the crate has it.
+mod protocol {
+    pub use super::crc32;
+}
+
 #[path = "src/api/gzip.rs"]
 #[allow(dead_code)]
 mod gzip;
@@ -32,7 +40,10 @@ fn main() {
     let www = root.join("www");
     println!("cargo:rerun-if-changed=www");
     let mut files = Vec::new();
-    collect(&www, "", &mut files);
+    // Node builds (`--no-default-features`) leave the UI out: an empty table.
+    if std::env::var_os("CARGO_FEATURE_EMBED_UI").is_some() {
+        collect(&www, "", &mut files);
+    }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     let mut src = String::from(
         "/// The web UI, embedded: (path under /meshchat/, gzip'd contents).\npub static ASSETS: &[(&str, &[u8])] = &[\n",

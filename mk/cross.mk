@@ -14,7 +14,7 @@ endif
 
 TEST_TARGETS += test-cross
 
-.PHONY: cross cross-tools cross-repro cross-sizes test-cross
+.PHONY: cross cross-serve cross-tools cross-repro cross-sizes test-cross
 
 cross-tools: deps-rust
 	@scripts/cross/tools.sh
@@ -22,8 +22,15 @@ cross-tools: deps-rust
 cross: cross-tools
 	scripts/cross/build.sh $(ARCH)
 
-# Every binary under qemu-user-static: --version, CGI round trip, serve over loopback.
+# The same with the web UI embedded, for `serve` (the .deb packages):
+# build/cross-serve/<ARCH>/meshchat.
+cross-serve: cross-tools
+	CROSS_SERVE=1 scripts/cross/build.sh $(ARCH)
+
+# Every binary under qemu-user-static: --version, CGI round trip, serve over loopback;
+# the size budgets; the x86_64 serve build's embedded UI.
 test-cross: deps cross
+	$(MAKE) --no-print-directory cross-serve ARCH=x86_64
 	python3 tests/packages/cross_test.py $(ARCH)
 
 cross-repro: cross

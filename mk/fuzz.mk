@@ -1,5 +1,5 @@
-# Fuzzing (fuzz/, docs/SECURITY.md): cargo fuzz on the nightly toolchain, one target per
-# parser plus the CGI end to end.
+# Fuzzing (fuzz/, docs/SECURITY.md): cargo fuzz on the pinned nightly
+# (scripts/cross/pins), one target per parser plus the CGI end to end.
 #   make fuzz             every target for FUZZ_S seconds (default 600); fuzz/RESULTS.md
 #   make fuzz FUZZ_S=60   shorter
 # make test runs every target for 20 s (test-fuzz).

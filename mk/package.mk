@@ -37,7 +37,7 @@ TEST_TARGETS += test-deb
 .PHONY: deb test-deb test-feed
 
 deb:
-	$(MAKE) --no-print-directory cross ARCH="$(filter $(DEB_ARCHS),$(ARCH))"
+	$(MAKE) --no-print-directory cross-serve ARCH="$(filter $(DEB_ARCHS),$(ARCH))"
 	python3 scripts/package/deb.py $(filter $(DEB_ARCHS),$(ARCH))
 
 # dpkg-deb --info/--contents, then dpkg --root installs into a throw-away root.

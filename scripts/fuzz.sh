@@ -10,10 +10,12 @@ set -eu
 cd "$(dirname "$0")/.."
 FUZZ_S=${FUZZ_S:-600}
 scripts/install-deps.sh fuzz
+. scripts/cross/pins
+NIGHTLY=+$CROSS_TOOLCHAIN
 TARGETS=${*:-$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^meshchat-fuzz$')}
 
 # One build for every target (the sanitizer build of the crate takes minutes).
-cargo +nightly fuzz build --fuzz-dir fuzz --target-dir fuzz/target >fuzz/build.log 2>&1 ||
+cargo "$NIGHTLY" fuzz build --fuzz-dir fuzz --target-dir fuzz/target >fuzz/build.log 2>&1 ||
     { cat fuzz/build.log >&2; exit 1; }
 
 # The log, services and cgi targets work in temporary directories: on a RAM file
@@ -21,7 +23,7 @@ cargo +nightly fuzz build --fuzz-dir fuzz --target-dir fuzz/target >fuzz/build.l
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
     export TMPDIR=/dev/shm
 fi
-HOST=$(rustc +nightly -vV | sed -n "s/^host: //p")
+HOST=$(rustc "$NIGHTLY" -vV | sed -n "s/^host: //p")
 table=""
 failed=""
 for t in $TARGETS; do
@@ -51,7 +53,7 @@ if [ -n "${FUZZ_RESULTS:-}" ]; then
         echo "# Fuzzing results"
         echo
         echo "\`make fuzz\` on $(date -u +%Y-%m-%d), ${FUZZ_S} s per target, $(nproc) CPUs shared,"
-        echo "address sanitizer, $(cargo +nightly --version | cut -d' ' -f2-)."
+        echo "address sanitizer, $(rustc "$NIGHTLY" --version)."
         echo
         echo "| target | executions | coverage (edges) | corpus |"
         echo "| --- | --- | --- | --- |"

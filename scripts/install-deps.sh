@@ -14,10 +14,11 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
     rustup component add rustfmt clippy
 fi
 
-# cargo fuzz (scripts/fuzz.sh): the nightly toolchain and the cargo-fuzz command.
+# cargo fuzz (scripts/fuzz.sh): the pinned nightly of the cross builds and cargo-fuzz.
 if [ "${1:-all}" = fuzz ] || [ "${1:-all}" = all ]; then
-    if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-        rustup toolchain install nightly --profile minimal
+    . "$(dirname "$0")/cross/pins"
+    if ! rustup run "$CROSS_TOOLCHAIN" rustc --version >/dev/null 2>&1; then
+        rustup toolchain install "$CROSS_TOOLCHAIN" --profile minimal
     fi
     if ! cargo fuzz --version >/dev/null 2>&1; then
         echo "install-deps: cargo install cargo-fuzz"
@@ -32,6 +33,8 @@ if [ "${1:-all}" = all ]; then
     want chromium chromium
     want qemu-mips-static qemu-user-static
     want busybox busybox
+    # make bench: CGI requests side by side under a real web server.
+    [ -x /usr/sbin/lighttpd ] || command -v lighttpd >/dev/null 2>&1 || need_apt="$need_apt lighttpd"
     want file file
     # examples/ (run by tests/examples.rs): the webhook hook posts with curl or wget.
     want curl curl

@@ -13,11 +13,13 @@
 //! need them never reads them.
 
 use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::protocol::limits::MAX_CONFIG_FILE;
-use crate::protocol::{uci, NodeName, Platform};
+use crate::protocol::raven::Namekey;
+use crate::protocol::{uci, Channel, NodeName, Platform};
 use crate::store::{Paths, Store};
 
 /// The configuration file used when none is named.
@@ -95,6 +97,15 @@ pub const OPTIONS: &[&str] = &[
     "hsmmmesh_file",
     "setup_file",
     "shadow_file",
+    "raven",
+    "raven_auto_channels",
+    "raven_channel",
+    "raven_entries_dir",
+    "raven_id",
+    "raven_ip",
+    "raven_listen",
+    "raven_publish_file",
+    "raven_socket",
 ];
 
 /// Where a value came from.
@@ -314,12 +325,17 @@ impl Raw {
     }
 }
 
+/// Reads a configuration file whole (at most `MAX_CONFIG_FILE` bytes), in one read sized
+/// from the file rather than in growing steps.
 fn read_limited(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
-    let mut s = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_CONFIG_FILE as u64)
-        .read_to_string(&mut s)?;
+    let f = std::fs::File::open(path)?;
+    let len = f
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(MAX_CONFIG_FILE as u64);
+    let mut s = String::with_capacity(len as usize + 1);
+    f.take(MAX_CONFIG_FILE as u64).read_to_string(&mut s)?;
     Ok(s)
 }
 
@@ -328,6 +344,30 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
 pub struct StaticPeer {
     pub host: NodeName,
     pub port: u16,
+}
+
+/// The Raven bridge's options (docs/RAVEN.md).
+#[derive(Debug, Clone)]
+pub struct RavenOptions {
+    /// `raven`: run the bridge inside `meshchat sync`.
+    pub enabled: bool,
+    /// `raven_id`: our Raven node id; `None`: derived from the node name.
+    pub id: Option<u32>,
+    /// `raven_channel` (list): MeshChat channel and the Raven namekey it is carried to.
+    pub channels: Vec<(Channel, Namekey)>,
+    /// `raven_auto_channels`: also map "Everything" to `AREDN og==` and every channel `x`
+    /// whose name Raven accepts to `x og==`.
+    pub auto_channels: bool,
+    /// `raven_listen`: the UDP address the bridge binds (Raven's port is 4404).
+    pub listen: SocketAddrV4,
+    /// `raven_ip`: the mesh address published for us; `None`: the node's `wifi_ip`.
+    pub ip: Option<Ipv4Addr>,
+    /// `raven_publish_file`: arednlink's file of this node's published entries.
+    pub publish_file: PathBuf,
+    /// `raven_entries_dir`: where arednlink writes every node's entries.
+    pub entries_dir: PathBuf,
+    /// `raven_socket`: arednlink's control socket.
+    pub socket: PathBuf,
 }
 
 /// The validated configuration.
@@ -362,6 +402,8 @@ pub struct Config {
     pub shadow_file: PathBuf,
     /// Mistakes in the configuration that the CGI answered around; `config` lists them.
     pub warnings: Vec<String>,
+    /// The Raven bridge.
+    pub raven: RavenOptions,
     /// The `config hook` sections, as written: only the sync daemon validates and runs
     /// them, so a mistake there never stops a CGI request.
     pub hooks: Vec<uci::Section>,
@@ -398,6 +440,77 @@ fn flag(raw: &Raw, key: &str, default: bool) -> Result<bool, Error> {
         Some("0" | "off" | "no" | "false" | "disabled") => Ok(false),
         Some(v) => Err(invalid(key, v, "must be 0 or 1")),
     }
+}
+
+fn raven_options(raw: &Raw) -> Result<RavenOptions, Error> {
+    let path = |key: &str, default: &str| PathBuf::from(raw.get(key).unwrap_or(default));
+    let id = match raw.get("raven_id").map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => {
+            let n = match v.strip_prefix('!') {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => v.parse::<u32>().ok(),
+            };
+            match n {
+                Some(n) if n != 0 && n != u32::MAX => Some(n),
+                _ => {
+                    return Err(invalid(
+                        "raven_id",
+                        v,
+                        "must be a number from 1 to 4294967294, or !8 hex digits",
+                    ))
+                }
+            }
+        }
+    };
+    let mut channels = Vec::new();
+    for entry in raw.all("raven_channel") {
+        let (channel, namekey) = entry
+            .split_once('=')
+            .ok_or_else(|| invalid("raven_channel", entry, "must be CHANNEL=NAME KEY"))?;
+        let channel: Channel = channel
+            .parse()
+            .map_err(|e: crate::protocol::FieldError| invalid("raven_channel", entry, e.reason))?;
+        let namekey: Namekey = namekey
+            .parse()
+            .map_err(|e: crate::protocol::FieldError| invalid("raven_channel", entry, e.reason))?;
+        if channels
+            .iter()
+            .any(|(c, n): &(Channel, Namekey)| *c == channel || *n == namekey)
+        {
+            return Err(invalid(
+                "raven_channel",
+                entry,
+                "maps a channel or a namekey twice",
+            ));
+        }
+        channels.push((channel, namekey));
+    }
+    let listen = match raw.get("raven_listen") {
+        None => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, crate::protocol::raven::PORT),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| invalid("raven_listen", v, "must be IPv4:port"))?,
+    };
+    let ip = match raw.get("raven_ip").map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(
+            v.parse()
+                .map_err(|_| invalid("raven_ip", v, "must be an IPv4 address"))?,
+        ),
+    };
+    Ok(RavenOptions {
+        enabled: flag(raw, "raven", false)?,
+        id,
+        channels,
+        auto_channels: flag(raw, "raven_auto_channels", true)?,
+        listen,
+        ip,
+        publish_file: path("raven_publish_file", "/etc/arednlink/publish"),
+        entries_dir: path("raven_entries_dir", "/var/run/arednlink/publish"),
+        socket: path("raven_socket", "/var/run/arednlink.sock"),
+    })
 }
 
 impl Config {
@@ -493,6 +606,7 @@ impl Config {
             setup_file: path("setup_file", "/etc/config.mesh/setup"),
             shadow_file: path("shadow_file", "/etc/shadow"),
             warnings: Vec::new(),
+            raven: raven_options(raw)?,
             hooks: raw.hooks.clone(),
         })
     }
@@ -680,6 +794,47 @@ mod tests {
                 .sync_fanout,
             0
         );
+    }
+
+    #[test]
+    fn raven_options() {
+        let c = cfg("").unwrap();
+        assert!(!c.raven.enabled && c.raven.auto_channels);
+        assert_eq!(c.raven.listen.to_string(), "0.0.0.0:4404");
+        let c = cfg(
+            "config meshchat main\n option raven '1'\n option raven_id '!deadbeef'\n\
+ list raven_channel '=AREDN og=='\n list raven_channel 'ops=Ops 1PG7OiApB1nwvP+rz05pAQ=='\n\
+ option raven_listen '127.0.0.2:0'\n option raven_ip '10.1.2.3'\n",
+        )
+        .unwrap();
+        assert!(c.raven.enabled);
+        assert_eq!(c.raven.id, Some(0xdead_beef));
+        assert_eq!(c.raven.channels.len(), 2);
+        assert_eq!(
+            c.raven.channels[1].1.as_str(),
+            "Ops 1PG7OiApB1nwvP+rz05pAQ=="
+        );
+        assert_eq!(c.raven.ip, Some(Ipv4Addr::new(10, 1, 2, 3)));
+        for (bad, why) in [
+            ("option raven_id '0'", "invalid raven_id '0'"),
+            ("option raven_id '!ffffffff'", "invalid raven_id"),
+            ("option raven_id 'x'", "invalid raven_id"),
+            ("list raven_channel 'ops'", "must be CHANNEL=NAME KEY"),
+            (
+                "list raven_channel 'ops=Fourteen-chars og=='",
+                "name must be 1 to 13",
+            ),
+            ("list raven_channel 'ops=ops og='", "key must be base64"),
+            ("list raven_channel 'a\tb=ops og=='", "control character"),
+            ("option raven_listen '4404'", "must be IPv4:port"),
+            ("option raven_ip 'node-a'", "must be an IPv4 address"),
+            ("option raven 'maybe'", "must be 0 or 1"),
+        ] {
+            let e = cfg(&format!("config meshchat main\n {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+        let twice = "config meshchat main\n list raven_channel 'a=x og=='\n list raven_channel 'b=x og=='\n";
+        assert!(cfg(twice).unwrap_err().to_string().contains("twice"));
     }
 
     #[test]

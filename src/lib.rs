@@ -21,6 +21,7 @@
 
 mod admin;
 mod api;
+mod arena;
 mod cgi;
 mod cli;
 mod config;
@@ -34,6 +35,7 @@ mod sys;
 
 pub use admin::{compact, import, purge};
 pub use api::VERSION;
+pub use arena::Arena;
 pub use cli::{export, send, tail, Filter};
 pub use config::{Config, Overrides, Problem};
 pub use sync::Options as SyncOptions;

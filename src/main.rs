@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::{EarlyExit, FromArgs};
-use meshchat::{Config, Overrides};
+use meshchat::{Arena, Config, Overrides};
+
+#[global_allocator]
+static ALLOCATOR: Arena = Arena;
 
 /// MeshChat for AREDN mesh networks: CGI API, message log, sync daemon, web server.
 #[derive(FromArgs)]
@@ -440,6 +443,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if !matches!(cli.command, Some(Command::Cgi(_))) {
+        Arena::switch_off();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -21,12 +21,19 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::api::{self, Api, Body, Request, Response};
+use crate::api::{Api, Body, Request, Response};
 use crate::config::Config;
 use crate::http::server as http;
 use crate::sys;
 
+#[cfg(feature = "embed-ui")]
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+
+/// What `serve` answers for the UI in a node build (no `embed-ui`): the node's own web
+/// server has it.
+#[cfg(not(feature = "embed-ui"))]
+pub const NO_UI: &str = "this meshchat is a node build without the web UI: the node's web \
+server (uhttpd) serves it from /www/meshchat/, at http://<node>:8080/meshchat/\n";
 
 /// Worker threads answering requests (small stacks: 16 cost about 2 MB at most).
 pub const WORKERS: usize = 16;
@@ -89,6 +96,8 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
     let addr = listener.local_addr().map_err(|e| Error(e.to_string()))?;
     sys::catch_stop_signals();
     println!("listening on http://{addr}/");
+    #[cfg(not(feature = "embed-ui"))]
+    eprint!("meshchat: API only: {NO_UI}");
     eprintln!(
         "meshchat: serving node {} zone '{}' on http://{addr}/meshchat/",
         cfg.node(),
@@ -261,6 +270,7 @@ fn route(shared: &Shared, head: &http::Head, body: &mut dyn Read) -> Response {
     }
 }
 
+#[cfg(feature = "embed-ui")]
 fn content_type(name: &str) -> &'static str {
     match name.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
@@ -280,8 +290,15 @@ fn redirect(to: &str) -> Response {
         .header("Location", to)
 }
 
+/// In a node build, `/meshchat/...` says where the UI is.
+#[cfg(not(feature = "embed-ui"))]
+fn asset(_path: &str, _accept_gzip: bool) -> Response {
+    Response::text(NO_UI).status(404)
+}
+
 /// `/meshchat`, `/meshchat/` and `/meshchat/<file>` from the embedded UI. `/meshchat`
 /// answers 200 itself: the node's hourly service check requires it.
+#[cfg(feature = "embed-ui")]
 fn asset(path: &str, accept_gzip: bool) -> Response {
     let name = match path {
         "/meshchat" | "/meshchat/" => "index.html",
@@ -297,7 +314,7 @@ fn asset(path: &str, accept_gzip: bool) -> Response {
     let mut r = if accept_gzip {
         Response::new(content_type(n), gz.to_vec()).header("Content-Encoding", "gzip")
     } else {
-        match api::gzip::decompress(gz) {
+        match crate::api::gzip::decompress(gz) {
             Some(raw) => Response::new(content_type(n), raw),
             None => return Response::failed("embedded asset is damaged"),
         }

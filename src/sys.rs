@@ -1,7 +1,7 @@
 //! The few operating-system calls std does not offer: file-system space (statvfs),
 //! signal handling for the daemons, and starting hook commands (posix_spawn: a few
 //! hundred bytes where `std::process` costs tens of KB of binary). The only `unsafe` code
-//! in meshchat lives here.
+//! in meshchat lives here and in the allocator (`arena`).
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -192,6 +192,63 @@ pub fn kill_group(pgid: libc::pid_t) {
         // SAFETY: kill has no memory effects; a negative pid names the process group.
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// std names each thread it starts, from that thread, with `pthread_setname_np(self)`.
+/// musl's version also handles other threads by formatting `/proc/self/task/N/comm` with
+/// `snprintf`, and that one call links all of printf, with its floating-point formatting
+/// and soft-float routines on MIPS (about 12 KB of the `mips_24kc` binary). This one does
+/// what std asks (one `prctl`) and refuses other threads.
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+#[no_mangle]
+pub extern "C" fn pthread_setname_np(
+    thread: libc::pthread_t,
+    name: *const libc::c_char,
+) -> libc::c_int {
+    // SAFETY: pthread_self and pthread_equal have no preconditions; PR_SET_NAME reads at
+    // most 16 bytes of the NUL-terminated name the caller passes (std truncates it).
+    unsafe {
+        if libc::pthread_equal(thread, libc::pthread_self()) == 0 {
+            return libc::ENOSYS;
+        }
+        if libc::prctl(libc::PR_SET_NAME, name) == 0 {
+            0
+        } else {
+            *libc::__errno_location()
+        }
+    }
+}
+
+/// The C library's `qsort`, which only `getaddrinfo` calls here (to order at most a few
+/// dozen addresses of one host name): an insertion sort instead of zig libc's 6 KB
+/// pattern-defeating quicksort. Stable, and quadratic only in what is tiny anyway.
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+#[no_mangle]
+pub unsafe extern "C" fn qsort(
+    base: *mut libc::c_void,
+    nel: libc::size_t,
+    width: libc::size_t,
+    compar: Option<unsafe extern "C" fn(*const libc::c_void, *const libc::c_void) -> libc::c_int>,
+) {
+    let (Some(compar), false) = (compar, base.is_null()) else {
+        return;
+    };
+    let base = base.cast::<u8>();
+    for i in 1..nel {
+        let mut j = i;
+        // SAFETY: the caller passes an array of `nel` elements of `width` bytes; j - 1
+        // and j index two distinct elements of it.
+        unsafe {
+            while j > 0 {
+                let (a, b) = (base.add((j - 1) * width), base.add(j * width));
+                if compar(a.cast(), b.cast()) <= 0 {
+                    break;
+                }
+                std::ptr::swap_nonoverlapping(a, b, width);
+                j -= 1;
+            }
         }
     }
 }

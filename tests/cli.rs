@@ -78,7 +78,7 @@ fn send_and_tail_over_http() {
             "--channel",
             "ops",
             "-n",
-            "0",
+            "1",
         ])
         .env_clear()
         .stdout(Stdio::piped())
@@ -91,6 +91,12 @@ fn send_and_tail_over_http() {
             let _ = tx.send(line.unwrap());
         }
     });
+    // The newest existing message first: tail has read the node before anyone posts, so
+    // the posts below are news to it however slowly it started.
+    let existing = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the newest existing message");
+    assert!(existing.ends_with("hello from the shell"), "{existing}");
     let (ok, _, _) = run(&[
         "send",
         "--url",

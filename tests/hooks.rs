@@ -50,6 +50,10 @@ struct Daemon {
 impl Daemon {
     fn start(node: &Node) -> Daemon {
         let log = node.dir.join("sync.log");
+        let before = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("watching")
+            .count();
         let err = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -65,7 +69,10 @@ impl Daemon {
             .spawn()
             .unwrap();
         let d = Daemon { child, log };
-        wait_for(10, "the hooks watcher", || d.log().contains("watching"));
+        // The log is kept across restarts: wait for this start's line.
+        wait_for(10, "the hooks watcher", || {
+            d.log().matches("watching").count() > before
+        });
         d
     }
 
@@ -282,8 +289,21 @@ fn hooks_match_run_once_across_restarts_and_deliver_hostile_text_intact() {
         "a message older than the first start ran"
     );
     d.stop();
-    // The clean stop kept the mark on flash for the next start.
+    // The clean stop kept the mark on flash for the next start; a reboot empties the RAM
+    // directory, and the flash copy carries on exactly, then is removed.
     assert!(node.dir.join("data/hooks.mark").exists());
+    std::fs::remove_file(node.dir.join("ram/hooks.mark")).unwrap();
+    post(&node, "00000008", "K1ABC", "", "while rebooting");
+    let mut d = Daemon::start(&node);
+    assert!(!node.dir.join("data/hooks.mark").exists());
+    wait_for(20, "the hook after the reboot", || {
+        runs(&node).contains_key("everything 00000008")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = runs(&node);
+    assert!(r.values().all(|&n| n == 1), "a hook ran twice: {r:?}");
+    assert_eq!(r.len(), expected.len() + 6, "{r:?}");
+    d.stop();
 }
 
 /// Waits for the action log to hold `n` outcomes of `result`.
@@ -361,6 +381,36 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
     // Dropped at once; the 64 queued wait behind the 2 running (which may have taken
     // their first two before the queue filled).
     wait_outcomes(&node, "dropped", 34);
+    // Both runners busy, 64 waiting: the sync rounds go on (a peer's message arrives).
+    let line = format!(
+        "7e570002\t{}\tpulled meanwhile\tW2XYZ\tlua-node\tnode\tquiet\n",
+        now()
+    );
+    let peer = Fake::start(move |a, c| match a.action() {
+        "messages_version" => text(c, b"2119630850\n"),
+        "messages_raw" => text_md5(c, line.as_bytes()),
+        _ => text_md5(c, b""),
+    });
+    let dir = node.dir.join("services");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("0"),
+        format!(
+            "##127.0.0.1##\nhttp://127.0.0.1:{}/meshchat|tcp|MeshChat\n",
+            peer.port
+        ),
+    )
+    .unwrap();
+    wait_for(30, "a sync round while the hooks are busy", || {
+        node.get("action=messages")
+            .text()
+            .contains("pulled meanwhile")
+    });
+    assert_eq!(
+        std::fs::read_to_string(node.dir.join("done")).unwrap_or_default(),
+        "",
+        "the hooks are still held"
+    );
     std::fs::write(node.dir.join("release"), "").unwrap();
     let mut log = Vec::new();
     wait_for(30, "every outcome of the 100", || {

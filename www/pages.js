@@ -6,7 +6,7 @@ import { S } from './state.js';
 
 let files = [];
 let stats = null;
-let peers = [];
+let peers = [], raven;
 let hooks = []; // action_log (legacy: [])
 
 export async function loadFiles() {
@@ -90,9 +90,11 @@ async function doUpload(e) {
 export const initFiles = () => { $('upload').onsubmit = doUpload; };
 
 export async function loadStatus() {
-  const [p, a] = await Promise.all([get({ action: 'sync_status' }), get({ action: 'action_log' }).catch(() => [])]);
+  const [p, a, sp] = await Promise.all([get({ action: 'sync_status' }), get({ action: 'action_log' }).catch(() => []),
+    get({ action: 'sync_peers' }).catch(() => 0)]);
   peers = Array.isArray(p) ? p : [];
   hooks = Array.isArray(a) ? a.slice(0, 20) : [];
+  raven = [].concat(sp).find((x) => x?.summary); // the Raven bridge's report
   renderStatus();
 }
 
@@ -108,11 +110,12 @@ export function renderStatus() {
   // A peer answers every sync round (10 s by default).
   const rows = peers.map((p) => {
     const age = t - (Number(p.epoch) || 0);
-    const [cls, word] = age <= 120 ? ['ok', 'in sync'] : age <= 600 ? ['late', 'late'] : ['down', 'not reached lately'];
+    const [cls, word] = p.raven ? ['ok', 'Raven'] : age <= 120 ? ['ok', 'in sync'] : age <= 600 ? ['late', 'late'] : ['down', 'not reached lately'];
     return h('tr', null, h('td', null, nodeLink(p.node)), h('td', null, fmtAge(age)),
       h('td', { class: 'health ' + cls }, h('span', { class: 'dot' }), word));
   });
   $('peers').replaceChildren(...(rows.length ? rows : [h('tr', null, h('td', { colspan: 3, class: 'empty' }, 'No peer synced yet.'))]));
+  $('raven').textContent = raven?.summary || '';
   $('hooks-box').hidden = !hooks.length;
   $('hooks').replaceChildren(...hooks.map((o) => h('li', { class: 'file' }, h('span', { class: 'name' }, o.hook + ' · ' + o.id),
     h('span', { class: 'info' }, o.result + ' (' + o.detail + ') · ' + o.ms + ' ms · ' + fmtAge(t - o.epoch)))));

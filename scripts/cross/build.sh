@@ -2,7 +2,9 @@
 # Builds fully static musl binaries for the radios with the pinned tools (installed into
 # tools/ on first use). Usage: scripts/cross/build.sh [ARCH...]
 #   ARCH: OpenWrt package arch from scripts/cross/targets (default: all five).
-# Output: build/cross/<ARCH>/meshchat (stripped). Cargo's work folder: target-cross/.
+# Output: build/cross/<ARCH>/meshchat (stripped): the node build, without the embedded
+# web UI (uhttpd serves /www/meshchat/). With CROSS_SERVE=1: build/cross-serve/<ARCH>/meshchat,
+# the `serve` build with the UI inside (the .deb packages). Cargo's work folder: target-cross/.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -15,7 +17,13 @@ export XDG_CACHE_HOME="$ROOT/build/cache"
 export ZIG_GLOBAL_CACHE_DIR="$ROOT/build/cache/zig"
 export ZIG_LOCAL_CACHE_DIR="$ROOT/build/cache/zig-local"
 export CARGO_TARGET_DIR="${CROSS_TARGET_DIR:-$ROOT/target-cross}"
-OUT="${CROSS_OUT:-$ROOT/build/cross}"
+if [ -n "${CROSS_SERVE:-}" ]; then
+    OUT="${CROSS_OUT:-$ROOT/build/cross-serve}"
+    FEATURES=""
+else
+    OUT="${CROSS_OUT:-$ROOT/build/cross}"
+    FEATURES="--no-default-features --features node"
+fi
 # 64-bit time_t on the 32-bit targets (musl >= 1.2 symbols): epochs outlive 2038.
 export RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1
 # Reproducible: no host paths in the binary, no build-time timestamps.
@@ -46,7 +54,7 @@ for arch in $ARCHS; do
     fi
     echo "cross: $arch ($target)"
     # shellcheck disable=SC2086
-    cargo "+$CROSS_TOOLCHAIN" zigbuild --release --locked --target "$target" \
+    cargo "+$CROSS_TOOLCHAIN" zigbuild --release --locked --target "$target" $FEATURES \
         -Zbuild-std=std,panic_abort -Zbuild-std-features="${CROSS_STD_FEATURES-optimize_for_size}" \
         -Ztrim-paths --config 'profile.release.trim-paths="all"' \
         --config "target.$target.rustflags=[$NIGHTLY_RUSTFLAGS]" \
@@ -60,5 +68,5 @@ for arch in $ARCHS; do
         "$OBJCOPY" --strip-all "$CARGO_TARGET_DIR/$target/release/meshchat" "$OUT/$arch/meshchat.tmp"
     fi
     mv "$OUT/$arch/meshchat.tmp" "$OUT/$arch/meshchat"
-    printf 'cross: %-26s %8d bytes\n' "$arch" "$(wc -c < "$OUT/$arch/meshchat")"
+    printf 'cross: %-26s %8d bytes%s\n' "$arch" "$(wc -c < "$OUT/$arch/meshchat")" "${CROSS_SERVE:+ (serve build, web UI inside)}"
 done

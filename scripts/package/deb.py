@@ -33,9 +33,10 @@ LAYOUT = [
 
 def build(arch, out_dir, epoch):
     debarch = pkglib.target(arch)["deb"]
-    binary = os.path.join(ROOT, "build", "cross", arch, "meshchat")
+    # The serve build: `meshchat serve` is what a Debian box runs, with the UI inside.
+    binary = os.path.join(ROOT, "build", "cross-serve", arch, "meshchat")
     if not os.path.exists(binary):
-        raise SystemExit(f"deb: {binary} is missing: run `make cross ARCH={arch}`")
+        raise SystemExit(f"deb: {binary} is missing: run `make cross-serve ARCH={arch}`")
     stage = os.path.join(ROOT, "build", "deb", debarch)
     shutil.rmtree(stage, ignore_errors=True)
     size = 0

@@ -73,7 +73,10 @@ fn check(api: &Api, call: &mut Call) -> Result<String, Response> {
         (200, Body::Bytes(b)) => b.clone(),
         _ => return Err(files_reply),
     };
-    let (ucrc, fcrc) = (crc32fast::hash(&users), crc32fast::hash(&files));
+    let (ucrc, fcrc) = (
+        crate::protocol::crc32::hash(&users),
+        crate::protocol::crc32::hash(&files),
+    );
 
     let mut out = String::with_capacity(256);
     let (version, newest) = api.log.summary().map_err(store_failed)?;
@@ -193,7 +196,8 @@ fn queries(api: &Api, q: &str) -> Result<String, Response> {
     Ok(out)
 }
 
-/// `sync_peers`: the sync daemon's counters per peer, as JSON.
+/// `sync_peers`: the sync daemon's counters per peer, as JSON; then the Raven bridge's
+/// report (`"mode":"raven"`), when it runs.
 pub fn sync_peers(api: &Api, _call: &mut Call) -> Response {
     let list = match api.peers.read() {
         Ok(l) => l,
@@ -214,6 +218,14 @@ pub fn sync_peers(api: &Api, _call: &mut Call) -> Response {
             .str("last_error", &p.last_error)
             .end();
     });
+    if let Some(report) = crate::store::raven::read_report(&api.cfg.paths) {
+        body.pop();
+        if !list.is_empty() {
+            body.push(b',');
+        }
+        body.extend_from_slice(&report);
+        body.push(b']');
+    }
     body.push(b'\n');
     Response::json(body)
 }

@@ -64,10 +64,15 @@ pub const TEXT: &str = "text/plain";
 impl Response {
     /// A 200 response with a content type and a body.
     pub fn new(content_type: &str, body: Vec<u8>) -> Response {
+        Response::with_body(content_type, Body::Bytes(body))
+    }
+
+    /// A 200 response with a content type and a body in memory or in a file.
+    pub fn with_body(content_type: &str, body: Body) -> Response {
         Response {
             status: 200,
             headers: vec![("Content-type", content_type.to_string())],
-            body: Body::Bytes(body),
+            body,
         }
     }
 
@@ -143,5 +148,5 @@ pub const LENGTH_REQUIRED: &str =
 
 /// Lowercase hex MD5.
 pub fn md5_hex(bytes: &[u8]) -> String {
-    format!("{:x}", md5::compute(bytes))
+    format!("{:x}", crate::protocol::md5::compute(bytes))
 }

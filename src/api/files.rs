@@ -123,7 +123,7 @@ pub fn file_download(api: &Api, call: &mut Call) -> Response {
         Err(e) => return store_failed(e),
     };
     // Content-MD5 needs the whole file first: hash it, then stream it from the start.
-    let mut ctx = md5::Context::new();
+    let mut ctx = crate::protocol::md5::Context::new();
     let mut buf = [0u8; 8192];
     loop {
         match file.read(&mut buf) {

@@ -1,7 +1,9 @@
 //! Actions on the message database: `send_message`, `messages`, `messages_version_ui`,
 //! `messages_version`, `messages_raw`, `messages_md5`, `messages_download`.
 
-use super::exchange::{md5_hex, Response};
+use std::io::Read;
+
+use super::exchange::{md5_hex, Body, Response, JSON};
 use super::{gzip, presence, store_failed, Api, Call};
 use crate::protocol::export::{push_message, push_message_counted};
 use crate::protocol::json::{push_array, Object};
@@ -106,14 +108,6 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
     } else {
         "messages.json"
     };
-    let reply = |body: Vec<u8>| {
-        let r = Response::json(body);
-        if gzip {
-            r.header("Content-Encoding", "gzip")
-        } else {
-            r
-        }
-    };
     let body = cached(
         api,
         name,
@@ -128,7 +122,14 @@ pub fn messages(api: &Api, call: &mut Call) -> Response {
         },
     );
     match body {
-        Ok(body) => reply(body),
+        Ok(body) => {
+            let r = Response::with_body(JSON, body);
+            if gzip {
+                r.header("Content-Encoding", "gzip")
+            } else {
+                r
+            }
+        }
         Err(r) => r,
     }
 }
@@ -155,17 +156,17 @@ fn messages_counted(api: &Api, call: &Call) -> Response {
 }
 
 /// A body built from the logical database, cached in RAM under `name` for the log's
-/// current state (at most `limit` bytes): built once per change, then served as is.
-/// `build` gets the view and the log's size in bytes.
+/// current state (at most `limit` bytes): built once per change, then served as is,
+/// straight from the cache file. `build` gets the view and the log's size in bytes.
 fn cached(
     api: &Api,
     name: &str,
     limit: usize,
     build: impl FnOnce(&View, usize) -> Vec<u8>,
-) -> Result<Vec<u8>, Response> {
+) -> Result<Body, Response> {
     if let Ok(key) = api.log.identity() {
-        if let Some(body) = api.cache.get(name, &key) {
-            return Ok(body);
+        if let Some((file, len)) = api.cache.open(name, &key) {
+            return Ok(Body::File(file, len));
         }
     }
     let contents = api.log.read().map_err(store_failed)?;
@@ -173,7 +174,29 @@ fn cached(
     if let Some(key) = contents.identity(api.log.max()) {
         api.cache.put(name, &key, &body, limit);
     }
-    Ok(body)
+    Ok(Body::Bytes(body))
+}
+
+/// [`cached`], in memory (for bodies that are also hashed).
+fn cached_bytes(
+    api: &Api,
+    name: &str,
+    limit: usize,
+    build: impl FnOnce(&View, usize) -> Vec<u8>,
+) -> Result<Vec<u8>, Response> {
+    match cached(api, name, limit, build)? {
+        Body::Bytes(b) => Ok(b),
+        Body::File(file, len) => {
+            let mut b = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
+            match file.take(len).read_to_end(&mut b) {
+                Ok(n) if n as u64 == len => Ok(b),
+                Ok(_) => Err(Response::failed("the cached body shrank while it was read")),
+                Err(e) => Err(Response::failed(format!(
+                    "cannot read the cached body: {e}"
+                ))),
+            }
+        }
+    }
 }
 
 /// `messages_version_ui`: the version as JSON, plus a presence heartbeat.
@@ -215,7 +238,7 @@ pub fn messages_version(api: &Api, _call: &mut Call) -> Response {
 /// The database lines, oldest first, as legacy peers pull them; cached like `messages`
 /// (every legacy peer pulls the same body after each change).
 fn raw_lines(api: &Api) -> Result<Vec<u8>, Response> {
-    cached(api, "messages.raw", MAX_RAW, |view, size| {
+    cached_bytes(api, "messages.raw", MAX_RAW, |view, size| {
         let mut body = Vec::with_capacity(size);
         for m in &view.messages {
             body.extend_from_slice(m.line.as_bytes());

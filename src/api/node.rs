@@ -36,18 +36,27 @@ pub fn config(api: &Api, _call: &mut Call) -> Response {
     Response::json(body)
 }
 
-/// `sync_status`: when each peer was last synced, newest first.
+/// `sync_status`: when each peer was last synced, newest first; then the Raven peers of
+/// the bridge, when it runs, marked `"raven":1`.
 pub fn sync_status(api: &Api, _call: &mut Call) -> Response {
     let list = match api.status.read() {
         Ok(l) => l,
         Err(e) => return store_failed(e),
     };
+    let raven = crate::store::raven::read_peers(&api.cfg.paths);
     let mut body = Vec::new();
-    push_array(&mut body, &list, |out, s| {
-        Object::new(out)
-            .str("node", s.node.as_str())
-            .num("epoch", s.epoch.0)
-            .end();
+    let all = list
+        .iter()
+        .map(|s| (s, false))
+        .chain(raven.iter().map(|s| (s, true)));
+    push_array(&mut body, all, |out, (s, raven)| {
+        let mut o = Object::new(out);
+        o.str("node", s.node.as_str()).num("epoch", s.epoch.0);
+        // Raven peers (docs/RAVEN.md): last heard from, not last synced.
+        if raven {
+            o.num("raven", 1);
+        }
+        o.end();
     });
     body.push(b'\n');
     Response::json(body)

@@ -46,7 +46,13 @@ fn matrix(quick: bool) -> Vec<Scenario> {
     let mut out = Vec::new();
     for &n in sizes {
         out.push(Scenario::full(def, n, 0.1, 0.0));
-        out.push(Scenario::full(def, n, 0.1, 0.1));
+        // With legacy nodes the goal is that every message reaches every node: the
+        // Lua nodes' own loops over every peer are slow, so they get longer, and the
+        // partition (a goal without legacy nodes) is left out.
+        let mut legacy = Scenario::full(def, n, 0.1, 0.1);
+        legacy.partition_s = 0;
+        legacy.spread_limit_s = 1200;
+        out.push(legacy);
         let mut all = Scenario::full(Strategy::AllPeers, n, 0.1, 0.0);
         if n >= 1000 {
             // Today's strategy at 1,000 nodes moves millions of requests a simulated
@@ -118,12 +124,15 @@ fn parse(args: &[String]) -> Result<Args, String> {
     Ok(a)
 }
 
+/// A run's place in the matrix, and its report.
+type Finished = (usize, Result<Report, String>);
+
 fn run_all(scenarios: Vec<Scenario>, jobs: usize) -> Result<Vec<Report>, String> {
     let total = scenarios.len();
     let work = Arc::new(Mutex::new(
         scenarios.into_iter().enumerate().collect::<Vec<_>>(),
     ));
-    let done: Arc<Mutex<Vec<(usize, Result<Report, String>)>>> = Arc::default();
+    let done: Arc<Mutex<Vec<Finished>>> = Arc::default();
     let mut threads = Vec::new();
     for _ in 0..jobs.clamp(1, total.max(1)) {
         let (work, done) = (work.clone(), done.clone());

@@ -283,7 +283,7 @@ struct Guarded<R> {
     window_start: Instant,
     window_bytes: u64,
     stall: Duration,
-    md5: md5::Context,
+    md5: crate::protocol::md5::Context,
 }
 
 impl<R: Read> Read for Guarded<R> {
@@ -334,11 +334,11 @@ impl Reply {
             window_start: Instant::now(),
             window_bytes: 0,
             stall: self.stall,
-            md5: md5::Context::new(),
+            md5: crate::protocol::md5::Context::new(),
         }
     }
 
-    fn check(md5: Option<&str>, got: md5::Digest) -> Result<(), FetchError> {
+    fn check(md5: Option<&str>, got: crate::protocol::md5::Digest) -> Result<(), FetchError> {
         let want = md5.ok_or(FetchError::NoChecksum)?;
         if format!("{got:x}") == want {
             Ok(())
@@ -416,6 +416,10 @@ mod no_atomic64 {
             *v = old.wrapping_add(n);
             old
         }
+
+        pub fn store(&self, n: u64, _: Ordering) {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = n;
+        }
     }
 }
 
@@ -453,7 +457,7 @@ mod tests {
     }
 
     fn md5_hex(b: &[u8]) -> String {
-        format!("{:x}", md5::compute(b))
+        format!("{:x}", crate::protocol::md5::compute(b))
     }
 
     #[test]

@@ -232,7 +232,7 @@ pub fn roster_name(s: &str) -> String {
 
 /// The CRC32 that names a roster: over its names, each followed by `\n`.
 pub fn roster_crc<'a>(names: impl IntoIterator<Item = &'a str>) -> u32 {
-    let mut h = crc32fast::Hasher::new();
+    let mut h = super::crc32::Hasher::new();
     for n in names {
         h.update(n.as_bytes());
         h.update(b"\n");

@@ -66,7 +66,7 @@ impl Key {
         let mut b = [0u8; 12];
         b[..8].copy_from_slice(&self.epoch.0.to_le_bytes());
         b[8..].copy_from_slice(&self.id.0.to_le_bytes());
-        crc32fast::hash(&b)
+        crate::protocol::crc32::hash(&b)
     }
 }
 

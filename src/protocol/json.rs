@@ -1,4 +1,6 @@
-//! The JSON writer for every response body: compact, no allocation per value.
+//! JSON: the writer for every response body (compact, no allocation per value), and one
+//! small reader for what comes in (the legacy status reply, Raven datagrams and
+//! arednlink entries).
 //!
 //! Hand-written rather than serde because the hot path (`messages`) streams each stored
 //! message text through the legacy unescape straight into the JSON escape.
@@ -37,7 +39,11 @@ static ESCAPE: [bool; 256] = {
 };
 
 fn push_escaped(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    push_escaped_bytes(out, s.as_bytes());
+}
+
+/// Escapes bytes: only ASCII ever needs it, so anything else passes as it is.
+fn push_escaped_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !ESCAPE[b as usize] {
@@ -166,76 +172,373 @@ pub enum Flat {
 /// Reads a flat JSON object of string and non-negative integer members, such as the
 /// legacy status reply `{"status":500, "response":"..."}`; `None` for anything else.
 pub fn parse_flat_object(body: &[u8]) -> Option<Vec<(String, Flat)>> {
-    let text = std::str::from_utf8(body).ok()?;
-    let mut rest = text.trim().strip_prefix('{')?.trim_start();
-    let mut out = Vec::new();
-    if let Some(r) = rest.strip_prefix('}') {
-        return r.trim().is_empty().then_some(out);
+    std::str::from_utf8(body).ok()?;
+    let Value::Obj(members) = parse(body).ok()? else {
+        return None;
+    };
+    members
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::Str(s) => Flat::Str(String::from_utf8(s).ok()?),
+                Value::Int(n) => Flat::Num(u64::try_from(n).ok()?),
+                _ => return None,
+            };
+            Some((String::from_utf8(k).ok()?, v))
+        })
+        .collect()
+}
+
+/// Nesting a JSON text may have: deeper is refused rather than recursed into.
+pub const MAX_DEPTH: usize = 32;
+
+/// A JSON value. Strings are kept as bytes: the reader accepts any byte of 0x80 and above
+/// inside a string as it is (see [`parse`]), and escapes are resolved to UTF-8.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    /// A whole number that fits an `i64`.
+    Int(i64),
+    /// Any other number (a fraction, an exponent, out of range), as it was written.
+    Frac(String),
+    Str(Vec<u8>),
+    Arr(Vec<Value>),
+    /// Members in their order; a repeated key is kept twice ([`Value::get`] finds the first).
+    Obj(Vec<(Vec<u8>, Value)>),
+}
+
+impl Value {
+    /// The member `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Obj(m) => m.iter().find(|(k, _)| k == key.as_bytes()).map(|(_, v)| v),
+            _ => None,
+        }
     }
-    loop {
-        let (key, r) = parse_string(rest)?;
-        let r = r.trim_start().strip_prefix(':')?.trim_start();
-        let (value, r) = if r.starts_with('"') {
-            let (s, r) = parse_string(r)?;
-            (Flat::Str(s), r)
-        } else {
-            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
-            (Flat::Num(r[..digits].parse().ok()?), &r[digits..])
-        };
-        out.push((key, value));
-        let r = r.trim_start();
-        if let Some(r) = r.strip_prefix(',') {
-            rest = r.trim_start();
-        } else {
-            return r.strip_prefix('}')?.trim().is_empty().then_some(out);
+
+    /// A whole number in `0..=u32::MAX`.
+    pub fn as_u32(&self) -> Option<u32> {
+        match self {
+            Value::Int(n) => u32::try_from(*n).ok(),
+            _ => None,
+        }
+    }
+
+    /// A whole number.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// A string's bytes.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// An array's items.
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Arr(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// True for `true`, and for the numbers other than 0 (ucode writes flags either way).
+    pub fn truthy(&self) -> bool {
+        matches!(self, Value::Bool(true)) || matches!(self, Value::Int(n) if *n != 0)
+    }
+}
+
+/// Why a JSON text was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonError {
+    /// Not JSON at this byte offset.
+    Syntax(usize),
+    /// Nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JsonError::Syntax(at) => write!(f, "not JSON at byte {at}"),
+            JsonError::TooDeep => write!(f, "JSON nested deeper than {MAX_DEPTH}"),
         }
     }
 }
 
-/// A JSON string at the start of `s` (escapes resolved), and what follows it.
-fn parse_string(s: &str) -> Option<(String, &str)> {
-    let mut chars = s.strip_prefix('"')?.char_indices();
-    let body = &s[1..];
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some((out, &body[i + 1..])),
-            '\\' => {
-                let (_, e) = chars.next()?;
-                out.push(match e {
-                    '"' | '\\' | '/' => e,
-                    'n' => '\n',
-                    'r' => '\r',
-                    't' => '\t',
-                    'b' => '\u{8}',
-                    'f' => '\u{c}',
-                    'u' => {
-                        let hex = |chars: &mut std::str::CharIndices| -> Option<u32> {
-                            let h: String = (0..4)
-                                .map(|_| chars.next().map(|(_, c)| c))
-                                .collect::<Option<_>>()?;
-                            u32::from_str_radix(&h, 16).ok()
-                        };
-                        let hi = hex(&mut chars)?;
-                        let code = if (0xd800..0xdc00).contains(&hi) {
-                            if chars.next()?.1 != '\\' || chars.next()?.1 != 'u' {
-                                return None;
-                            }
-                            let lo = hex(&mut chars)?;
-                            0x10000 + ((hi - 0xd800) << 10) + (lo.checked_sub(0xdc00)? & 0x3ff)
-                        } else {
-                            hi
-                        };
-                        char::from_u32(code)?
-                    }
-                    _ => return None,
-                });
-            }
-            c if (c as u32) < 0x20 => return None,
-            c => out.push(c),
+impl std::error::Error for JsonError {}
+
+/// Reads one JSON text. Byte-tolerant: bytes 0x80 to 0xFF inside a string are taken as
+/// they are, valid UTF-8 or not, because ucode (the language of the Raven chat and of
+/// AREDN's own tools) writes binary fields that way. Everything else is strict JSON.
+pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+    Reader::new(bytes, false).document()
+}
+
+/// [`parse`], also accepting a comma before a closing `}` or `]`, as ucode's reader does
+/// (AREDN's arednlink writes its publish files with one).
+pub fn parse_lenient(bytes: &[u8]) -> Result<Value, JsonError> {
+    Reader::new(bytes, true).document()
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+    trailing_commas: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(b: &'a [u8], trailing_commas: bool) -> Reader<'a> {
+        Reader {
+            b,
+            i: 0,
+            trailing_commas,
         }
     }
-    None
+
+    fn err<T>(&self) -> Result<T, JsonError> {
+        Err(JsonError::Syntax(self.i))
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn document(mut self) -> Result<Value, JsonError> {
+        let v = self.value(0)?;
+        self.skip_ws();
+        if self.i != self.b.len() {
+            return self.err();
+        }
+        Ok(v)
+    }
+
+    fn eat(&mut self, word: &[u8]) -> bool {
+        let ok = self.b[self.i..].starts_with(word);
+        if ok {
+            self.i += word.len();
+        }
+        ok
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        if depth >= MAX_DEPTH {
+            return Err(JsonError::TooDeep);
+        }
+        self.skip_ws();
+        match self.b.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut members = Vec::new();
+                if self.close(b'}') {
+                    return Ok(Value::Obj(members));
+                }
+                loop {
+                    self.skip_ws();
+                    if self.b.get(self.i) != Some(&b'"') {
+                        return self.err();
+                    }
+                    let key = self.string()?;
+                    self.skip_ws();
+                    if !self.eat(b":") {
+                        return self.err();
+                    }
+                    members.push((key, self.value(depth + 1)?));
+                    if self.next_item(b'}')? {
+                        return Ok(Value::Obj(members));
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                if self.close(b']') {
+                    return Ok(Value::Arr(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    if self.next_item(b']')? {
+                        return Ok(Value::Arr(items));
+                    }
+                }
+            }
+            Some(b'"') => self.string().map(Value::Str),
+            Some(b't') if self.eat(b"true") => Ok(Value::Bool(true)),
+            Some(b'f') if self.eat(b"false") => Ok(Value::Bool(false)),
+            Some(b'n') if self.eat(b"null") => Ok(Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => self.err(),
+        }
+    }
+
+    /// After a member or item: `true` at the closing byte, `false` after a comma.
+    fn next_item(&mut self, closing: u8) -> Result<bool, JsonError> {
+        self.skip_ws();
+        if self.eat(b",") {
+            return Ok(self.trailing_commas && self.close(closing));
+        }
+        if self.eat(&[closing]) {
+            return Ok(true);
+        }
+        self.err()
+    }
+
+    /// Consumes `closing` (after white space) if it comes next.
+    fn close(&mut self, closing: u8) -> bool {
+        self.skip_ws();
+        self.eat(&[closing])
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.i;
+        self.eat(b"-");
+        let digits = |r: &mut Self| {
+            let s = r.i;
+            while r.b.get(r.i).is_some_and(u8::is_ascii_digit) {
+                r.i += 1;
+            }
+            r.i - s
+        };
+        let int_digits = digits(self);
+        if int_digits == 0 || (int_digits > 1 && self.b[self.i - int_digits] == b'0') {
+            return self.err();
+        }
+        let mut whole = true;
+        if self.eat(b".") {
+            whole = false;
+            if digits(self) == 0 {
+                return self.err();
+            }
+        }
+        if let Some(b'e' | b'E') = self.b.get(self.i) {
+            self.i += 1;
+            whole = false;
+            if let Some(b'+' | b'-') = self.b.get(self.i) {
+                self.i += 1;
+            }
+            if digits(self) == 0 {
+                return self.err();
+            }
+        }
+        // Digits and a sign are ASCII: the slice is valid UTF-8.
+        let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("");
+        Ok(match (whole, text.parse::<i64>()) {
+            (true, Ok(n)) => Value::Int(n),
+            _ => Value::Frac(text.to_string()),
+        })
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let h = self
+            .b
+            .get(self.i..self.i + 4)
+            .ok_or(JsonError::Syntax(self.i))?;
+        let v = std::str::from_utf8(h)
+            .ok()
+            .filter(|s| s.bytes().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|s| u32::from_str_radix(s, 16).ok())
+            .ok_or(JsonError::Syntax(self.i))?;
+        self.i += 4;
+        Ok(v)
+    }
+
+    /// A string at `self.i` (on its opening quote), escapes resolved.
+    fn string(&mut self) -> Result<Vec<u8>, JsonError> {
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            let run = self.b[self.i..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .ok_or(JsonError::Syntax(self.b.len()))?;
+            out.extend_from_slice(&self.b[self.i..self.i + run]);
+            self.i += run;
+            match self.b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let e = *self.b.get(self.i).ok_or(JsonError::Syntax(self.i))?;
+                    self.i += 1;
+                    let c = match e {
+                        b'"' | b'\\' | b'/' => e,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'f' => 12,
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xd800..0xdc00).contains(&hi) {
+                                if !self.eat(b"\\u") {
+                                    return self.err();
+                                }
+                                let lo = self.hex4()?;
+                                if !(0xdc00..0xe000).contains(&lo) {
+                                    return self.err();
+                                }
+                                0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
+                            } else {
+                                hi
+                            };
+                            let ch = char::from_u32(code).ok_or(JsonError::Syntax(self.i))?;
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                            continue;
+                        }
+                        _ => return self.err(),
+                    };
+                    out.push(c);
+                }
+                _ => return self.err(),
+            }
+        }
+    }
+}
+
+/// Appends any [`Value`] as JSON (strings byte for byte, as [`parse`] read them).
+pub fn push_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Frac(text) => out.extend_from_slice(text.as_bytes()),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(n) => {
+            if *n < 0 {
+                out.push(b'-');
+            }
+            push_u64(out, n.unsigned_abs());
+        }
+        Value::Str(s) => {
+            out.push(b'"');
+            push_escaped_bytes(out, s);
+            out.push(b'"');
+        }
+        Value::Arr(a) => push_array(out, a, push_value),
+        Value::Obj(m) => {
+            out.push(b'{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                push_escaped_bytes(out, k);
+                out.extend_from_slice(b"\":");
+                push_value(out, v);
+            }
+            out.push(b'}');
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,13 +38,30 @@ impl From<FieldError> for LineError {
     }
 }
 
-fn split_fields(line: &str, expected: usize) -> Result<Vec<&str>, LineError> {
+fn split_fields<const N: usize>(line: &str) -> Result<[&str; N], LineError> {
     if line.len() > MAX_LINE {
         return Err(LineError::TooLong);
     }
-    let fields: Vec<&str> = line.split('\t').collect();
-    if fields.len() != expected {
-        return Err(LineError::FieldCount(fields.len()));
+    // Into an array: no allocation for a line read (presence is read on every request).
+    let mut fields = [""; N];
+    let mut n = 0;
+    let mut start = 0;
+    // TAB is ASCII: byte offsets are char boundaries.
+    for (i, &b) in line.as_bytes().iter().enumerate() {
+        if b == b'\t' {
+            if n < N {
+                fields[n] = &line[start..i];
+            }
+            n += 1;
+            start = i + 1;
+        }
+    }
+    if n < N {
+        fields[n] = &line[start..];
+    }
+    n += 1;
+    if n != N {
+        return Err(LineError::FieldCount(n));
     }
     Ok(fields)
 }
@@ -303,7 +320,7 @@ pub struct User {
 impl User {
     /// Parses one line (without the newline).
     pub fn parse(line: &str) -> Result<User, LineError> {
-        let f = split_fields(line, 5)?;
+        let f = split_fields::<5>(line)?;
         Ok(User {
             call_sign: f[0].parse()?,
             id: f[1].parse()?,
@@ -415,7 +432,7 @@ pub struct SyncStatus {
 impl SyncStatus {
     /// Parses one line.
     pub fn parse(line: &str) -> Result<SyncStatus, LineError> {
-        let f = split_fields(line, 2)?;
+        let f = split_fields::<2>(line)?;
         Ok(SyncStatus {
             node: f[0].parse()?,
             epoch: f[1].parse()?,

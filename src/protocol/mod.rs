@@ -4,6 +4,7 @@
 //! In scope: parsing bytes into typed values and writing typed values back as bytes.
 //! Out of scope: files, sockets, locks, the clock (callers pass `now` in).
 
+pub mod crc32;
 pub mod delivery;
 pub mod digest;
 pub mod direct;
@@ -12,7 +13,10 @@ pub mod form;
 pub mod json;
 pub mod limits;
 pub mod lines;
+pub mod md5;
 pub mod multipart;
+#[cfg_attr(not(feature = "raven"), allow(dead_code))]
+pub mod raven;
 pub mod services;
 pub mod types;
 pub mod uci;

@@ -73,7 +73,7 @@ impl Sim<'_> {
 mod tests {
     use super::super::{Ev, NoObserver, Scenario};
     use super::*;
-    use crate::sync::strategy::{Strategy, DEFAULT_FANOUT};
+    use crate::sim::{Strategy, DEFAULT_FANOUT};
 
     /// A 30-node mesh with 10% loss and one node in ten legacy, the shipped strategy:
     /// messages posted on random nodes. No origin ever reports more holders than hold

@@ -199,6 +199,9 @@ struct SimNode {
     wake: Option<Millis>,
     hint_pending: bool,
     legacy_next: usize,
+    /// A legacy node's peers in the order it pulls them (a services file's order has
+    /// nothing to do with distance).
+    legacy_order: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +251,9 @@ struct World {
     later: RefCell<Vec<(Millis, Ev)>>,
 }
 
+/// A served response: status, headers, body.
+type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
 /// The simulator's transport: each request crosses the simulated network, and the
 /// peer's own API answers it.
 struct SimTransport<'a> {
@@ -265,7 +271,7 @@ impl SimTransport<'_> {
         let legacy_client = w.nodes[self.from].legacy;
         let target = &w.nodes[self.to];
         let req_bytes = REQUEST_HEAD + query.len() + form.map_or(0, |f| f.len() + POST_HEAD);
-        let mut answer: Option<(u16, Vec<(&'static str, String)>, Vec<u8>)> = None;
+        let mut answer: Option<Answer> = None;
         let mut served = |w: &World| -> usize {
             let api = Api::new(&target.node.cfg);
             let mut body = form.unwrap_or("").as_bytes();
@@ -560,7 +566,7 @@ impl<'o> Sim<'o> {
         let base_epoch = Epoch::now().0;
         let history: Vec<Message> = (0..HISTORY)
             .filter_map(|k| {
-                let id = MessageId((rng.next() as u32) | 1);
+                let id = MessageId((rng.next_u64() as u32) | 1);
                 line(id, base_epoch - 3600 + k as u64 * 60, "n0000", "earlier")
             })
             .collect();
@@ -594,6 +600,15 @@ impl<'o> Sim<'o> {
                 wake: None,
                 hint_pending: false,
                 legacy_next: 0,
+                legacy_order: if is_legacy {
+                    let mut order: Vec<usize> = (0..n).filter(|&p| p != i).collect();
+                    for k in (1..order.len()).rev() {
+                        order.swap(k, rng.below(k + 1));
+                    }
+                    order
+                } else {
+                    Vec::new()
+                },
             });
         }
         delivery::set_rosters(&nodes);
@@ -817,20 +832,14 @@ impl<'o> Sim<'o> {
 
     /// A legacy node's loop: every peer in turn, the legacy way, then a pause.
     fn legacy_step(&mut self, i: usize) {
-        let n = self.w.net.n;
-        if self.w.nodes[i].legacy_next >= n {
-            self.w.nodes[i].legacy_next = 0;
+        let node = &mut self.w.nodes[i];
+        let Some(&peer) = node.legacy_order.get(node.legacy_next) else {
+            node.legacy_next = 0;
             let t = self.now + self.sc.interval_ms;
             self.at(t, Ev::LegacyNext(i));
             return;
-        }
-        let peer = self.w.nodes[i].legacy_next;
-        self.w.nodes[i].legacy_next += 1;
-        if peer == i {
-            let t = self.now;
-            self.at(t, Ev::LegacyNext(i));
-            return;
-        }
+        };
+        node.legacy_next += 1;
         // The Lua client remembers nothing between rounds.
         let (_, _, ms) = self.round(i, peer, Memo::default());
         let t = self.now + ms;
@@ -838,7 +847,7 @@ impl<'o> Sim<'o> {
     }
 
     fn post(&mut self, i: usize) {
-        let id = MessageId((self.w.rng.borrow_mut().next() as u32) | 1);
+        let id = MessageId((self.w.rng.borrow_mut().next_u64() as u32) | 1);
         let epoch = self.base_epoch + self.now / 1000;
         let Some(m) = line(id, epoch, &name(i), "news") else {
             return;

@@ -6,7 +6,7 @@
 //! here is ignored.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use super::{atomic, Paths};
@@ -18,6 +18,8 @@ pub const MAX_GZIP: usize = 512 * 1024;
 pub const MAX_RAW: usize = 256 * 1024;
 /// Largest cached plain `messages` body (scripts and tools; browsers take gzip).
 pub const MAX_PLAIN: usize = 128 * 1024;
+/// Longest key line (`log INODE SIZE MTIME_NS MAX` is well under this).
+const MAX_KEY: usize = 160;
 // Together at most 896 KB of RAM: docs/BUDGETS.md allows /tmp "everything else ≤ 1 MB".
 
 /// The response caches of one node.
@@ -38,25 +40,36 @@ impl Cache {
         self.dir.join(format!("cache.{name}"))
     }
 
-    /// The cached body of `name` if it was made from state `key`.
-    pub fn get(&self, name: &str, key: &str) -> Option<Vec<u8>> {
-        let file = File::open(self.path(name)).ok()?;
-        let len = file.metadata().ok()?.len() as usize;
-        let mut r = BufReader::new(file);
-        let mut line = String::new();
-        r.read_line(&mut line).ok()?;
-        if line.strip_suffix('\n')? != key {
+    /// The cached body of `name` if it was made from state `key`: the open file,
+    /// positioned at the body, and the body's length. Sending it from there costs no
+    /// buffer (the CGI hands it to the kernel).
+    pub fn open(&self, name: &str, key: &str) -> Option<(File, u64)> {
+        let mut file = File::open(self.path(name)).ok()?;
+        let len = file.metadata().ok()?.len();
+        // The key line is short: one read holds it.
+        let mut head = [0u8; MAX_KEY + 1];
+        let n = file.read(&mut head).ok()?;
+        let line = head[..n].iter().position(|&b| b == b'\n')?;
+        if &head[..line] != key.as_bytes() {
             return None;
         }
-        let mut body = Vec::with_capacity(len.saturating_sub(line.len()));
-        r.read_to_end(&mut body).ok()?;
+        let at = line as u64 + 1;
+        file.seek(SeekFrom::Start(at)).ok()?;
+        Some((file, len.checked_sub(at)?))
+    }
+
+    /// The cached body of `name` if it was made from state `key`, read into memory.
+    pub fn get(&self, name: &str, key: &str) -> Option<Vec<u8>> {
+        let (file, len) = self.open(name, key)?;
+        let mut body = Vec::with_capacity(usize::try_from(len).ok()? + 1);
+        file.take(len).read_to_end(&mut body).ok()?;
         Some(body)
     }
 
     /// Stores `body` for `name` as made from state `key`, or drops the entry when the
     /// body is larger than `limit`.
     pub fn put(&self, name: &str, key: &str, body: &[u8], limit: usize) {
-        if body.len() > limit {
+        if body.len() > limit || key.len() > MAX_KEY || key.contains('\n') {
             let _ = std::fs::remove_file(self.path(name));
             return;
         }

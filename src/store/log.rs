@@ -1,6 +1,6 @@
 //! The message log: a flat file of append-only records, one message each.
 //!
-//! A record is `CRC32 \t LINE \n`: the CRC (8 lowercase hex digits, crc32fast) covers the
+//! A record is `CRC32 \t LINE \n`: the CRC-32 (8 lowercase hex digits) covers the
 //! legacy database line that follows it. A record torn by power loss or corrupted later
 //! fails its CRC and is skipped; the newline framing keeps every other record readable.
 //!
@@ -38,7 +38,10 @@ pub fn write_record(out: &mut String, m: &Message) {
     let mut line = String::with_capacity(128);
     m.write_line(&mut line);
     let body = line.trim_end_matches('\n');
-    out.push_str(&format!("{:08x}\t", crc32fast::hash(body.as_bytes())));
+    out.push_str(&format!(
+        "{:08x}\t",
+        crate::protocol::crc32::hash(body.as_bytes())
+    ));
     out.push_str(body);
     out.push('\n');
 }
@@ -50,7 +53,7 @@ pub fn record_line(record: &[u8]) -> Option<&str> {
     }
     let crc = u32::from_str_radix(std::str::from_utf8(&record[..8]).ok()?, 16).ok()?;
     let line = &record[9..];
-    (crc32fast::hash(line) == crc).then_some(())?;
+    (crate::protocol::crc32::hash(line) == crc).then_some(())?;
     std::str::from_utf8(line).ok()
 }
 
@@ -494,33 +497,53 @@ impl Log {
 
     /// Calls `each(offset, record length, message)` for every valid record, in file order,
     /// holding one record at a time.
-    fn scan(&self, mut each: impl FnMut(u64, usize, MessageRef)) -> Result<()> {
-        let f = match File::open(&self.path) {
+    fn scan(&self, each: impl FnMut(u64, usize, MessageRef)) -> Result<()> {
+        self.scan_from(0, each).map(|_| ())
+    }
+
+    /// [`Log::scan`] from byte `start` (the end of a record): returns the offset just past
+    /// the last complete (newline-ended) record, where a later call can go on. Lets a
+    /// reader follow the appends (the Raven bridge) without re-reading the log.
+    pub fn scan_from(
+        &self,
+        start: u64,
+        mut each: impl FnMut(u64, usize, MessageRef),
+    ) -> Result<u64> {
+        let mut f = match File::open(&self.path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(Error::io("open", &self.path)(e)),
         };
+        if start > 0 {
+            f.seek(SeekFrom::Start(start))
+                .map_err(Error::io("read", &self.path))?;
+        }
         let mut r = std::io::BufReader::with_capacity(16 * 1024, f);
         let mut record = Vec::with_capacity(256);
         let limit = (MAX_LINE + 16) as u64;
-        let mut offset = 0u64;
+        let mut offset = start;
+        let mut complete = start;
         loop {
             record.clear();
             let n = std::io::BufRead::read_until(&mut (&mut r).take(limit), b'\n', &mut record)
                 .map_err(Error::io("read", &self.path))?;
             if n == 0 {
-                return Ok(());
+                return Ok(complete);
             }
             let at = offset;
             offset += n as u64;
             if record.last() == Some(&b'\n') {
                 record.pop();
+                complete = offset;
             } else if n as u64 == limit {
                 // Not a record of ours: skip the rest of this line.
                 let mut rest = Vec::new();
                 let more = std::io::BufRead::read_until(&mut r, b'\n', &mut rest)
                     .map_err(Error::io("read", &self.path))?;
                 offset += more as u64;
+                if rest.last() == Some(&b'\n') {
+                    complete = offset;
+                }
                 continue;
             }
             if let Some(Ok(m)) = record_line(&record).map(MessageRef::parse) {

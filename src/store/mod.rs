@@ -14,6 +14,8 @@ pub mod log;
 pub mod peers;
 #[cfg(test)]
 mod processes;
+#[cfg_attr(not(feature = "raven"), allow(dead_code))]
+pub mod raven;
 pub mod status;
 pub mod users;
 

@@ -489,8 +489,9 @@ impl Daemon {
                 d.requests,
                 d.body_bytes,
                 d.bytes,
-                d.took.as_millis(),
-                d.cpu.as_micros()
+                // As u64: printing u128 costs its own formatting code.
+                d.took.as_millis() as u64,
+                d.cpu.as_micros() as u64
             );
             let _ = out.flush();
         }
@@ -554,6 +555,13 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks)
         .map_err(|e| StartError(e.to_string()))?;
     let node = Node::new(cfg, opts.stall);
+    // The Raven bridge runs beside the rounds, on its own thread (docs/RAVEN.md).
+    #[cfg(feature = "raven")]
+    let _raven = (!opts.once).then(|| super::raven::spawn(&node)).flatten();
+    #[cfg(not(feature = "raven"))]
+    if node.cfg.raven.enabled {
+        log("raven: this build has no Raven bridge: option raven ignored");
+    }
     let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
     // `--once` pulls every peer once, whatever the fan-out.
@@ -616,7 +624,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         h.stop(d.opts.once);
     }
     if d.opts.stats && d.opts.once {
-        println!("cpu_us={}", cpu_time().as_micros());
+        println!("cpu_us={}", cpu_time().as_micros() as u64);
     }
     if d.opts.once && d.reached == 0 && !sys::stop_requested() {
         return Err(StartError(if d.peers.is_empty() {

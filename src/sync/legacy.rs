@@ -137,7 +137,7 @@ pub fn pull(
             out.tally += local::merge_users(&node.users, &String::from_utf8_lossy(&body), now)?;
         }
         if digest {
-            memo.users_crc = Some(crc32fast::hash(&body));
+            memo.users_crc = Some(crate::protocol::crc32::hash(&body));
         }
     }
     if digest {

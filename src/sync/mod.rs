@@ -7,7 +7,8 @@
 //! - [`digest`]: the `digest-v1` extension between peers that both run meshchat;
 //! - [`local`]: our own log's snapshot, and the checks every pulled line goes through;
 //! - [`delivery`]: who is known to hold our newest messages, learnt from the rounds;
-//! - [`daemon`]: scheduling, bounded concurrency, signals, counters.
+//! - [`daemon`]: scheduling, bounded concurrency, signals, counters;
+//! - [`raven`]: the bridge to Raven channels, on its own thread (docs/RAVEN.md).
 //!
 //! In scope: talking to peers and merging what they send through the store. Out of
 //! scope: serving peers (the `api` module does, `sync_digest` included).
@@ -18,6 +19,8 @@ pub mod digest;
 pub mod discovery;
 pub mod legacy;
 pub mod local;
+#[cfg(feature = "raven")]
+pub mod raven;
 pub mod strategy;
 
 use std::fmt;

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -20,8 +21,10 @@ sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import pkglib  # noqa: E402
 
 FAILURES = []
-# docs/BUDGETS.md: stripped binary budget and goal, bytes (KB = 1024).
-BUDGETS = {"mips_24kc": (800 * 1024, 500 * 1024)}
+# Stripped node binary, bytes (KB = 1024): a node's flash (docs/PACKAGING.md). The budget
+# is enforced; the goal is printed with the distance to it until the binary meets it.
+BUDGETS = {"mips_24kc": 800 * 1024}
+GOALS = {"mips_24kc": 500 * 1024}
 
 
 def check(cond, what):
@@ -78,9 +81,13 @@ def test_arch(arch):
     size = os.path.getsize(binary)
     print(f"  size {size} bytes")
     if arch in BUDGETS:
-        budget, goal = BUDGETS[arch]
-        check(size <= budget, f"{arch}: stripped binary {size} bytes <= budget {budget} "
-              f"(goal {goal}: {'met' if size <= goal else f'{size - goal} bytes over'})")
+        budget = BUDGETS[arch]
+        check(size <= budget, f"{arch}: stripped binary {size} bytes <= budget {budget} ("
+              + (f"{budget - size} bytes to spare)" if size <= budget else f"{size - budget} bytes over)"))
+    if arch in GOALS:
+        goal = GOALS[arch]
+        print(f"  goal {arch}: {size} bytes against {goal}: "
+              + (f"{goal - size} bytes to spare" if size <= goal else f"{size - goal} bytes over"))
 
     v = subprocess.run(cmd + [binary, "--version"], capture_output=True, text=True, timeout=60)
     check(v.returncode == 0 and v.stdout == f"meshchat {pkglib.version()}\n",
@@ -118,39 +125,59 @@ def test_arch(arch):
         check(rc == 0 and any(m.get("message") == text and m.get("call_sign") == "N0CALL" for m in msgs),
               f"{arch}: CGI messages returns the sent message")
 
-        # serve: the embedded server over loopback.
-        p = subprocess.Popen(cmd + [binary, "serve", "--listen", "127.0.0.1:0", "--data",
-                                    os.path.join(tmp, "serve"), "--node", "SERVE-node"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            line = p.stdout.readline()
-            m = re.match(r"listening on (http://127\.0\.0\.1:\d+/)$", line.strip())
-            check(m is not None, f"{arch}: serve prints its address (got {line!r})")
-            if m:
-                base = m.group(1)
-                with urllib.request.urlopen(base + "cgi-bin/meshchat?action=config", timeout=30) as r:
-                    conf = json.loads(r.read())
-                check(r.status == 200 and conf.get("node") == "SERVE-node",
-                      f"{arch}: serve answers action=config over loopback")
-                with urllib.request.urlopen(base + "meshchat/", timeout=30) as r:
-                    page = r.read()
-                check(r.status == 200 and b"<html" in page.lower(), f"{arch}: serve returns the web UI")
-                # The peer client (sync's, on std::net) on this CPU: send, then tail.
-                said = f"via the {arch} client"
-                s = subprocess.run(cmd + [binary, "send", "--url", base, "--call-sign", "N0CALL", said],
-                                   capture_output=True, text=True, timeout=60)
-                check(s.returncode == 0, f"{arch}: send posts through serve (rc={s.returncode} {s.stderr.strip()[:200]})")
-                t = subprocess.run(cmd + [binary, "tail", "--url", base, "-n", "5"],
-                                   capture_output=True, text=True, timeout=60)
-                check(t.returncode == 0 and said in t.stdout and "N0CALL" in t.stdout,
-                      f"{arch}: tail reads it back (rc={t.returncode} {t.stdout.strip()[:200]!r} {t.stderr.strip()[:200]})")
-        finally:
-            p.terminate()
+        # serve: the embedded server over loopback. The node build has no web UI and
+        # says where it is; the serve build (build/cross-serve) has it.
+        serve_check(arch, cmd, binary, tmp, ui=False)
+        serve_build = os.path.join(ROOT, "build", "cross-serve", arch, "meshchat")
+        if os.path.exists(serve_build):
+            serve_check(arch + " (serve build)", cmd, serve_build, tmp, ui=True)
+        else:
+            print(f"  --   {arch}: no serve build (make cross-serve ARCH={arch}): its UI is not checked here")
+
+
+def serve_check(arch, cmd, binary, tmp, ui):
+    data = os.path.join(tmp, "serve-ui" if ui else "serve")
+    p = subprocess.Popen(cmd + [binary, "serve", "--listen", "127.0.0.1:0", "--data", data, "--node", "SERVE-node"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        m = re.match(r"listening on (http://127\.0\.0\.1:\d+/)$", line.strip())
+        check(m is not None, f"{arch}: serve prints its address (got {line!r})")
+        if not m:
+            return
+        base = m.group(1)
+        with urllib.request.urlopen(base + "cgi-bin/meshchat?action=config", timeout=30) as r:
+            conf = json.loads(r.read())
+        check(r.status == 200 and conf.get("node") == "SERVE-node",
+              f"{arch}: serve answers action=config over loopback")
+        if ui:
+            with urllib.request.urlopen(base + "meshchat/", timeout=30) as r:
+                page = r.read()
+            check(r.status == 200 and b"<html" in page.lower(), f"{arch}: serve returns the web UI")
+        else:
             try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+                urllib.request.urlopen(base + "meshchat/", timeout=30)
+                check(False, f"{arch}: the node build's serve answers /meshchat/ with 404")
+            except urllib.error.HTTPError as e:
+                body = e.read().decode("utf-8", "replace")
+                check(e.code == 404 and "node's web server" in body and "/www/meshchat/" in body,
+                      f"{arch}: the node build's serve says the node's web server has the UI (got {e.code} {body[:120]!r})")
+        # The peer client (sync's, on std::net) on this CPU: send, then tail.
+        said = f"via the {arch} client"
+        s = subprocess.run(cmd + [binary, "send", "--url", base, "--call-sign", "N0CALL", said],
+                           capture_output=True, text=True, timeout=60)
+        check(s.returncode == 0, f"{arch}: send posts through serve (rc={s.returncode} {s.stderr.strip()[:200]})")
+        t = subprocess.run(cmd + [binary, "tail", "--url", base, "-n", "5"],
+                           capture_output=True, text=True, timeout=60)
+        check(t.returncode == 0 and said in t.stdout and "N0CALL" in t.stdout,
+              f"{arch}: tail reads it back (rc={t.returncode} {t.stdout.strip()[:200]!r} {t.stderr.strip()[:200]})")
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def main():

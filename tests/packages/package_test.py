@@ -34,7 +34,10 @@ import pkglib  # noqa: E402
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakeroot")
+# Each node package: a node's free flash (docs/PACKAGING.md). The budget is enforced; the
+# goal is printed with the distance to it until the packages meet it.
 BUDGET = 400 * 1024
+GOAL = 300 * 1024
 FAILURES = []
 EXECUTABLES = {"www/cgi-bin/meshchat", "etc/init.d/meshchat", "www/cgi-bin/apps/meshchat/user"}
 
@@ -88,6 +91,8 @@ def check_ipk(arch, path):
     name = os.path.basename(path)
     size = os.path.getsize(path)
     check(size <= BUDGET, f"{name}: {size} bytes <= {BUDGET}")
+    print(f"  goal {name}: {size} bytes against {GOAL}: "
+          + (f"{GOAL - size} to spare" if size <= GOAL else f"{size - GOAL} over"))
     with open(path, "rb") as f:
         check(f.read(2) == b"\x1f\x8b", f"{name}: outer file is gzip")
     check(sh(["gzip", "-t", path]).returncode == 0, f"{name}: gzip -t passes")
@@ -210,6 +215,8 @@ def check_apk(arch, path):
     name = f"{arch}/{os.path.basename(path)}"
     size = os.path.getsize(path)
     check(size <= BUDGET, f"{name}: {size} bytes <= {BUDGET}")
+    print(f"  goal {name}: {size} bytes against {GOAL}: "
+          + (f"{GOAL - size} to spare" if size <= GOAL else f"{size - GOAL} over"))
     with open(path, "rb") as f:
         raw = f.read()
     parts = gzip_members(raw)
