@@ -57,6 +57,23 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Creates the data directories and makes sure files can be written in them, so a
+/// server without rights there says so at start, not on the first message.
+fn writable(cfg: &Config) -> Result<(), String> {
+    cfg.paths.create_dirs().map_err(|e| e.to_string())?;
+    let p = &cfg.paths;
+    for dir in [&p.data_dir, &p.ram_dir, &p.files_dir] {
+        let probe = dir.join(format!(".write-test.{}", std::process::id()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
+    }
+    Ok(())
+}
+
 struct Shared {
     cfg: Config,
     port: u16,
@@ -66,7 +83,17 @@ struct Shared {
 /// Binds `listen`, prints `listening on http://ADDR/` (tests read it to learn the port),
 /// and serves until SIGTERM or SIGINT.
 pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
-    cfg.paths.create_dirs().map_err(|e| Error(e.to_string()))?;
+    if !listen.contains(':') {
+        return Err(Error(format!(
+            "invalid --listen '{listen}': expected HOST:PORT, e.g. 127.0.0.1:{}",
+            listen.parse::<u16>().unwrap_or(8080)
+        )));
+    }
+    writable(&cfg).map_err(|e| {
+        Error(format!(
+            "{e}; use --data DIR to keep meshchat's files in a folder of yours"
+        ))
+    })?;
     let listener =
         TcpListener::bind(listen).map_err(|e| Error(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Error(e.to_string()))?;
@@ -78,6 +105,12 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
         "meshchat: serving node {} zone '{}' on http://{addr}/meshchat/",
         cfg.node(),
         cfg.zone()
+    );
+    eprintln!(
+        "meshchat: messages in {}, presence and sync state in {}, shared files in {}",
+        cfg.paths.data_dir.display(),
+        cfg.paths.ram_dir.display(),
+        cfg.paths.files_dir.display()
     );
 
     let shared = Arc::new(Shared {

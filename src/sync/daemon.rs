@@ -73,7 +73,7 @@ impl Default for Options {
     }
 }
 
-/// Why the daemon could not run.
+/// Why the daemon could not run, or why a `--once` round failed (no peer reached).
 #[derive(Debug)]
 pub struct StartError(pub String);
 
@@ -257,6 +257,11 @@ fn unreachable(e: &Error) -> bool {
     )
 }
 
+/// "1 peer", "2 peers".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn log(msg: &str) {
     eprintln!("meshchat sync: {msg}");
 }
@@ -280,6 +285,8 @@ struct Daemon {
     dirty: bool,
     /// Our newest key when last looked at (local posts are news).
     newest: Option<Key>,
+    /// Rounds in which the peer answered (well or not): `--once` fails when none did.
+    reached: usize,
 }
 
 impl Daemon {
@@ -299,8 +306,8 @@ impl Daemon {
         }
         if self.opts.verbose {
             log(&format!(
-                "{} peers ({} refused service entries)",
-                found.peers.len(),
+                "{} ({} refused service entries)",
+                count(found.peers.len(), "peer"),
                 found.rejected
             ));
         }
@@ -423,6 +430,9 @@ impl Daemon {
             return;
         };
         let ending = ending(&d.result, d.first_reply);
+        if !matches!(ending, Ending::Unreachable) {
+            self.reached += 1;
+        }
         let now_ms = self.ms(now);
         self.planner.finished(i, now_ms, ending);
         if matches!(ending, Ending::Answered { news: true, .. }) {
@@ -614,6 +624,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         counters,
         dirty: true,
         newest: None,
+        reached: 0,
     };
     let mut next_discovery = Instant::now();
     let mut dispatched_once = false;
@@ -660,6 +671,16 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     }
     if d.opts.stats && d.opts.once {
         println!("cpu_us={}", cpu_time().as_micros() as u64);
+    }
+    if d.opts.once && d.reached == 0 && !sys::stop_requested() {
+        return Err(StartError(if d.peers.is_empty() {
+            "no peers found (service files and `peer` options name none)".into()
+        } else {
+            format!(
+                "no peer could be reached ({} tried)",
+                count(d.peers.len(), "peer")
+            )
+        }));
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Which peers to sync with this round: MeshChat services of our zone from every file of
 //! the arednlink services directory and from the OLSR services file, plus the static
-//! peers of the configuration (PROTOCOL.md, "Peer discovery").
+//! peers of the configuration (docs/PROTOCOL.md, "Finding peers").
 //!
 //! The files are re-read every round; a missing, unreadable or garbled file contributes
 //! nothing. A host from these files is data: it must be a plain host name or address

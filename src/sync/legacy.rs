@@ -1,4 +1,4 @@
-//! The legacy pull, exactly as PROTOCOL.md ("How a legacy node syncs") describes, against
+//! The legacy pull, exactly as docs/PROTOCOL.md ("How a legacy node pulls") describes, against
 //! any peer: `users_raw`, `local_files_raw`, `messages_version`, then `messages_raw` only
 //! when the version says something changed. Four CGI processes on the peer at most,
 //! three when nothing changed.
