@@ -1,7 +1,7 @@
 # meshchat — the front door.
 #   make run     build and start `meshchat serve` on http://127.0.0.1:8080/meshchat/
 #   make test    install what the tests need, then lint and run every test
-#   make bench   measure the budgets of DESIGN.md, write bench/RESULTS.md
+#   make bench   measure the budgets of docs/BUDGETS.md, write bench/RESULTS.md
 #   make sim     the mesh simulator: sync cost and spread at 10-1000 nodes, bench/SIM.md
 # Packaging and cross builds: see mk/*.mk (make cross, make package, make deb).
 

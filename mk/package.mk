@@ -3,9 +3,13 @@
 #   make package ARCH=mips_24kc   one architecture
 # The binaries come from `make cross`; the web UI from www/ (www/icon.svg is required).
 
-TEST_TARGETS += test-package test-feed
+TEST_TARGETS += test-package-meta test-package test-feed
 
-.PHONY: package test-package package-repro
+.PHONY: package test-package package-repro test-package-meta
+
+# File modes of the node packages and the feed, without cross-built binaries (seconds).
+test-package-meta:
+	python3 tests/packages/meta_test.py
 
 package: cross
 	tools/venv/bin/python scripts/package/build.py $(ARCH)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench: the request budgets of DESIGN.md, measured on this machine.
+"""make bench: the request budgets of docs/BUDGETS.md, measured on this machine.
 
 For a 500- and a 10,000-message log, each action is run as a real CGI process (the
 environment uhttpd gives): median wall time over many runs, peak RSS, and instructions
@@ -481,7 +481,7 @@ def main():
     ]
     out.append(lighttpd_section(side, bin_path))
     out.append(mips_section(mips, os.path.join(ROOT, "build", "cross", MIPS_ARCH, "meshchat")))
-    out.append("\n## Budgets (DESIGN.md)\n")
+    out.append("\n## Budgets (docs/BUDGETS.md)\n")
     out.append("| budget | measured | holds |")
     out.append("|---|---|---|")
     for what, ok, fig in checks:

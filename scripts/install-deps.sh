@@ -47,6 +47,10 @@ if [ "${1:-all}" = all ]; then
     # Load (scripts/bench-load.py): wrk against serve and the CGI under lighttpd.
     want wrk wrk
     want lighttpd lighttpd
+    # The namespace test (mk/netns.mk): ip netns, TAP devices.
+    want ip iproute2
+    # The API-description check (scripts/openapi-check.sh) makes a venv.
+    python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt="$need_apt python3-venv"
 fi
 
 if [ -n "$need_apt" ]; then

@@ -52,10 +52,22 @@ pub fn import(cfg: &Config, file: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Rewrites the log now, keeping the newest `max_messages`.
+/// Rewrites the log now, keeping the newest `max_messages`; says what it did on stderr.
 pub fn compact(cfg: &Config) -> Result<(), String> {
     cfg.paths.create_dirs().map_err(|e| e.to_string())?;
-    cfg.store().log.compact().map_err(|e| e.to_string())
+    let c = cfg.store().log.compact().map_err(|e| e.to_string())?;
+    eprintln!(
+        "meshchat: compacted {}: kept {} of {} records ({} dropped: duplicates and beyond \
+         max_messages {}), {} -> {} bytes",
+        cfg.paths.log().display(),
+        c.kept,
+        c.records,
+        c.records - c.kept,
+        cfg.max_messages,
+        c.bytes_before,
+        c.bytes_after
+    );
+    Ok(())
 }
 
 /// Deletes the log, the RAM files and the shared files (`meshchat purge`, before the

@@ -1,5 +1,5 @@
 //! The CGI adapter: the environment uhttpd gives and stdin in, headers and body on
-//! stdout. It reads only the variables listed in PROTOCOL.md and nothing else.
+//! stdout. It reads only the variables listed in docs/PROTOCOL.md and nothing else.
 
 use std::env;
 use std::io::{self, Read, Write};
@@ -16,8 +16,16 @@ fn var(name: &str) -> Option<String> {
 pub fn run(overrides: &config::Overrides) -> i32 {
     let out = io::stdout();
     let mut out = io::BufWriter::with_capacity(16 * 1024, out.lock());
-    let response = match Config::load(overrides) {
-        Ok(cfg) => handle(&cfg),
+    let response = match Config::check(overrides) {
+        Ok((mut cfg, problems)) => {
+            // A mistake in the file must not take the chat down: answer with the defaults
+            // for what is wrong, say so on stderr (syslog) and in `config`.
+            for p in &problems {
+                eprintln!("meshchat: {p} (answering with the default for it)");
+            }
+            cfg.warnings = problems.iter().map(|p| p.brief()).collect();
+            handle(&cfg)
+        }
         Err(e) => {
             eprintln!("meshchat: {e}");
             Response::failed(format!("meshchat is misconfigured: {}", e.reply()))
@@ -78,7 +86,7 @@ pub(crate) fn handle_env(
 /// Prints a response the way a CGI does: `Status:` when not 200, headers, blank line,
 /// body.
 pub fn write_response(out: &mut impl Write, response: Response) -> io::Result<()> {
-    let status = response.cgi_status();
+    let status = response.status;
     if status != 200 {
         write!(out, "Status: {status} {}\r\n", reason_phrase(status))?;
     }

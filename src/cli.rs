@@ -48,7 +48,10 @@ pub fn send(
     to: Option<&str>,
     text: &str,
 ) -> Result<(), String> {
+    // Upper-case, as the web UI sends it: the same station is one call sign.
+    let call_sign = &call_sign.to_uppercase();
     let cs: CallSign = call_sign
+        .to_uppercase()
         .parse()
         .map_err(|e: crate::protocol::FieldError| e.to_string())?;
     let ch: Channel = match to {
@@ -234,6 +237,12 @@ pub fn tail(
     interval: Duration,
 ) -> Result<(), String> {
     use std::io::Write;
+    // A reader that went away (`| head`) ends the output quietly, as `cat` does.
+    let written = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(stdout_failed(e)),
+        Ok(()) => Ok(true),
+    };
     let c = client(url);
     let wanted = |m: &Shown| filter.wants(&m.channel, m.epoch);
     let mut seen = HashSet::new();
@@ -242,9 +251,13 @@ pub fn tail(
     let shown: Vec<&Shown> = all.iter().filter(|m| wanted(m)).collect();
     let mut out = std::io::stdout().lock();
     for m in &shown[shown.len().saturating_sub(lines)..] {
-        writeln!(out, "{}", format(m)).map_err(stdout_failed)?;
+        if !written(writeln!(out, "{}", format(m)))? {
+            return Ok(());
+        }
     }
-    out.flush().map_err(stdout_failed)?;
+    if !written(out.flush())? {
+        return Ok(());
+    }
     drop(out);
     seen.extend(all.into_iter().map(|m| m.id));
     while follow && !crate::sys::stop_requested() {
@@ -258,12 +271,14 @@ pub fn tail(
         last_version = v;
         let mut out = std::io::stdout().lock();
         for m in all {
-            if wanted(&m) && !seen.contains(&m.id) {
-                writeln!(out, "{}", format(&m)).map_err(stdout_failed)?;
+            if wanted(&m) && !seen.contains(&m.id) && !written(writeln!(out, "{}", format(&m)))? {
+                return Ok(());
             }
             seen.insert(m.id);
         }
-        out.flush().map_err(stdout_failed)?;
+        if !written(out.flush())? {
+            return Ok(());
+        }
     }
     Ok(())
 }

@@ -1,6 +1,12 @@
 //! Configuration, in two stages: raw values (the UCI file, then flags on top) are
 //! validated into a [`Config`]; a bad value is reported quoted, at start-up.
 //!
+//! Mistakes are caught, each a [`Problem`] with its file and line: a line that is not UCI,
+//! an option meshchat does not know (with the known one it resembles), a value that does
+//! not fit. [`Config::check`] lists them and builds a configuration anyway (each mistake
+//! falls back to the default), which the CGI uses so that a typo never takes the chat
+//! down; the commands and daemons refuse to start on any problem.
+//!
 //! The file is `/etc/config/meshchat` unless `--config FILE` or `MESHCHAT_CONFIG` names
 //! another. Node name and zone are resolved lazily from the node's own files
 //! (`/etc/local/uci/hsmmmesh`, `/etc/config.mesh/setup`) so a CGI action that does not
@@ -69,6 +75,106 @@ impl Error {
 
 impl std::error::Error for Error {}
 
+/// Every option meshchat reads; anything else in its section is a mistake.
+pub const OPTIONS: &[&str] = &[
+    "node",
+    "zone",
+    "data_dir",
+    "ram_dir",
+    "files_dir",
+    "max_messages",
+    "max_file_storage",
+    "poll_interval",
+    "sync_fanout",
+    "default_channel",
+    "services_dir",
+    "services_olsr",
+    "peer",
+    "admin_token",
+    "platform",
+    "digest_sync",
+    "debug",
+    "hsmmmesh_file",
+    "setup_file",
+    "shadow_file",
+    "raven",
+    "raven_auto_channels",
+    "raven_channel",
+    "raven_entries_dir",
+    "raven_id",
+    "raven_ip",
+    "raven_listen",
+    "raven_publish_file",
+    "raven_socket",
+];
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A line of the configuration file.
+    Line(usize),
+    /// A command-line flag (`-o`, `--node`, `--zone`, `--data`).
+    Flag,
+}
+
+/// One mistake in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The configuration file (for a line of it).
+    pub file: Option<PathBuf>,
+    pub origin: Origin,
+    pub what: String,
+}
+
+impl Problem {
+    /// The problem without the file's path (for replies to browsers).
+    pub fn brief(&self) -> String {
+        match self.origin {
+            Origin::Line(n) => format!("configuration line {n}: {}", self.what),
+            Origin::Flag => format!("command line: {}", self.what),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, &self.origin) {
+            (Some(file), Origin::Line(n)) => write!(f, "{}:{n}: {}", file.display(), self.what),
+            _ => f.write_str(&self.brief()),
+        }
+    }
+}
+
+/// Edits (insertions, deletions, substitutions) between two short names.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Edits within which an unknown option is taken for a misspelling of a known one.
+const MISSPELT: usize = 2;
+
+/// " (did you mean x?)" with the known option `name` most resembles, or nothing.
+fn did_you_mean(name: &str) -> String {
+    let near = OPTIONS
+        .iter()
+        .map(|o| (distance(name, o), *o))
+        .filter(|(d, _)| *d <= MISSPELT)
+        .min();
+    near.map(|(_, o)| format!(" (did you mean {o}?)"))
+        .unwrap_or_default()
+}
+
 /// Values given on the command line; each overrides the file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -81,10 +187,15 @@ pub struct Overrides {
     pub options: Vec<(String, String)>,
 }
 
-/// Raw option values: the file's `meshchat` section, then the overrides.
+/// Raw option values: the file's `meshchat` section, then the overrides; and the
+/// mistakes met on the way.
 #[derive(Debug, Clone, Default)]
 pub struct Raw {
     values: Vec<(String, String)>,
+    origins: Vec<Origin>,
+    /// The file read, if any.
+    file: Option<PathBuf>,
+    problems: Vec<Problem>,
     /// The `config hook` sections.
     hooks: Vec<uci::Section>,
 }
@@ -99,7 +210,14 @@ impl Raw {
             (None, None) => (PathBuf::from(DEFAULT_FILE), false),
         };
         let mut raw = match read_limited(&path) {
-            Ok(text) => Raw::from_uci(&text),
+            Ok(text) => {
+                let mut raw = Raw::from_uci(&text);
+                for p in &mut raw.problems {
+                    p.file = Some(path.clone());
+                }
+                raw.file = Some(path);
+                raw
+            }
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Raw::default(),
             Err(e) => {
                 return Err(Error::Read {
@@ -112,23 +230,68 @@ impl Raw {
         Ok(raw)
     }
 
-    /// The values of every `config meshchat` section of a UCI text.
+    /// The values of every `config meshchat` section of a UCI text, and its mistakes.
     pub fn from_uci(text: &str) -> Raw {
-        let (hooks, sections): (Vec<_>, Vec<_>) =
-            uci::parse(text).into_iter().partition(|s| s.kind == "hook");
-        let values = sections
-            .into_iter()
-            .filter(|s| s.kind == "meshchat")
-            .flat_map(|s| s.values)
-            .collect();
-        Raw { values, hooks }
+        let (sections, errors) = uci::parse_checked(text);
+        let mut raw = Raw::default();
+        let line = |n: usize, what: String| Problem {
+            file: None,
+            origin: Origin::Line(n),
+            what,
+        };
+        for e in errors {
+            raw.problems.push(line(e.line, e.why.to_string()));
+        }
+        for s in sections {
+            if s.kind == "hook" {
+                // Validated by the sync daemon, the only one that runs hooks.
+                raw.hooks.push(s);
+                continue;
+            }
+            if s.kind != "meshchat" {
+                let what = format!("section type '{}' is not meshchat or hook: ignored", s.kind);
+                raw.problems.push(line(s.line, what));
+                continue;
+            }
+            for ((k, v), n) in s.values.into_iter().zip(s.lines) {
+                if OPTIONS.contains(&k.as_str()) {
+                    raw.values.push((k, v));
+                    raw.origins.push(Origin::Line(n));
+                } else {
+                    let what = format!("unknown option '{k}'{}", did_you_mean(&k));
+                    raw.problems.push(line(n, what));
+                }
+            }
+        }
+        raw.problems.sort_by_key(|p| match p.origin {
+            Origin::Line(n) => n,
+            Origin::Flag => 0,
+        });
+        raw
     }
 
     /// Puts the command-line values on top.
     pub fn apply(&mut self, o: &Overrides) {
         let mut set = |k: &str, v: String| {
-            self.values.retain(|(key, _)| key != k);
+            if !OPTIONS.contains(&k) {
+                self.problems.push(Problem {
+                    file: None,
+                    origin: Origin::Flag,
+                    what: format!("-o {k}={v}: unknown option{}", did_you_mean(k)),
+                });
+                return;
+            }
+            let mut i = 0;
+            while i < self.values.len() {
+                if self.values[i].0 == k {
+                    self.values.remove(i);
+                    self.origins.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
             self.values.push((k.to_string(), v));
+            self.origins.push(Origin::Flag);
         };
         if let Some(n) = &o.node {
             set("node", n.clone());
@@ -237,6 +400,8 @@ pub struct Config {
     pub setup_file: PathBuf,
     /// Root's password line, for recognising the node admin's `authV1` cookie.
     pub shadow_file: PathBuf,
+    /// Mistakes in the configuration that the CGI answered around; `config` lists them.
+    pub warnings: Vec<String>,
     /// The Raven bridge.
     pub raven: RavenOptions,
     /// The `config hook` sections, as written: only the sync daemon validates and runs
@@ -440,17 +605,65 @@ impl Config {
             hsmmmesh_file,
             setup_file: path("setup_file", "/etc/config.mesh/setup"),
             shadow_file: path("shadow_file", "/etc/shadow"),
+            warnings: Vec::new(),
             raven: raven_options(raw)?,
             hooks: raw.hooks.clone(),
         })
     }
 
-    /// Loads the configuration for a command: file, environment, flags.
-    pub fn load(overrides: &Overrides) -> Result<Config, Error> {
+    /// Loads the configuration for a command (file, environment, flags) with every
+    /// mistake in it; each mistaken value falls back to its default. Only a file that
+    /// cannot be read is an error.
+    pub fn check(overrides: &Overrides) -> Result<(Config, Vec<Problem>), Error> {
         let env_file = std::env::var_os(ENV_VAR)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        Config::from_raw(&Raw::load(overrides, env_file)?)
+        Ok(Config::from_raw_lenient(Raw::load(overrides, env_file)?))
+    }
+
+    /// Validates raw values; a value that does not fit becomes a problem and the option
+    /// its default.
+    pub fn from_raw_lenient(mut raw: Raw) -> (Config, Vec<Problem>) {
+        // Each round removes one bad value: at most one round per value, plus one.
+        for _ in 0..=raw.values.len() {
+            let Err(e) = Config::from_raw(&raw) else {
+                break;
+            };
+            let Error::Invalid { option, value, .. } = &e else {
+                break;
+            };
+            // The value at fault (admin_token hides its value: the last one).
+            let at = raw
+                .values
+                .iter()
+                .rposition(|(k, v)| k == option && v == value)
+                .or_else(|| raw.values.iter().rposition(|(k, _)| k == option));
+            let Some(at) = at else { break };
+            let origin = raw.origins.remove(at);
+            raw.values.remove(at);
+            if option != "peer" {
+                // The default, not an earlier value of the same option.
+                while let Some(i) = raw.values.iter().position(|(k, _)| k == option) {
+                    raw.values.remove(i);
+                    raw.origins.remove(i);
+                }
+            }
+            raw.problems.push(Problem {
+                file: raw.file.clone().filter(|_| origin != Origin::Flag),
+                origin,
+                what: e.to_string(),
+            });
+        }
+        // File lines in order, then the command line.
+        raw.problems.sort_by_key(|p| match p.origin {
+            Origin::Line(n) => (0, n),
+            Origin::Flag => (1, 0),
+        });
+        let cfg = Config::from_raw(&raw).unwrap_or_else(|_| {
+            // Unreachable: every bad value was removed above. The defaults always fit.
+            Config::from_raw(&Raw::default()).unwrap_or_else(|_| unreachable!())
+        });
+        (cfg, raw.problems)
     }
 
     /// This node's name: the option, else the node's own setting, else the host name.
@@ -503,17 +716,30 @@ fn node_from_hsmmmesh(path: &Path) -> Option<NodeName> {
         .find_map(|s| s.get("node")?.trim().parse().ok())
 }
 
-/// The zone advertised in a node's setup file (`list service 'NAME|1|http|HOST|PORT|meshchat'`).
-pub fn zone_from_setup(path: &Path) -> Option<String> {
+/// The node's own MeshChat entry in its setup file
+/// (`list service 'NAME|1|http|HOST|PORT|meshchat'`): NAME and PORT (when it is a number).
+fn service_from_setup(path: &Path) -> Option<(String, Option<u16>)> {
     let text = read_limited(path).ok()?;
     uci::parse(&text)
         .iter()
         .flat_map(|s| s.all("service").map(str::to_string).collect::<Vec<_>>())
         .find_map(|entry| {
-            let name = entry.strip_suffix("|meshchat")?.split('|').next()?;
-            let zone = crate::protocol::services::zone_of(name);
-            (!zone.is_empty()).then(|| zone.to_string())
+            let fields: Vec<&str> = entry.strip_suffix("|meshchat")?.split('|').collect();
+            let port = fields.get(4).and_then(|p| p.trim().parse().ok());
+            Some((fields.first()?.to_string(), port))
         })
+}
+
+/// The zone advertised in a node's setup file.
+pub fn zone_from_setup(path: &Path) -> Option<String> {
+    let (name, _) = service_from_setup(path)?;
+    let zone = crate::protocol::services::zone_of(&name);
+    (!zone.is_empty()).then(|| zone.to_string())
+}
+
+/// The port of the MeshChat service a node's setup file advertises.
+pub fn port_from_setup(path: &Path) -> Option<u16> {
+    service_from_setup(path)?.1.filter(|&p| p > 0)
 }
 
 #[cfg(test)]
@@ -647,5 +873,38 @@ mod tests {
         assert_eq!(c.node().as_str(), "KN6PLV-hap");
         assert_eq!(c.zone(), "Ops Chat");
         assert_eq!(c.platform(), Platform::Node);
+        assert_eq!(port_from_setup(&c.setup_file), Some(8080));
+    }
+
+    #[test]
+    fn mistakes_are_listed_and_fall_back_to_defaults() {
+        let mut raw = Raw::from_uci(
+            "config meshchat 'main'\n\toption max_mesages '10'\n\toption zone 'Unclosed\n\
+bogus line here\n\toption max_messages '12x'\n\tlist peer 'a:1'\n\tlist peer 'b'\n\
+\toption node 'n1'\nconfig meshchta 'x'\n",
+        );
+        raw.apply(&Overrides {
+            options: vec![("poll_intervall".into(), "3".into())],
+            ..Default::default()
+        });
+        let (c, problems) = Config::from_raw_lenient(raw);
+        let got: Vec<String> = problems.iter().map(|p| p.brief()).collect();
+        assert_eq!(
+            got,
+            [
+                "configuration line 2: unknown option 'max_mesages' (did you mean max_messages?)",
+                "configuration line 3: unclosed ' quote",
+                "configuration line 4: not a config, option or list line",
+                "configuration line 5: invalid max_messages '12x': must be a whole number",
+                "configuration line 7: invalid peer 'b': must be host:port",
+                "configuration line 9: section type 'meshchta' is not meshchat or hook: ignored",
+                "command line: -o poll_intervall=3: unknown option (did you mean poll_interval?)",
+            ]
+        );
+        assert_eq!(c.max_messages, 500, "the default");
+        assert_eq!(c.peers.len(), 1, "the good peer is kept");
+        assert_eq!(c.node().as_str(), "n1");
+        let (_, none) = Config::from_raw_lenient(Raw::from_uci("config meshchat 'main'\n"));
+        assert!(none.is_empty());
     }
 }

@@ -37,7 +37,7 @@ pub use admin::{compact, import, purge};
 pub use api::VERSION;
 pub use arena::Arena;
 pub use cli::{export, send, tail, Filter};
-pub use config::{Config, Overrides};
+pub use config::{Config, Overrides, Problem};
 pub use sync::Options as SyncOptions;
 pub use sys::catch_stop_signals;
 

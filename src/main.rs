@@ -1,10 +1,11 @@
 //! The `meshchat` command. With `GATEWAY_INTERFACE` set (under a web server) it is the
 //! CGI program; otherwise a subcommand says what to run.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use argh::FromArgs;
+use argh::{EarlyExit, FromArgs};
 use meshchat::{Arena, Config, Overrides};
 
 #[global_allocator]
@@ -12,6 +13,7 @@ static ALLOCATOR: Arena = Arena;
 
 /// MeshChat for AREDN mesh networks: CGI API, message log, sync daemon, web server.
 #[derive(FromArgs)]
+#[argh(help_triggers("-h", "--help", "help"))]
 struct Cli {
     /// print the version and exit
     #[argh(switch)]
@@ -32,11 +34,32 @@ enum Command {
     Send(SendCmd),
     Tail(TailCmd),
     Export(ExportCmd),
+    CheckConfig(CheckConfigCmd),
 }
+
+/// The subcommand names, for the help hint of an error.
+const SUBCOMMANDS: &[&str] = &[
+    "cgi",
+    "serve",
+    "import",
+    "compact",
+    "purge",
+    "sync",
+    "send",
+    "tail",
+    "export",
+    "check-config",
+];
 
 /// post a message to a node (any MeshChat node: meshchat or Lua)
 #[derive(FromArgs)]
-#[argh(subcommand, name = "send")]
+#[argh(
+    subcommand,
+    name = "send",
+    help_triggers("-h", "--help", "help"),
+    note = "MESSAGE: the words after the options, joined with spaces; a single - reads\nthe message from stdin. The call sign is sent upper-case, as the web UI does.",
+    example = "meshchat send --url node-a --call-sign K1ABC --channel ops net starts at 19:00\nuptime | meshchat send --url node-a:8080 --call-sign K1ABC -"
+)]
 struct SendCmd {
     /// the node: NAME, NAME:PORT or a URL (default port 8080)
     #[argh(option)]
@@ -57,7 +80,7 @@ struct SendCmd {
 
 /// print a node's latest messages, and with --follow the new ones as they come
 #[derive(FromArgs)]
-#[argh(subcommand, name = "tail")]
+#[argh(subcommand, name = "tail", help_triggers("-h", "--help", "help"))]
 struct TailCmd {
     /// the node: NAME, NAME:PORT or a URL (default port 8080)
     #[argh(option)]
@@ -134,7 +157,7 @@ macro_rules! local_command {
 
 /// answer one CGI request from the environment (the default under a web server)
 #[derive(FromArgs)]
-#[argh(subcommand, name = "cgi")]
+#[argh(subcommand, name = "cgi", help_triggers("-h", "--help", "help"))]
 struct CgiCmd {
     /// configuration file
     #[argh(option)]
@@ -144,7 +167,7 @@ struct CgiCmd {
 local_command! {
     /// serve the API and the web UI over HTTP
     #[derive(FromArgs)]
-    #[argh(subcommand, name = "serve")]
+    #[argh(subcommand, name = "serve", help_triggers("-h", "--help", "help"))]
     struct ServeCmd {
         /// address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
         #[argh(option, default = "String::from(\"127.0.0.1:8080\")")]
@@ -155,7 +178,7 @@ local_command! {
 local_command! {
     /// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) or a jsonl export into the log
     #[derive(FromArgs)]
-    #[argh(subcommand, name = "import")]
+    #[argh(subcommand, name = "import", help_triggers("-h", "--help", "help"))]
     struct ImportCmd {
         /// the legacy database file
         #[argh(positional)]
@@ -166,7 +189,7 @@ local_command! {
 local_command! {
     /// write messages to stdout, from a node (--url) or this node's log
     #[derive(FromArgs)]
-    #[argh(subcommand, name = "export")]
+    #[argh(subcommand, name = "export", help_triggers("-h", "--help", "help"))]
     struct ExportCmd {
         /// the node: NAME, NAME:PORT or a URL (default: this node's own log)
         #[argh(option)]
@@ -186,21 +209,28 @@ local_command! {
 local_command! {
     /// rewrite the message log now, keeping only the newest max_messages
     #[derive(FromArgs)]
-    #[argh(subcommand, name = "compact")]
+    #[argh(subcommand, name = "compact", help_triggers("-h", "--help", "help"))]
     struct CompactCmd {}
 }
 
 local_command! {
     /// delete this node's messages, presence and shared files (before removing the package)
     #[derive(FromArgs)]
-    #[argh(subcommand, name = "purge")]
+    #[argh(subcommand, name = "purge", help_triggers("-h", "--help", "help"))]
     struct PurgeCmd {}
+}
+
+local_command! {
+    /// check the configuration: every mistake with its file and line; exits 1 on any
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "check-config", help_triggers("-h", "--help", "help"))]
+    struct CheckConfigCmd {}
 }
 
 local_command! {
     /// run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
     #[derive(FromArgs)]
-    #[argh(subcommand, name = "sync")]
+    #[argh(subcommand, name = "sync", help_triggers("-h", "--help", "help"))]
     struct SyncCmd {
         /// one round with every peer, then exit
         #[argh(switch)]
@@ -234,14 +264,40 @@ fn overrides(c: Common) -> Result<Overrides, String> {
     })
 }
 
+/// "1 peer", "2 peers".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The configuration for a command that works on this node's files. Every mistake is
+/// printed (stderr: syslog under procd), and any mistake refuses the command: a daemon
+/// never runs on a configuration other than the one written.
 fn load(c: Common) -> Result<Config, String> {
-    Config::load(&overrides(c)?).map_err(|e| e.to_string())
+    let (cfg, problems) = Config::check(&overrides(c)?).map_err(|e| e.to_string())?;
+    if problems.is_empty() {
+        return Ok(cfg);
+    }
+    for p in &problems {
+        eprintln!("meshchat: {p}");
+    }
+    Err(format!(
+        "{} in the configuration: not starting (`meshchat check-config` lists them)",
+        count(problems.len(), "mistake")
+    ))
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the output quietly.
+fn print(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
 }
 
 fn run(cli: Cli) -> Result<(), String> {
     if cli.version {
-        println!("meshchat {}", meshchat::VERSION);
-        return Ok(());
+        return print(&format!("meshchat {}\n", meshchat::VERSION));
     }
     match cli.command {
         None => Err("no command given: try `meshchat --help`".into()),
@@ -265,6 +321,13 @@ fn run(cli: Cli) -> Result<(), String> {
             meshchat::import(&cfg, &i.file)
         }
         Some(Command::Send(s)) => {
+            if s.message.is_empty() {
+                return Err(
+                    "no message given: put it after the options, or - to read it from stdin \
+                     (see `meshchat send --help`)"
+                        .into(),
+                );
+            }
             let text = if s.message == ["-"] {
                 let mut t = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
@@ -315,7 +378,36 @@ fn run(cli: Cli) -> Result<(), String> {
             let cfg = load(p.common())?;
             meshchat::purge(&cfg)
         }
+        Some(Command::CheckConfig(mut c)) => {
+            let (_, problems) =
+                Config::check(&overrides(c.common())?).map_err(|e| e.to_string())?;
+            for p in &problems {
+                eprintln!("meshchat: {p}");
+            }
+            if problems.is_empty() {
+                print("meshchat: the configuration has no mistakes\n")
+            } else {
+                Err(format!("{} found", count(problems.len(), "mistake")))
+            }
+        }
     }
+}
+
+/// The arguments as argh should see them: a lone `-` (stdin, for `send`) is a value, not
+/// an option, so it goes after `--`.
+fn normalize(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut ended = false;
+    for a in args {
+        if a == "--" {
+            ended = true;
+        } else if a == "-" && !ended {
+            out.push("--".to_string());
+            ended = true;
+        }
+        out.push(a);
+    }
+    out
 }
 
 fn main() -> ExitCode {
@@ -323,7 +415,34 @@ fn main() -> ExitCode {
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
         return ExitCode::from(meshchat::cgi(&Overrides::default()) as u8);
     }
-    let cli: Cli = argh::from_env();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let args = normalize(args);
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cli = match Cli::from_args(&["meshchat"], &strs) {
+        Ok(cli) => cli,
+        Err(EarlyExit {
+            output,
+            status: Ok(()),
+        }) => {
+            // --help: on stdout, quietly cut short by `| head`.
+            return match print(&format!("{}\n", output.trim_end())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            };
+        }
+        Err(EarlyExit { output, .. }) => {
+            let help = match strs.first() {
+                Some(sub) if SUBCOMMANDS.contains(sub) => format!("meshchat {sub} --help"),
+                _ => "meshchat --help".to_string(),
+            };
+            eprintln!("meshchat: {}", output.trim_end());
+            eprintln!("Run `{help}` for more information.");
+            return ExitCode::FAILURE;
+        }
+    };
     if !matches!(cli.command, Some(Command::Cgi(_))) {
         Arena::switch_off();
     }

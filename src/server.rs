@@ -6,7 +6,8 @@
 //! write timeouts, request heads and bodies are capped (see `crate::http::server`), and
 //! a connection closes after its response: memory and threads stay bounded whatever
 //! clients do.
-//! SIGTERM/SIGINT stop the server after in-flight requests finish (at most a second).
+//! SIGTERM/SIGINT stop the server after in-flight requests finish (at most a second);
+//! until then no thread wakes unless a client connects.
 //!
 //! Written on std rather than tiny_http: tiny_http 0.12 has no socket timeouts, spawns a
 //! thread per connection without bound, and its accept loop ends for good on the first
@@ -39,6 +40,8 @@ server (uhttpd) serves it from /www/meshchat/, at http://<node>:8080/meshchat/\n
 pub const WORKERS: usize = 16;
 /// Accepted connections waiting for a worker; beyond this, 503.
 pub const QUEUE: usize = 32;
+/// How long a refused request's remaining bytes are drained before the connection closes.
+const DRAIN: Duration = Duration::from_millis(200);
 /// Stack of a worker thread: requests are handled without deep recursion or big frames.
 const WORKER_STACK: usize = 256 * 1024;
 
@@ -54,6 +57,23 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Creates the data directories and makes sure files can be written in them, so a
+/// server without rights there says so at start, not on the first message.
+fn writable(cfg: &Config) -> Result<(), String> {
+    cfg.paths.create_dirs().map_err(|e| e.to_string())?;
+    let p = &cfg.paths;
+    for dir in [&p.data_dir, &p.ram_dir, &p.files_dir] {
+        let probe = dir.join(format!(".write-test.{}", std::process::id()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
+    }
+    Ok(())
+}
+
 struct Shared {
     cfg: Config,
     port: u16,
@@ -63,7 +83,17 @@ struct Shared {
 /// Binds `listen`, prints `listening on http://ADDR/` (tests read it to learn the port),
 /// and serves until SIGTERM or SIGINT.
 pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
-    cfg.paths.create_dirs().map_err(|e| Error(e.to_string()))?;
+    if !listen.contains(':') {
+        return Err(Error(format!(
+            "invalid --listen '{listen}': expected HOST:PORT, e.g. 127.0.0.1:{}",
+            listen.parse::<u16>().unwrap_or(8080)
+        )));
+    }
+    writable(&cfg).map_err(|e| {
+        Error(format!(
+            "{e}; use --data DIR to keep meshchat's files in a folder of yours"
+        ))
+    })?;
     let listener =
         TcpListener::bind(listen).map_err(|e| Error(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Error(e.to_string()))?;
@@ -75,6 +105,12 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
         "meshchat: serving node {} zone '{}' on http://{addr}/meshchat/",
         cfg.node(),
         cfg.zone()
+    );
+    eprintln!(
+        "meshchat: messages in {}, presence and sync state in {}, shared files in {}",
+        cfg.paths.data_dir.display(),
+        cfg.paths.ram_dir.display(),
+        cfg.paths.files_dir.display()
     );
 
     let shared = Arc::new(Shared {
@@ -107,9 +143,8 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
             }
         }
     });
-    while !sys::stop_requested() {
-        thread::sleep(Duration::from_millis(50));
-    }
+    // Asleep until a stop signal: an idle server does not wake.
+    while !sys::wait_for_stop(None) {}
     // Let requests in flight finish (their writes are atomic anyway), then leave.
     let deadline = Instant::now() + Duration::from_millis(900);
     while shared.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -157,10 +192,26 @@ fn overloaded(mut stream: TcpStream) {
     let _ = stream.read(&mut sink);
 }
 
+/// Reads and drops what a refused client still sends, for at most [`DRAIN`].
+fn drain(mut stream: &TcpStream) {
+    let until = Instant::now() + DRAIN;
+    let mut sink = [0u8; 4096];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        }
+    }
+}
+
 fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut reader = http::prepare(&stream)?;
     let mut out = std::io::BufWriter::with_capacity(16 * 1024, &stream);
-    let head = match http::read_head(&mut reader, Instant::now()) {
+    let head = match http::read_head(&mut reader) {
         Ok(h) => Some(h),
         Err(crate::http::HeadError::Gone) => return Ok(()),
         // The same refusal as the CGI's (a chunked body): one message for both.
@@ -168,19 +219,28 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         Err(e) => {
             let status = match e {
                 crate::http::HeadError::TooLarge => 431,
+                crate::http::HeadError::Timeout => 408,
                 _ => 400,
             };
             let msg = format!("{e}\n");
-            return http::write_response(
+            http::write_response(
                 &mut out,
                 status,
                 &[("Content-type", "text/plain".into())],
                 &mut msg.as_bytes(),
                 msg.len() as u64,
                 false,
-            );
+            )?;
+            drop(out);
+            // Bytes the client sent after what was read would make the close a reset,
+            // which can destroy the reply before the client reads it: close our side,
+            // then drain briefly.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            drain(&stream);
+            return Ok(());
         }
     };
+    reader.get_mut().head_done()?;
     let (head_only, response) = match head {
         Some(head) => {
             if head

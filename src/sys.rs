@@ -1,14 +1,16 @@
-//! The few operating-system calls std does not offer: file-system space (statvfs),
-//! signal handling for the daemons, and starting hook commands (posix_spawn: a few
-//! hundred bytes where `std::process` costs tens of KB of binary). The only `unsafe` code
-//! in meshchat lives here and in the allocator (`arena`).
+//! The few operating-system calls std does not offer: file-system space (statvfs), the
+//! addresses of this host's interfaces (getifaddrs), signal handling for the daemons, and
+//! starting hook commands (posix_spawn: a few hundred bytes where `std::process` costs
+//! tens of KB of binary). The only `unsafe` code in meshchat lives here and in the
+//! allocator (`arena`).
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
 
 /// Sizes of the file system holding a path, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,6 +42,43 @@ pub fn space(path: &Path) -> io::Result<Space> {
     })
 }
 
+/// The IPv4 and IPv6 addresses of this host's interfaces (empty when they cannot be
+/// listed): how the sync daemon recognises itself in a service entry that names it by
+/// address.
+pub fn local_addrs() -> Vec<std::net::IpAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let mut out = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list we only read and then free with
+    // freeifaddrs; each `ifa_addr` is null or points to a sockaddr whose family says which
+    // struct it is.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return out;
+        }
+        let mut cur = list;
+        while !cur.is_null() {
+            let sa = (*cur).ifa_addr;
+            if !sa.is_null() {
+                match i32::from((*sa).sa_family) {
+                    libc::AF_INET => {
+                        let v4 = &*(sa as *const libc::sockaddr_in);
+                        out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))));
+                    }
+                    libc::AF_INET6 => {
+                        let v6 = &*(sa as *const libc::sockaddr_in6);
+                        out.push(IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)));
+                    }
+                    _ => {}
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    out
+}
+
 /// Fills `buf` from the kernel's RNG (`/dev/urandom`): message ids, session tokens,
 /// temporary file names.
 pub fn random(buf: &mut [u8]) -> io::Result<()> {
@@ -48,18 +87,38 @@ pub fn random(buf: &mut [u8]) -> io::Result<()> {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// The pipe a stop signal writes one byte to, so sleepers wake at once: read end, write end.
+static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
+static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_stop_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
+    let fd = WAKE_WRITE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; the byte is a valid one-byte buffer. A
+        // full pipe (signals already sent) needs no more bytes.
+        unsafe {
+            libc::write(fd, b"x".as_ptr().cast(), 1);
+        }
+    }
 }
 
 /// Makes SIGTERM and SIGINT set a flag instead of killing the process, so a daemon can
 /// finish its current write and exit cleanly. Blocking calls are not restarted (no
-/// `SA_RESTART`): a sleep or a socket read returns early and the loop sees the flag.
+/// `SA_RESTART`): a sleep or a socket read returns early and the loop sees the flag, and
+/// [`wait_for_stop`] returns at once.
 pub fn catch_stop_signals() {
+    if WAKE_READ.load(Ordering::SeqCst) < 0 {
+        let mut fds = [-1 as libc::c_int; 2];
+        // SAFETY: `fds` is a writable array of two descriptors, as pipe2 requires.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } == 0 {
+            WAKE_WRITE.store(fds[1], Ordering::SeqCst);
+            WAKE_READ.store(fds[0], Ordering::SeqCst);
+        }
+    }
     for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
-        // sigaction struct is zeroed and then filled in before use.
+        // SAFETY: the handler only stores to atomics and calls write(2), both
+        // async-signal-safe; the sigaction struct is zeroed and then filled in before use.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_stop_signal as *const () as usize;
@@ -73,6 +132,35 @@ pub fn catch_stop_signals() {
 /// True once SIGTERM or SIGINT arrived.
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
+}
+
+/// Sleeps until SIGTERM or SIGINT arrives (after [`catch_stop_signals`]) or `timeout`
+/// passes (`None`: no limit), without waking in between; returns [`stop_requested`].
+/// Any number of threads may wait at once: the pipe is never drained, so a stop wakes
+/// every one of them, and a signal that came just before the call is not missed.
+pub fn wait_for_stop(timeout: Option<Duration>) -> bool {
+    let fd = WAKE_READ.load(Ordering::SeqCst);
+    if stop_requested() {
+        return true;
+    }
+    if fd < 0 {
+        std::thread::sleep(timeout.unwrap_or(Duration::from_secs(1)));
+        return stop_requested();
+    }
+    let ms = timeout.map_or(-1, |t| {
+        // Round up: waking a millisecond early would only mean waking twice.
+        t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int
+    });
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and its count 1. EINTR (a signal) simply returns.
+    unsafe {
+        libc::poll(&mut pfd, 1, ms);
+    }
+    stop_requested()
 }
 
 /// How a child process ended.
@@ -192,6 +280,70 @@ pub fn kill_group(pgid: libc::pid_t) {
         // SAFETY: kill has no memory effects; a negative pid names the process group.
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Directories watched for files other processes write or rename into them (inotify), so
+/// a daemon can sleep until it is left something instead of looking every so often.
+pub struct Watch {
+    fd: libc::c_int,
+}
+
+impl Watch {
+    /// Watches `dirs` (each must exist).
+    pub fn new(dirs: &[&Path]) -> io::Result<Watch> {
+        // SAFETY: plain syscalls on integers and NUL-terminated paths we own.
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let w = Watch { fd };
+        for dir in dirs {
+            let c = CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte")
+            })?;
+            let mask = libc::IN_CLOSE_WRITE | libc::IN_MOVED_TO | libc::IN_MODIFY;
+            // SAFETY: `fd` is our inotify descriptor, `c` a valid C string.
+            if unsafe { libc::inotify_add_watch(w.fd, c.as_ptr(), mask) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(w)
+    }
+
+    /// Sleeps until files change in a watched directory; their names.
+    pub fn wait(&self) -> io::Result<Vec<String>> {
+        let mut buf = [0u8; 4096];
+        // SAFETY: reads at most `buf.len()` bytes into `buf`.
+        let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let (mut names, mut at, head) = (
+            Vec::new(),
+            0usize,
+            std::mem::size_of::<libc::inotify_event>(),
+        );
+        while at + head <= n as usize {
+            // SAFETY: the kernel wrote whole events; read_unaligned copes with the
+            // buffer's alignment.
+            let ev: libc::inotify_event =
+                unsafe { std::ptr::read_unaligned(buf[at..].as_ptr().cast()) };
+            let name = &buf[at + head..(at + head + ev.len as usize).min(n as usize)];
+            let name = name.split(|&b| b == 0).next().unwrap_or_default();
+            names.push(String::from_utf8_lossy(name).into_owned());
+            at += head + ev.len as usize;
+        }
+        Ok(names)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor this value owns.
+        unsafe {
+            libc::close(self.fd);
         }
     }
 }

@@ -99,7 +99,8 @@ fn send_to_and_tail_to() {
     ]);
     assert_eq!(texts(out.clone()), ["direct answer", "direct one"]);
     assert!(
-        out.contains("[@K1ABC+W2XYZ] k1abc@conv-node: direct one"),
+        // `send` upper-cases the call sign, as the web UI does.
+        out.contains("[@K1ABC+W2XYZ] K1ABC@conv-node: direct one"),
         "{out}"
     );
     // Every conversation W2XYZ takes part in.

@@ -46,7 +46,10 @@ fn refused(
         why.contains(needle),
         "reason {why:?} should mention {needle:?}"
     );
-    assert_eq!(r.status, 200, "CGI keeps HTTP 200 for legacy clients");
+    assert_eq!(
+        r.status, 400,
+        "refused input is HTTP 400 (CGI and serve alike)"
+    );
     assert_eq!(&node.snapshot(), before, "nothing may change after: {why}");
 }
 

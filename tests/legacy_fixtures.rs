@@ -2,7 +2,7 @@
 //! replayed against the real binary run as a CGI program. MeshChat-owned headers must
 //! match; bodies must be equivalent once node-independent values are normalised: times
 //! (the recording's clock is shifted into our future so client epochs are kept), ids the
-//! server generates, and file-system sizes. Each deliberate difference of PROTOCOL.md is
+//! server generates, and file-system sizes. Each deliberate difference of docs/PROTOCOL.md is
 //! asserted where it shows.
 
 #![allow(clippy::unwrap_used)]

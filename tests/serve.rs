@@ -368,3 +368,52 @@ fn sigterm_stops_serve_promptly() {
     );
     assert!(server.child.try_wait().unwrap().unwrap().success());
 }
+
+#[test]
+fn a_head_that_arrives_whole_but_late_is_answered() {
+    // A lost segment sent again seconds later: the head arrives whole after 6 s.
+    let node = Node::new("serve-late", "pi-node", &[]);
+    let server = Server::start(&node, "127.0.0.1:0");
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    s.write_all(b"GET /cgi-bin/meshchat?action=config HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert_eq!(parse_http(&out).json()["node"], "pi-node");
+}
+
+#[test]
+fn a_dripping_head_gets_408() {
+    let node = Node::new("serve-drip", "pi-node", &[]);
+    let server = Server::start(&node, "127.0.0.1:0");
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    // One byte a second: never a whole head within the 15 s deadline.
+    let drip = std::thread::spawn(move || {
+        for b in b"GET /cgi-bin/meshchat?action=config HTTP/1.1\r\nX-Slow: 123456789012345678901234567890\r\n" {
+            if w.write_all(&[*b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    let t = Instant::now();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let took = t.elapsed();
+    assert_eq!(
+        parse_http(&out).status,
+        408,
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        took >= Duration::from_secs(14) && took < Duration::from_secs(20),
+        "{took:?}"
+    );
+    drop(s);
+    drip.join().unwrap();
+}

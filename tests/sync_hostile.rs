@@ -27,14 +27,18 @@ fn advertise(node: &Node, ports: &[u16]) {
     std::fs::write(dir.join("0"), text).unwrap();
 }
 
-fn sync_once(node: &Node, extra: &[&str]) -> Output {
-    let out = Command::new(bin())
+fn sync_once_output(node: &Node, extra: &[&str]) -> Output {
+    Command::new(bin())
         .args(["sync", "--once", "--config"])
         .arg(&node.config)
         .args(extra)
         .env_clear()
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn sync_once(node: &Node, extra: &[&str]) -> Output {
+    let out = sync_once_output(node, extra);
     assert!(
         out.status.success(),
         "sync failed: {}",
@@ -152,7 +156,8 @@ fn pulls_from_a_recorded_lua_node() {
     assert_eq!(names, ["hello.txt", "blob.bin"]);
     assert_eq!(files["files"][0]["node"], "lua-node-a:8081");
     let status = node.get("action=sync_status").json();
-    assert_eq!(status[0]["node"], "127.0.0.1");
+    // Off port 8080 a peer's status is kept under NAME_PORT (another could share the host).
+    assert_eq!(status[0]["node"], format!("127.0.0.1_{}", fake.port));
 
     // Again (a new process: the digest-v1 probe once more): the version (with its
     // newline) now equals ours, so three legacy requests only.
@@ -299,12 +304,19 @@ fn not_found_peer() -> Fake {
 }
 
 /// One `sync --once` round (stall window 2 s) of a fresh node with `peers`; the node and
-/// the round's stderr.
+/// the round's stderr. `--once` succeeds when at least one peer answered.
 fn one_round(tag: &str, peers: &[&Fake]) -> (Node, String) {
+    let (node, out) = one_round_output(tag, peers);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "sync failed: {stderr}");
+    (node, stderr)
+}
+
+fn one_round_output(tag: &str, peers: &[&Fake]) -> (Node, Output) {
     let node = Node::new(tag, "node-h", &[]);
     advertise(&node, &peers.iter().map(|p| p.port).collect::<Vec<_>>());
-    let out = sync_once(&node, &["--stall", "2", "--stats"]);
-    (node, String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = sync_once_output(&node, &["--stall", "2", "--stats"]);
+    (node, out)
 }
 
 fn last_error(node: &Node, peer: &Fake) -> String {
@@ -407,7 +419,10 @@ fn garbage_lines_are_rejected_one_by_one() {
 #[test]
 fn a_trickling_peer_is_cut_off() {
     let peer = trickle_peer(now());
-    let (node, stderr) = one_round("sync-trickle", &[&peer]);
+    // Too slow counts as unreachable: the only peer, so `--once` fails.
+    let (node, out) = one_round_output("sync-trickle", &[&peer]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(message_ids(&node).is_empty(), "{stderr}");
     assert!(
         last_error(&node, &peer).contains("slower than 1000 B/s"),
@@ -417,10 +432,26 @@ fn a_trickling_peer_is_cut_off() {
 }
 
 #[test]
-fn a_silent_peer_times_out() {
+fn a_silent_peer_times_out_and_once_fails_when_no_peer_answered() {
     let peer = silent_peer();
-    let (node, _) = one_round("sync-silent", &[&peer]);
+    let (node, out) = one_round_output("sync-silent", &[&peer]);
     assert_eq!(last_error(&node, &peer), "timed out");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no peer could be reached (1 peer tried)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn once_fails_when_no_peer_is_found() {
+    let node = Node::new("sync-nobody", "node-n", &[]);
+    let out = sync_once_output(&node, &["--verbose"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("0 peers ("), "{stderr}");
+    assert!(stderr.contains("no peers found"), "{stderr}");
 }
 
 #[test]

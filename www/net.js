@@ -1,4 +1,4 @@
-// The node's API: only actions of PROTOCOL.md. Counts requests (the status page shows what
+// The node's API: only actions of docs/PROTOCOL.md. Counts requests (the status page shows what
 // this tab costs the node) and learns the node's clock.
 
 export const API = '/cgi-bin/meshchat';

@@ -111,7 +111,9 @@ export function renderStatus() {
   const rows = peers.map((p) => {
     const age = t - (Number(p.epoch) || 0);
     const [cls, word] = p.raven ? ['ok', 'Raven'] : age <= 120 ? ['ok', 'in sync'] : age <= 600 ? ['late', 'late'] : ['down', 'not reached lately'];
-    return h('tr', null, h('td', null, nodeLink(p.node)), h('td', null, fmtAge(age)),
+    // Sync keeps a peer off port 8080 as NAME_PORT.
+    const [, n, pt] = /^(.+)_(\d+)$/.exec(p.node) || [];
+    return h('tr', null, h('td', null, pt ? h('a', { href: `http://${nodeHost(n)}:${pt}/meshchat/` }, n + ':' + pt) : nodeLink(p.node)), h('td', null, fmtAge(age)),
       h('td', { class: 'health ' + cls }, h('span', { class: 'dot' }), word));
   });
   $('peers').replaceChildren(...(rows.length ? rows : [h('tr', null, h('td', { colspan: 3, class: 'empty' }, 'No peer synced yet.'))]));

@@ -23,7 +23,7 @@ import pkglib  # noqa: E402
 
 ROOT = pkglib.ROOT
 IPK = os.path.join(ROOT, "ipk")
-BUDGET = 400 * 1024  # bytes per package file (DESIGN.md)
+BUDGET = 400 * 1024  # bytes per package file (docs/BUDGETS.md)
 
 
 class Entry:
@@ -52,13 +52,20 @@ def tree(arch):
         Entry("www/cgi-bin/meshchat", "file", 0o755, read(binary)),
         Entry("usr/bin/meshchat", "symlink", target="/www/cgi-bin/meshchat"),
     ]
+    return with_dirs(files + other_files(icon))
+
+
+def other_files(icon):
+    """Everything but the binary: ipk/files (init script, configuration, ...), the
+    app-launcher icon and the web UI."""
+    files = []
     for rel in pkglib.ipk_files():
         src = os.path.join(IPK, "files", rel)
-        files.append(Entry(rel, "file", 0o755 if os.access(src, os.X_OK) else 0o644, read(src)))
+        files.append(Entry(rel, "file", pkglib.file_mode(rel, os.access(src, os.X_OK)), read(src)))
     files.append(Entry("www/apps/meshchat/icon.svg", "file", 0o644, read(icon)))
     for rel in pkglib.www_files():
         files.append(Entry("www/meshchat/" + rel, "file", 0o644, read(os.path.join(ROOT, "www", rel))))
-    return with_dirs(files)
+    return files
 
 
 def with_dirs(files):

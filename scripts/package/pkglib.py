@@ -44,6 +44,17 @@ def source_date_epoch():
     return int(out)
 
 
+# Files whose mode is not the default (0755 for executables, 0644 for the rest), by path
+# in the package: the configuration may hold admin_token, so only root reads it (the
+# .deb's /etc/meshchat/meshchat.conf is restricted the same way, 0640 root:meshchat).
+MODES = {"etc/config/meshchat": 0o600}
+
+
+def file_mode(rel, executable):
+    """The mode a node package installs `rel` (no leading /) with."""
+    return MODES.get(rel, 0o755 if executable else 0o644)
+
+
 # Package facts shared by build.py, the tests and openwrt-feed's check.
 RELEASE = 1
 DESCRIPTION = ("MeshChat for AREDN mesh networks: chat API, message log, sync daemon "

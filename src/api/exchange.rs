@@ -47,9 +47,10 @@ impl Body {
 
 /// One API response.
 pub struct Response {
-    /// The HTTP status `serve` sends. Under CGI a refusal (400) is still sent as 200,
-    /// because legacy clients read `status` from the JSON and treat HTTP errors as a lost
-    /// connection; see [`Response::cgi_status`].
+    /// The HTTP status, the same under CGI and `serve`: the outcome (200 done, 400
+    /// refused input, 403 not allowed, 404 no such file, 413 over quota, 500 a failure on
+    /// the node). The legacy JSON `status` (200 or 500) is unchanged, for clients that
+    /// read only the body.
     pub status: u16,
     /// MeshChat's own headers, named exactly as the legacy CGI prints them.
     pub headers: Vec<(&'static str, String)>,
@@ -130,17 +131,14 @@ impl Response {
         Response::status_reply(500, 500, &reason.to_string())
     }
 
+    /// The file asked for does not exist.
+    pub fn no_file() -> Response {
+        Response::status_reply(404, 500, "no file")
+    }
+
     /// A POST without a Content-Length (a chunked body): 411 under CGI and `serve`.
     pub fn length_required() -> Response {
         Response::status_reply(411, 411, LENGTH_REQUIRED)
-    }
-
-    /// The status a CGI prints: refusals stay 200 for legacy clients (see `status`).
-    pub fn cgi_status(&self) -> u16 {
-        match self.status {
-            400 | 403 => 200,
-            s => s,
-        }
     }
 }
 

@@ -213,6 +213,12 @@ pub fn upload_file(api: &Api, call: &mut Call) -> Response {
         Err(MultipartError::Sink(UploadError::Store(e))) => return store_failed(e),
         Err(e) => return Response::refused(e),
     }
+    // The action, from the query or from the body's own fields.
+    match call.params.get("action") {
+        Some("upload_file") => {}
+        None | Some("") => return super::no_action(),
+        Some(_) => return Response::refused("multipart bodies are only accepted by upload_file"),
+    }
     let Some(name) = upload.received().cloned() else {
         return Response::refused("no file in the upload (field uploadfile)");
     };
@@ -264,12 +270,18 @@ fn is_admin(api: &Api, call: &Call) -> bool {
     )
 }
 
-/// `delete_file`: allowed for the session that uploaded the file and for the admin.
+/// `delete_file`: allowed for the session that uploaded the file and for the admin. A file
+/// that does not exist is 404 for everyone (the list of files is public anyway).
 pub fn delete_file(api: &Api, call: &mut Call) -> Response {
     let name = match call.params.get("file").unwrap_or("").parse::<FileName>() {
         Ok(n) => n,
         Err(e) => return Response::refused(e),
     };
+    match api.files.open(&name) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Response::no_file(),
+        Err(e) => return store_failed(e),
+    }
     let owner = match api.files.owner(&name) {
         Ok(o) => o,
         Err(e) => return store_failed(e),
@@ -283,7 +295,7 @@ pub fn delete_file(api: &Api, call: &mut Call) -> Response {
     }
     match api.files.delete(&name) {
         Ok(true) => Response::ok(),
-        Ok(false) => Response::status_reply(404, 500, "no file"),
+        Ok(false) => Response::no_file(),
         Err(e) => store_failed(e),
     }
 }

@@ -1,4 +1,4 @@
-//! Every action of PROTOCOL.md, one function each: a [`Request`] in, a [`Response`] out.
+//! Every action of docs/PROTOCOL.md, one function each: a [`Request`] in, a [`Response`] out.
 //!
 //! In scope: parameter parsing and validation, the response bytes (headers and body) the
 //! mesh expects. Out of scope: how the request arrived (CGI or a socket) and how the
@@ -94,8 +94,13 @@ impl<'c> Api<'c> {
             req,
             now: Epoch::now(),
         };
-        if multipart && action != "upload_file" {
+        // A multipart body may name its action among its own fields (`curl -F
+        // action=upload_file -F uploadfile=@f`): upload_file reads them and checks.
+        if multipart && !action.is_empty() && action != "upload_file" {
             return Response::refused("multipart bodies are only accepted by upload_file");
+        }
+        if multipart {
+            return files::upload_file(self, &mut call);
         }
         match action.as_str() {
             "config" => node::config(self, &mut call),

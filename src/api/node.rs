@@ -3,7 +3,7 @@
 
 use super::exchange::Response;
 use super::{store_failed, Api, Call, PROTOCOL_VERSION, VERSION};
-use crate::protocol::json::{push_array, Object};
+use crate::protocol::json::{push_array, push_str, Object};
 use crate::protocol::services;
 
 /// The incremental sync extensions this build speaks (see docs/SYNC.md).
@@ -24,6 +24,12 @@ pub fn config(api: &Api, _call: &mut Call) -> Response {
         .str("platform", cfg.platform().as_str());
     if cfg.digest_sync {
         o.raw("sync", SYNC_EXTENSIONS.as_bytes());
+    }
+    if !cfg.warnings.is_empty() {
+        // Mistakes in the configuration file, answered around (without its path).
+        let mut list = Vec::new();
+        push_array(&mut list, &cfg.warnings, |out, w| push_str(out, w));
+        o.raw("warnings", &list);
     }
     o.end();
     body.push(b'\n');

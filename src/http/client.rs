@@ -44,6 +44,9 @@ pub struct Client {
     url: Result<Url, FetchError>,
     bytes: Arc<AtomicU64>,
     body_bytes: Arc<AtomicU64>,
+    /// Requests tried, whether or not a connection opened.
+    attempts: AtomicU64,
+    /// Requests sent on an open connection.
     requests: AtomicU64,
     /// Microseconds from the first request's start to its response head; 0: none yet.
     first_reply_us: AtomicU64,
@@ -91,6 +94,7 @@ impl Client {
             url: framing::parse_url(&base),
             bytes: Arc::new(AtomicU64::new(0)),
             body_bytes: Arc::new(AtomicU64::new(0)),
+            attempts: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             first_reply_us: AtomicU64::new(0),
             stall,
@@ -107,7 +111,12 @@ impl Client {
         self.body_bytes.load(Ordering::Relaxed)
     }
 
-    /// Requests made so far.
+    /// Requests tried so far, including those whose connection never opened.
+    pub fn attempts(&self) -> u32 {
+        self.attempts.load(Ordering::Relaxed) as u32
+    }
+
+    /// Requests sent so far: a connection opened and the request went out on it.
     pub fn requests(&self) -> u32 {
         self.requests.load(Ordering::Relaxed) as u32
     }
@@ -143,10 +152,7 @@ impl Client {
         form: Option<&str>,
         any_status: bool,
     ) -> Result<Reply, FetchError> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        if let Some(f) = form {
-            self.body_bytes.fetch_add(f.len() as u64, Ordering::Relaxed);
-        }
+        self.attempts.fetch_add(1, Ordering::Relaxed);
         let url = self.url.as_ref().map_err(FetchError::clone)?;
         let request = framing::request(url, query, form)?;
         let started = Instant::now();
@@ -158,6 +164,10 @@ impl Client {
             stall: self.stall,
             timeout: None,
         };
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = form {
+            self.body_bytes.fetch_add(f.len() as u64, Ordering::Relaxed);
+        }
         conn.write_all(&request).map_err(from_io)?;
         let mut input = BufReader::with_capacity(8 * 1024, Box::new(conn) as Source);
         let head = framing::read_head(&mut input)?;
@@ -489,7 +499,7 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&sent), want);
         assert_eq!(c.bytes(), (sent.len() + answer.len()) as u64);
         assert_eq!(c.body_bytes(), body.len() as u64);
-        assert_eq!(c.requests(), 1);
+        assert_eq!((c.attempts(), c.requests()), (1, 1));
     }
 
     #[test]
@@ -614,7 +624,11 @@ mod tests {
             .port();
         let c = Client::new(format!("http://127.0.0.1:{port}/"), STALL);
         assert!(matches!(c.get("action=x"), Err(FetchError::Connect(_))));
-        assert_eq!(c.requests(), 1);
+        assert_eq!(
+            (c.attempts(), c.requests(), c.bytes()),
+            (1, 0, 0),
+            "a connection that never opened is an attempt, not a request"
+        );
 
         let c = Client::new("https://node:8080/cgi-bin/meshchat".into(), STALL);
         assert!(matches!(c.get("action=x"), Err(FetchError::BadUrl(_))));

@@ -59,8 +59,11 @@ impl std::error::Error for FetchError {}
 /// Why a request could not be read; each maps to one status.
 #[derive(Debug)]
 pub enum HeadError {
-    /// The client closed or stalled before a whole head arrived: no reply.
+    /// The client closed before a whole head arrived: no reply.
     Gone,
+    /// The head did not arrive whole within the server's head deadline, or the client
+    /// sent nothing for a whole read timeout: 408.
+    Timeout,
     /// Not HTTP/1.x, or a malformed line: 400.
     Malformed(&'static str),
     /// Head larger than [`MAX_HEAD`] or more than [`MAX_HEADERS`] headers: 431.
@@ -73,6 +76,7 @@ impl fmt::Display for HeadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HeadError::Gone => f.write_str("client went away"),
+            HeadError::Timeout => f.write_str("the request head did not arrive in time"),
             HeadError::Malformed(why) => write!(f, "malformed request: {why}"),
             HeadError::TooLarge => f.write_str("request head is too large"),
             HeadError::LengthRequired => f.write_str("a Content-Length is required"),

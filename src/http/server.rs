@@ -16,8 +16,14 @@ use super::MIN_RATE;
 pub const MAX_HEAD: usize = 32 * 1024;
 /// Headers per request.
 pub const MAX_HEADERS: usize = 64;
-/// Seconds a client has to send its whole request head (browsers send it at once).
-pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+/// Seconds a client has to send its whole request head. Browsers send it at once; over a
+/// lossy radio path a lost segment may take several seconds to be sent again. The
+/// deadline is checked only when more bytes are needed: a head that has arrived whole is
+/// answered however late, a head still dripping in after this long gets 408.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(15);
+/// How long a head read past [`HEAD_DEADLINE`] waits: just long enough to take bytes
+/// that have already arrived.
+const LAST_LOOK: Duration = Duration::from_millis(1);
 /// Seconds any single read or write may block.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Seconds before the body rate is enforced.
@@ -41,20 +47,21 @@ impl Head {
     }
 }
 
-/// Reads and parses the request head from `r`, within [`HEAD_DEADLINE`].
-pub fn read_head<R: BufRead>(r: &mut R, started: Instant) -> Result<Head, HeadError> {
+/// Reads and parses the request head from `r`. Time limits are the reader's: a
+/// [`Socket`] enforces [`HEAD_DEADLINE`] whenever it has to wait for bytes.
+pub fn read_head<R: BufRead>(r: &mut R) -> Result<Head, HeadError> {
     let mut total = 0usize;
     let mut lines: Vec<String> = Vec::new();
     loop {
-        if started.elapsed() > HEAD_DEADLINE {
-            return Err(HeadError::Gone);
-        }
         let mut line = Vec::new();
         let n = r
             .by_ref()
             .take((MAX_HEAD - total + 1) as u64)
             .read_until(b'\n', &mut line)
-            .map_err(|_| HeadError::Gone)?;
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => HeadError::Timeout,
+                _ => HeadError::Gone,
+            })?;
         if n == 0 {
             return Err(HeadError::Gone);
         }
@@ -198,13 +205,52 @@ pub fn write_response(
     out.flush()
 }
 
+/// A connection's socket for reading. Until [`Socket::head_done`], a read that has to
+/// wait waits at most until the head's deadline; past it, a read takes only bytes that
+/// have already arrived, so a head received whole is never refused.
+pub struct Socket {
+    stream: TcpStream,
+    head_deadline: Option<Instant>,
+}
+
+impl Socket {
+    /// `stream`, whose head must arrive whole by `deadline`.
+    pub fn new(stream: TcpStream, deadline: Instant) -> Socket {
+        Socket {
+            stream,
+            head_deadline: Some(deadline),
+        }
+    }
+
+    /// The head has been read: from now on each read may wait [`IO_TIMEOUT`] (the body
+    /// has its own rate rule, [`BodyReader`]).
+    pub fn head_done(&mut self) -> io::Result<()> {
+        self.head_deadline = None;
+        self.stream.set_read_timeout(Some(IO_TIMEOUT))
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.head_deadline {
+            // Past the deadline, only what has already arrived is taken (a read that
+            // finds nothing ends in WouldBlock: the caller's 408).
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.stream
+                .set_read_timeout(Some(left.clamp(LAST_LOOK, IO_TIMEOUT)))?;
+        }
+        self.stream.read(buf)
+    }
+}
+
 /// Sets the per-operation timeouts on a freshly accepted connection and wraps it for
-/// reading.
-pub fn prepare(stream: &TcpStream) -> io::Result<BufReader<TcpStream>> {
+/// reading, with [`HEAD_DEADLINE`] from now for the head.
+pub fn prepare(stream: &TcpStream) -> io::Result<BufReader<Socket>> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     stream.set_nodelay(true)?;
-    Ok(BufReader::with_capacity(8 * 1024, stream.try_clone()?))
+    let socket = Socket::new(stream.try_clone()?, Instant::now() + HEAD_DEADLINE);
+    Ok(BufReader::with_capacity(8 * 1024, socket))
 }
 
 #[cfg(test)]
@@ -212,10 +258,50 @@ mod tests {
     use super::*;
 
     fn head(raw: &str) -> Result<Head, HeadError> {
-        read_head(
-            &mut io::Cursor::new(raw.as_bytes().to_vec()),
-            Instant::now(),
-        )
+        read_head(&mut io::Cursor::new(raw.as_bytes().to_vec()))
+    }
+
+    /// A connected pair: the client's end and the server's, reading with a head deadline
+    /// `deadline` from now.
+    fn pair(deadline: Duration) -> (TcpStream, BufReader<Socket>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let socket = Socket::new(server, Instant::now() + deadline);
+        (client, BufReader::new(socket))
+    }
+
+    #[test]
+    fn a_head_that_arrived_whole_is_read_after_its_deadline() {
+        let (mut client, mut reader) = pair(Duration::from_millis(200));
+        client
+            .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\nX-Long: 1\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(read_head(&mut reader).unwrap().target, "/a");
+    }
+
+    #[test]
+    fn a_dripping_head_times_out_at_its_deadline() {
+        let (mut client, mut reader) = pair(Duration::from_millis(600));
+        let drip = std::thread::spawn(move || {
+            for b in b"GET /slow HTTP/1.1\r\nHost: x\r\n" {
+                if client.write_all(&[*b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let t = Instant::now();
+        assert!(matches!(read_head(&mut reader), Err(HeadError::Timeout)));
+        assert!(
+            t.elapsed() >= Duration::from_millis(550),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        drop(reader);
+        drip.join().unwrap();
     }
 
     #[test]

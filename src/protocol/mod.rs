@@ -1,4 +1,4 @@
-//! The wire formats of PROTOCOL.md: database lines, raw lists, query/form/multipart
+//! The wire formats of docs/PROTOCOL.md: database lines, raw lists, query/form/multipart
 //! bodies, JSON shapes, service lists and UCI files.
 //!
 //! In scope: parsing bytes into typed values and writing typed values back as bytes.

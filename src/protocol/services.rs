@@ -1,4 +1,4 @@
-//! The service lists the routing layer distributes, in both formats of PROTOCOL.md
+//! The service lists the routing layer distributes, in both formats of docs/PROTOCOL.md
 //! ("Peer discovery"): arednlink blocks and the OLSR services file.
 //!
 //! Only MeshChat entries (`http://HOST:PORT/meshchat|tcp|NAME`) are returned; a HOST that

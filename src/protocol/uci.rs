@@ -1,8 +1,9 @@
 //! UCI configuration files (`/etc/config/meshchat`, `/etc/config.mesh/setup`,
 //! `/etc/local/uci/hsmmmesh`): `config TYPE 'NAME'` sections of `option` and `list` lines.
 //!
-//! Read-only and forgiving: a line that is not understood is skipped, as `uci` itself
-//! reports and skips it.
+//! Read-only. [`parse`] is forgiving (the node's own files: a line that is not understood
+//! is skipped); [`parse_checked`] also says which lines were skipped and why, so meshchat's
+//! own file can be checked (`meshchat check-config`).
 
 /// One `config` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -11,6 +12,17 @@ pub struct Section {
     pub name: Option<String>,
     /// `option` and `list` values in file order; a list repeats its key.
     pub values: Vec<(String, String)>,
+    /// The 1-based line of each value, in the same order.
+    pub lines: Vec<usize>,
+    /// The 1-based line of the `config` line.
+    pub line: usize,
+}
+
+/// A line [`parse_checked`] skipped: its 1-based number and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub why: &'static str,
 }
 
 impl Section {
@@ -53,9 +65,10 @@ fn word_end(s: &str) -> usize {
     i
 }
 
-/// Splits a line into words, honouring single and double quotes and `#` comments. Runs
-/// of ordinary characters are copied as slices (this runs on every CGI start).
-fn words(line: &str) -> Vec<String> {
+/// Splits a line into words, honouring single and double quotes and `#` comments; an
+/// unclosed quote is an error. Runs of ordinary characters are copied as slices (this
+/// runs on every CGI start).
+fn words(line: &str) -> Result<Vec<String>, &'static str> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -73,7 +86,7 @@ fn words(line: &str) -> Vec<String> {
             }
             '\'' => {
                 in_word = true;
-                let end = after.find('\'').unwrap_or(after.len());
+                let end = after.find('\'').ok_or("unclosed ' quote")?;
                 cur.push_str(&after[..end]);
                 rest = after.get(end + 1..).unwrap_or("");
             }
@@ -82,10 +95,7 @@ fn words(line: &str) -> Vec<String> {
                 rest = after;
                 loop {
                     let Some(i) = rest.find(['"', '\\']) else {
-                        // Unterminated: the rest of the line belongs to the word.
-                        cur.push_str(rest);
-                        rest = "";
-                        break;
+                        return Err("unclosed \" quote");
                     };
                     cur.push_str(&rest[..i]);
                     let quote = rest.as_bytes()[i] == b'"';
@@ -118,29 +128,64 @@ fn words(line: &str) -> Vec<String> {
     if in_word {
         out.push(cur);
     }
-    out
+    Ok(out)
 }
 
-/// Parses a whole file.
+/// Parses a whole file, skipping what it does not understand.
 pub fn parse(text: &str) -> Vec<Section> {
+    parse_checked(text).0
+}
+
+/// Parses a whole file; the lines skipped come back too. A line is `config TYPE ['NAME']`,
+/// `option NAME 'VALUE'`, `list NAME 'VALUE'` (inside a section), `package NAME`, blank or
+/// a comment; anything else, or extra words, is an error.
+pub fn parse_checked(text: &str) -> (Vec<Section>, Vec<LineError>) {
     let mut sections: Vec<Section> = Vec::new();
-    for line in text.lines() {
-        let w = words(line);
-        match w.first().map(String::as_str) {
-            Some("config") if w.len() >= 2 => sections.push(Section {
-                kind: w[1].clone(),
-                name: w.get(2).cloned(),
-                values: Vec::new(),
-            }),
-            Some("option") | Some("list") if w.len() >= 3 => {
-                if let Some(s) = sections.last_mut() {
-                    s.values.push((w[1].clone(), w[2].clone()));
-                }
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let mut fail = |why| errors.push(LineError { line: n, why });
+        let w = match words(line) {
+            Ok(w) => w,
+            Err(why) => {
+                fail(why);
+                continue;
             }
-            _ => {}
+        };
+        // Extra words are reported, but the line is still read as before (the node's
+        // own files are read leniently).
+        match (w.first().map(String::as_str), w.len()) {
+            (None, _) => {}
+            (Some("config"), 2..) => {
+                if w.len() > 3 {
+                    fail("extra words after config TYPE 'NAME'");
+                }
+                sections.push(Section {
+                    kind: w[1].clone(),
+                    name: w.get(2).cloned(),
+                    values: Vec::new(),
+                    lines: Vec::new(),
+                    line: n,
+                })
+            }
+            (Some("option" | "list"), 3..) => match sections.last_mut() {
+                Some(s) => {
+                    if w.len() > 3 {
+                        fail("extra words after the value (quote a value with blanks)");
+                    }
+                    s.values.push((w[1].clone(), w[2].clone()));
+                    s.lines.push(n);
+                }
+                None => fail("option before any 'config' line"),
+            },
+            (Some("package"), 2) => {}
+            (Some("config"), _) => fail("expected config TYPE 'NAME'"),
+            (Some("option"), _) => fail("expected option NAME 'VALUE'"),
+            (Some("list"), _) => fail("expected list NAME 'VALUE'"),
+            _ => fail("not a config, option or list line"),
         }
     }
-    sections
+    (sections, errors)
 }
 
 #[cfg(test)]
@@ -149,12 +194,13 @@ mod tests {
 
     #[test]
     fn words_quotes_escapes_and_comments() {
-        assert_eq!(words("option a 'b c'd # x"), ["option", "a", "b cd"]);
-        assert_eq!(words(r#"x "a\"b\\c" e\ f"#), ["x", "a\"b\\c", "e f"]);
-        assert_eq!(words("x 'unterminated  q"), ["x", "unterminated  q"]);
-        assert_eq!(words(r#"x "open \"end"#), ["x", "open \"end"]);
-        assert_eq!(words("a#b 'c#d' #e"), ["a#b", "c#d"]);
-        assert_eq!(words("\u{a0}word\u{3000}é '' x\\"), ["word", "é", "", "x"]);
+        let w = |l| words(l).unwrap();
+        assert_eq!(w("option a 'b c'd # x"), ["option", "a", "b cd"]);
+        assert_eq!(w(r#"x "a\"b\\c" e\ f"#), ["x", "a\"b\\c", "e f"]);
+        assert_eq!(words("x 'unterminated  q"), Err("unclosed ' quote"));
+        assert_eq!(words(r#"x "open \"end"#), Err("unclosed \" quote"));
+        assert_eq!(w("a#b 'c#d' #e"), ["a#b", "c#d"]);
+        assert_eq!(w("\u{a0}word\u{3000}é '' x\\"), ["word", "é", "", "x"]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub const MAX_RAW: usize = 256 * 1024;
 pub const MAX_PLAIN: usize = 128 * 1024;
 /// Longest key line (`log INODE SIZE MTIME_NS MAX` is well under this).
 const MAX_KEY: usize = 160;
-// Together at most 896 KB of RAM: DESIGN.md allows /tmp "everything else ≤ 1 MB".
+// Together at most 896 KB of RAM: docs/BUDGETS.md allows /tmp "everything else ≤ 1 MB".
 
 /// The response caches of one node.
 #[derive(Debug, Clone)]

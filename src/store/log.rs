@@ -245,6 +245,17 @@ pub struct Merged {
     pub known: usize,
 }
 
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    /// Valid records read (duplicates included).
+    pub records: usize,
+    /// Messages written back.
+    pub kept: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
 /// The message log of one node.
 #[derive(Debug, Clone)]
 pub struct Log {
@@ -401,7 +412,7 @@ impl Log {
             _ => count_records(&self.path)?,
         };
         if records > self.max * COMPACT_NUM / COMPACT_DEN {
-            self.compact_locked()
+            self.compact_locked().map(|_| ())
         } else {
             self.store_meta(Meta {
                 key: Key::of(&after),
@@ -542,7 +553,7 @@ impl Log {
     }
 
     /// Rewrites the log now: only the logical database is kept.
-    pub fn compact(&self) -> Result<()> {
+    pub fn compact(&self) -> Result<Compacted> {
         let _lock = Lock::exclusive(&self.lock_path)?;
         self.compact_locked()
     }
@@ -550,12 +561,15 @@ impl Log {
     /// Streams the logical database into a new file: one pass collects the keys and
     /// offsets of the records kept, a second copies those records in order. Memory is
     /// the keys, never the log (a 10,000-message log is 1.5 MB; the daemon compacts too).
-    fn compact_locked(&self) -> Result<()> {
+    fn compact_locked(&self) -> Result<Compacted> {
         use std::os::unix::fs::FileExt;
         self.remove_stale_temps();
+        let bytes_before = fs::metadata(&self.path).map_or(0, |m| m.len());
         let mut seen = IdSet::default();
         let mut kept: Vec<(Epoch, MessageId, u64, u32)> = Vec::new();
+        let mut records = 0;
         self.scan(|at, len, m| {
+            records += 1;
             if seen.insert(m.id.0) {
                 kept.push((m.epoch, m.id, at, len as u32));
             }
@@ -604,7 +618,12 @@ impl Log {
                 newest: kept.iter().max().map(|k| (k.0, k.1)),
             });
         }
-        Ok(())
+        Ok(Compacted {
+            records,
+            kept: kept.len(),
+            bytes_before,
+            bytes_after: fs::metadata(&self.path).map_or(0, |m| m.len()),
+        })
     }
 }
 

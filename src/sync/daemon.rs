@@ -8,7 +8,9 @@
 //! worker, and the others keep going. Peers that hint they hold news (the hints file
 //! the `sync_digest` action leaves) are pulled at once. Worker threads are never joined
 //! on exit: every store write is an atomic append or rename, so abandoning one
-//! mid-round loses nothing.
+//! mid-round loses nothing. Between rounds the loop sleeps until the planner's next
+//! wake, a finished round, a stop signal, or a hint or local post another process
+//! leaves (inotify): an idle daemon does not wake to look at the clock.
 
 use std::io::Write;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -33,8 +35,16 @@ use crate::sys;
 pub const WORKERS: usize = 4;
 /// A peer absent from discovery this long is forgotten, with its file list.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
-/// How often the loop looks at the clock, the stop flag and finished work.
-const TICK: Duration = Duration::from_millis(100);
+/// The longest sleep, a bound should a wake-up be missed.
+const LONGEST_SLEEP: Duration = Duration::from_secs(60);
+
+/// What wakes the loop: a finished round, a stop signal, or hints or a local post left
+/// by another process.
+enum Wake {
+    Done(Box<Done>),
+    Stop,
+    Changed,
+}
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -63,7 +73,7 @@ impl Default for Options {
     }
 }
 
-/// Why the daemon could not run.
+/// Why the daemon could not run, or why a `--once` round failed (no peer reached).
 #[derive(Debug)]
 pub struct StartError(pub String);
 
@@ -89,6 +99,8 @@ struct Done {
     result: Result<Outcome, Error>,
     bytes: u64,
     body_bytes: u64,
+    /// Requests tried, and those sent on a connection that opened.
+    attempts: u32,
     requests: u32,
     took: Duration,
     /// How long the first answer took: the peer's distance.
@@ -208,6 +220,7 @@ fn work(node: &Node, job: Job) -> Done {
         result,
         bytes: client.bytes(),
         body_bytes: client.body_bytes(),
+        attempts: client.attempts(),
         requests: client.requests(),
         took: started.elapsed(),
         first_reply: client.first_reply(),
@@ -215,7 +228,7 @@ fn work(node: &Node, job: Job) -> Done {
     }
 }
 
-fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Done>) -> Sender<Job> {
+fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Wake>) -> Sender<Job> {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..n.max(1) {
@@ -226,7 +239,7 @@ fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Done>) -> Sender<Job>
                 guard.recv()
             };
             let Ok(job) = job else { break };
-            if done.send(work(&node, job)).is_err() {
+            if done.send(Wake::Done(Box::new(work(&node, job)))).is_err() {
                 break;
             }
         });
@@ -242,6 +255,11 @@ fn unreachable(e: &Error) -> bool {
             FetchError::Connect(_) | FetchError::NoHost | FetchError::Timeout | FetchError::Slow
         )
     )
+}
+
+/// "1 peer", "2 peers".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn log(msg: &str) {
@@ -267,6 +285,8 @@ struct Daemon {
     dirty: bool,
     /// Our newest key when last looked at (local posts are news).
     newest: Option<Key>,
+    /// Rounds in which the peer answered (well or not): `--once` fails when none did.
+    reached: usize,
 }
 
 impl Daemon {
@@ -286,8 +306,8 @@ impl Daemon {
         }
         if self.opts.verbose {
             log(&format!(
-                "{} peers ({} refused service entries)",
-                found.peers.len(),
+                "{} ({} refused service entries)",
+                count(found.peers.len(), "peer"),
                 found.rejected
             ));
         }
@@ -333,11 +353,10 @@ impl Daemon {
                 i += 1;
                 continue;
             }
-            let key = self.peers.swap_remove(i).key;
+            let gone = self.peers.swap_remove(i);
+            let key = gone.key;
             self.planner.remove(i);
-            if !self.peers.iter().any(|s| s.key.0 == key.0) {
-                let _ = self.node.files.set_remote(&key.0, &[]);
-            }
+            let _ = self.node.files.set_remote(&gone.peer.key, &[]);
             log(&format!("{}: no longer advertised, forgotten", key.0));
             self.dirty = true;
         }
@@ -411,6 +430,9 @@ impl Daemon {
             return;
         };
         let ending = ending(&d.result, d.first_reply);
+        if !matches!(ending, Ending::Unreachable) {
+            self.reached += 1;
+        }
         let now_ms = self.ms(now);
         self.planner.finished(i, now_ms, ending);
         if matches!(ending, Ending::Answered { news: true, .. }) {
@@ -472,10 +494,11 @@ impl Daemon {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "peer={} mode={} ok={} pulled={pulled} rejected={rejected} requests={} body_bytes={} wire_bytes={} ms={} cpu_us={}",
+                "peer={} mode={} ok={} pulled={pulled} rejected={rejected} attempts={} requests={} body_bytes={} wire_bytes={} ms={} cpu_us={}",
                 s.peer,
                 s.stats.mode.as_str(),
                 u8::from(ok),
+                d.attempts,
                 d.requests,
                 d.body_bytes,
                 d.bytes,
@@ -521,6 +544,36 @@ pub fn cpu_time() -> Duration {
     Duration::from_nanos(ns)
 }
 
+/// Threads that sleep until something the loop must see at once, and then wake it: a
+/// stop signal; the hints file or our log written by another process (the `sync_digest`
+/// action, a post). Without inotify, hints and posts wait for the next wake-up.
+fn wake_on_signals_and_files(node: &Node, wake: &Sender<Wake>) {
+    let tx = wake.clone();
+    thread::spawn(move || {
+        while !sys::wait_for_stop(None) {}
+        let _ = tx.send(Wake::Stop);
+    });
+    let paths = &node.cfg.paths;
+    let name = |p: std::path::PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let wanted = [name(hints::path(paths)), name(paths.log())];
+    match sys::Watch::new(&[&paths.ram_dir, &paths.data_dir]) {
+        Ok(watch) => {
+            let tx = wake.clone();
+            thread::spawn(move || {
+                while let Ok(names) = watch.wait() {
+                    let news = names
+                        .iter()
+                        .any(|n| wanted.iter().flatten().any(|w| w == n));
+                    if news && tx.send(Wake::Changed).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => log(&format!("cannot watch for hints and posts: {e}")),
+    }
+}
+
 /// Runs the daemon until SIGTERM/SIGINT (or after one round with `opts.once`).
 pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     cfg.paths
@@ -552,8 +605,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     if node.cfg.raven.enabled {
         log("raven: this build has no Raven bridge: option raven ignored");
     }
-    let (done_tx, done_rx): (Sender<Done>, Receiver<Done>) = mpsc::channel();
+    let (done_tx, done_rx): (Sender<Wake>, Receiver<Wake>) = mpsc::channel();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
+    wake_on_signals_and_files(&node, &done_tx);
     // `--once` pulls every peer once, whatever the fan-out.
     let strategy = if opts.once {
         Strategy::AllPeers
@@ -570,6 +624,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         counters,
         dirty: true,
         newest: None,
+        reached: 0,
     };
     let mut next_discovery = Instant::now();
     let mut dispatched_once = false;
@@ -592,18 +647,20 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         if d.opts.once && !d.busy() {
             break;
         }
-        // Until the planner has work, at most a tick (the stop flag, hints, discovery).
+        // Asleep until the planner has work or discovery is due (or something wakes it).
         let due = d.planner.next_wake(d.ms(Instant::now()));
-        let wait = Duration::from_millis(due.saturating_sub(d.ms(Instant::now()))).min(TICK);
+        let wait = Duration::from_millis(due.saturating_sub(d.ms(Instant::now())))
+            .min(next_discovery.saturating_duration_since(Instant::now()))
+            .min(LONGEST_SLEEP);
         match done_rx.recv_timeout(wait) {
-            Ok(done) => {
-                d.finish(done, Instant::now());
+            Ok(Wake::Done(done)) => {
+                d.finish(*done, Instant::now());
                 // Take whatever else finished before writing the counters once.
-                while let Ok(more) = done_rx.try_recv() {
-                    d.finish(more, Instant::now());
+                while let Ok(Wake::Done(more)) = done_rx.try_recv() {
+                    d.finish(*more, Instant::now());
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Ok(Wake::Stop | Wake::Changed) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         d.write_counters();
@@ -614,6 +671,16 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     }
     if d.opts.stats && d.opts.once {
         println!("cpu_us={}", cpu_time().as_micros() as u64);
+    }
+    if d.opts.once && d.reached == 0 && !sys::stop_requested() {
+        return Err(StartError(if d.peers.is_empty() {
+            "no peers found (service files and `peer` options name none)".into()
+        } else {
+            format!(
+                "no peer could be reached ({} tried)",
+                count(d.peers.len(), "peer")
+            )
+        }));
     }
     Ok(())
 }

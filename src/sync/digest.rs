@@ -209,7 +209,7 @@ pub fn pull(
         memo.users_crc = header.users;
     }
     if let Some(lines) = &reply.files {
-        out.tally += local::replace_files(&node.files, &peer.name, &lines.join("\n"))?;
+        out.tally += local::replace_files(&node.files, &peer.key, &lines.join("\n"))?;
         memo.files_crc = header.files;
     }
 
@@ -269,7 +269,7 @@ pub fn pull(
         version: Some(header.version),
         all_pulled: memo.version == Some(header.version),
     };
-    node.status.record(&peer.name, now)?;
+    node.status.record(&peer.key, now)?;
     Ok(out)
 }
 

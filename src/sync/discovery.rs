@@ -1,6 +1,6 @@
 //! Which peers to sync with this round: MeshChat services of our zone from every file of
 //! the arednlink services directory and from the OLSR services file, plus the static
-//! peers of the configuration (PROTOCOL.md, "Peer discovery").
+//! peers of the configuration (docs/PROTOCOL.md, "Finding peers").
 //!
 //! The files are re-read every round; a missing, unreadable or garbled file contributes
 //! nothing. A host from these files is data: it must be a plain host name or address
@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::io::Read;
+use std::net::IpAddr;
 use std::path::Path;
 
 use crate::config::Config;
@@ -20,6 +21,10 @@ use crate::protocol::{NodeName, Platform};
 const MAX_SERVICE_FILES: usize = 256;
 /// Bytes of a host name (DNS).
 const MAX_HOST: usize = 253;
+/// The port MeshChat answers on under a node's web server.
+pub const NODE_PORT: u16 = 8080;
+/// The mesh's DNS domain: `NAME` and `NAME.local.mesh` are one node.
+const MESH_DOMAIN: &str = ".local.mesh";
 
 /// A node to sync with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -27,8 +32,12 @@ pub struct Peer {
     /// Its host name as advertised (validated by [`valid_host`]).
     pub host: String,
     pub port: u16,
-    /// The host lowercased: the name its sync status and file list are kept under.
+    /// The host lowercased.
     pub name: NodeName,
+    /// What its sync status and file list are kept under: [`Peer::name`] on a node's
+    /// usual port 8080 (the legacy names), `NAME_PORT` on any other, so two peers on one
+    /// host keep apart. `_` never occurs in a host ([`valid_host`]): no clash.
+    pub key: NodeName,
     /// `node` when it listens on 8080, else `pi` (legacy rule).
     pub platform: Platform,
 }
@@ -39,12 +48,18 @@ impl Peer {
         if !valid_host(host) || port == 0 {
             return None;
         }
-        let name = host.to_ascii_lowercase().parse().ok()?;
+        let name: NodeName = host.to_ascii_lowercase().parse().ok()?;
+        let key = if port == NODE_PORT {
+            name.clone()
+        } else {
+            format!("{name}_{port}").parse().ok()?
+        };
         Some(Peer {
             host: host.to_string(),
             port,
             name,
-            platform: if port == 8080 {
+            key,
+            platform: if port == NODE_PORT {
                 Platform::Node
             } else {
                 Platform::Pi
@@ -83,13 +98,76 @@ pub struct Found {
     pub rejected: usize,
 }
 
-/// Keeps the services of `zone` (case-sensitive) that are not `me` (case-insensitive),
-/// adds the static peers, and removes duplicates by (lowercased host, port), first
-/// found first.
+/// Everything that names this node, so that it never syncs with itself whatever its own
+/// service entry calls it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Me {
+    /// Names, lowercased, without the mesh domain.
+    names: Vec<String>,
+    /// Addresses of this host's interfaces.
+    addrs: Vec<IpAddr>,
+    /// Ports this node's MeshChat answers on.
+    ports: Vec<u16>,
+}
+
+/// A host name lowercased, without a trailing dot or the mesh domain.
+fn bare(host: &str) -> String {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    match h.strip_suffix(MESH_DOMAIN) {
+        Some(b) if !b.is_empty() => b.to_string(),
+        _ => h,
+    }
+}
+
+impl Me {
+    /// A node called `names`, at `addrs`, answering on `ports`.
+    pub fn new(names: &[&str], addrs: Vec<IpAddr>, ports: Vec<u16>) -> Me {
+        let mut names: Vec<String> = names.iter().map(|n| bare(n)).collect();
+        names.sort();
+        names.dedup();
+        Me {
+            names,
+            addrs,
+            ports,
+        }
+    }
+
+    /// This node: its configured name and the kernel's host name, the addresses of its
+    /// interfaces, and the node's port with the one its setup file advertises.
+    pub fn of(cfg: &Config) -> Me {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let mut names = vec![cfg.node().as_str()];
+        if !kernel.trim().is_empty() {
+            names.push(kernel.trim());
+        }
+        let mut ports = vec![NODE_PORT];
+        ports.extend(crate::config::port_from_setup(&cfg.setup_file));
+        Me::new(&names, crate::sys::local_addrs(), ports)
+    }
+
+    /// True when `host:port` is this node: one of its names on any port (the legacy
+    /// rule), or one of its addresses (a loopback one included) on one of its ports.
+    /// Another instance on this host at another port is a peer.
+    pub fn is(&self, host: &str, port: u16) -> bool {
+        if self.names.contains(&bare(host)) {
+            return true;
+        }
+        match host.parse::<IpAddr>() {
+            Ok(ip) => {
+                (ip.is_loopback() || ip.is_unspecified() || self.addrs.contains(&ip))
+                    && self.ports.contains(&port)
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Keeps the services of `zone` (case-sensitive) that are not `me`, adds the static
+/// peers, and removes duplicates by (lowercased host, port), first found first.
 pub fn select(
     services: &[Service],
     zone: &str,
-    me: &str,
+    me: &Me,
     statics: &[(String, u16)],
 ) -> (Vec<Peer>, usize) {
     let mut peers: Vec<Peer> = Vec::new();
@@ -100,7 +178,7 @@ pub fn select(
         .map(|s| (s.host.as_str(), s.port))
         .chain(statics.iter().map(|(h, p)| (h.as_str(), *p)));
     for (host, port) in candidates {
-        if host.eq_ignore_ascii_case(me) {
+        if me.is(host, port) {
             continue;
         }
         let Some(peer) = Peer::new(host, port) else {
@@ -162,7 +240,7 @@ pub fn discover(cfg: &Config) -> Found {
         .iter()
         .map(|p| (p.host.to_string(), p.port))
         .collect();
-    let (peers, refused) = select(&services, cfg.zone(), cfg.node().as_str(), &statics);
+    let (peers, refused) = select(&services, cfg.zone(), &Me::of(cfg), &statics);
     Found {
         peers,
         rejected: rejected + refused,
@@ -215,7 +293,7 @@ mod tests {
         let (peers, rejected) = select(
             &services,
             "MeshChat",
-            "me-NODE",
+            &Me::new(&["me-NODE"], vec![], vec![NODE_PORT]),
             &[("static-1".into(), 8081), ("PI-1".into(), 80)],
         );
         let got: Vec<_> = peers
@@ -232,6 +310,69 @@ mod tests {
         );
         assert_eq!(rejected, 1, "under_score is not a host name");
         assert_eq!(peers[0].url(), "http://KN6PLV-hap:8080/cgi-bin/meshchat");
+    }
+
+    #[test]
+    fn a_node_knows_itself_by_every_name_and_address() {
+        let svc = |h: &str, p: u16| Service {
+            host: h.parse().unwrap(),
+            port: p,
+            zone: "MeshChat".into(),
+        };
+        let me = Me::new(
+            &["KN6PLV-hap", "kn6plv-hap.lan"],
+            vec!["10.54.12.3".parse().unwrap(), "fd00::3".parse().unwrap()],
+            vec![NODE_PORT, 8090],
+        );
+        let services = [
+            svc("kn6plv-hap.local.mesh", 8080),
+            svc("KN6PLV-HAP.local.mesh.", 8080),
+            svc("kn6plv-hap.lan", 8080),
+            svc("10.54.12.3", 8080),
+            svc("10.54.12.3", 8090),
+            svc("127.0.0.1", 8080),
+            // Another instance on this host, on a port that is not ours: a peer.
+            svc("10.54.12.3", 8081),
+            svc("127.0.0.1", 8081),
+            // Someone else on our port.
+            svc("10.54.12.4", 8080),
+            svc("kn6plv-hap2", 8080),
+        ];
+        let (peers, rejected) = select(&services, "MeshChat", &me, &[("fd00::3".into(), 8080)]);
+        let got: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "10.54.12.3:8081",
+                "127.0.0.1:8081",
+                "10.54.12.4:8080",
+                "kn6plv-hap2:8080"
+            ]
+        );
+        // fd00::3 was recognised before its host was judged: not counted as refused.
+        assert_eq!(rejected, 0);
+        assert!(me.is("::1", 8080) && me.is("0.0.0.0", 8090) && !me.is("::1", 1));
+        // This host's real interfaces are found (loopback at least).
+        let found = crate::sys::local_addrs();
+        assert!(found.iter().any(|a| a.is_loopback()), "{found:?}");
+    }
+
+    #[test]
+    fn peers_on_one_host_are_kept_apart_by_port() {
+        let a = Peer::new("K7FPV-rpi", 8080).unwrap();
+        let b = Peer::new("K7FPV-rpi", 8081).unwrap();
+        assert_eq!(
+            (a.name.as_str(), a.key.as_str()),
+            ("k7fpv-rpi", "k7fpv-rpi")
+        );
+        assert_eq!(
+            (b.name.as_str(), b.key.as_str()),
+            ("k7fpv-rpi", "k7fpv-rpi_8081")
+        );
+        assert_eq!(
+            Peer::new("10.0.0.1", 80).unwrap().key.as_str(),
+            "10.0.0.1_80"
+        );
     }
 
     #[test]

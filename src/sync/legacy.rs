@@ -1,4 +1,4 @@
-//! The legacy pull, exactly as PROTOCOL.md ("How a legacy node syncs") describes, against
+//! The legacy pull, exactly as docs/PROTOCOL.md ("How a legacy node pulls") describes, against
 //! any peer: `users_raw`, `local_files_raw`, `messages_version`, then `messages_raw` only
 //! when the version says something changed. Four CGI processes on the peer at most,
 //! three when nothing changed.
@@ -148,8 +148,7 @@ pub fn pull(
     // 2. Files: the peer's list is replaced (an empty, well-formed body empties it).
     let reply = client.get("action=local_files_raw")?;
     if let Some(body) = step(reply.checked_bytes(), &mut out)? {
-        out.tally +=
-            local::replace_files(&node.files, &peer.name, &String::from_utf8_lossy(&body))?;
+        out.tally += local::replace_files(&node.files, &peer.key, &String::from_utf8_lossy(&body))?;
     }
 
     // 3. Version: nothing to pull when it equals ours, or what we last pulled from it.
@@ -170,7 +169,7 @@ pub fn pull(
         // Equal to ours: we hold all of it, so later rounds may skip it while it stays.
         memo.legacy_version = Some(version);
         if out.refused.is_none() {
-            node.status.record(&peer.name, now)?;
+            node.status.record(&peer.key, now)?;
         }
         return Ok(out);
     }
@@ -232,7 +231,7 @@ pub fn pull(
     }
     drop(turn);
     if out.refused.is_none() {
-        node.status.record(&peer.name, now)?;
+        node.status.record(&peer.key, now)?;
     }
     Ok(out)
 }

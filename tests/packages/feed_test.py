@@ -55,9 +55,12 @@ def main():
             if os.path.islink(p):
                 continue
             m = stat.S_IMODE(os.stat(p).st_mode)
-            if m != (0o755 if name in EXECUTABLES else 0o644):
+            if m != pkglib.file_mode(name.lstrip("/"), name in EXECUTABLES):
                 modes.append(f"{name}={oct(m)}")
         check(not modes, f"same file modes as make package {modes}")
+        conf = found.get("/etc/config/meshchat")
+        check(conf is not None and stat.S_IMODE(os.stat(conf).st_mode) == 0o600,
+              "/etc/config/meshchat installed 0600 (INSTALL_CONF: it may hold admin_token)")
         link = found.get("/usr/bin/meshchat")
         check(link is not None and os.path.islink(link) and os.readlink(link) == "/www/cgi-bin/meshchat",
               "/usr/bin/meshchat -> /www/cgi-bin/meshchat")

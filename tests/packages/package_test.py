@@ -175,10 +175,13 @@ def check_data_tree(name, files):
         elif m.issym():
             ok = True
         else:
-            ok = m.mode == (0o755 if n in EXECUTABLES else 0o644)
+            ok = m.mode == pkglib.file_mode(n, n in EXECUTABLES)
         if not ok:
             bad.append(f"{n}={oct(m.mode)}")
-    check(not bad, f"{name}: modes 0755 for executables and dirs, 0644 for the rest {bad}")
+    check(not bad, f"{name}: modes 0755 for executables and dirs, 0600 for the configuration, "
+          f"0644 for the rest {bad}")
+    conf = files.get("etc/config/meshchat")
+    check(conf is not None and conf.mode == 0o600, f"{name}: /etc/config/meshchat is 0600 (admin_token)")
     link = files.get("usr/bin/meshchat")
     check(link is not None and link.issym() and link.linkname == "/www/cgi-bin/meshchat",
           f"{name}: /usr/bin/meshchat -> /www/cgi-bin/meshchat")

@@ -24,7 +24,7 @@ before(async () => {
       { id: '0a000005', epoch: t - 120, message: 'Files are on the files page: map tiles and the roster.', call_sign: 'K7FPV', node: 'K7FPV-rpi', platform: 'pi' },
     ]),
   });
-  writeFileSync(join(srv.dataDir, 'ram', 'sync_status'), `K7FPV-rpi\t${t - 8}\nW6ABC-node\t${t - 300}\nN0CALL-mobile\t${t - 4000}\n`);
+  writeFileSync(join(srv.dataDir, 'ram', 'sync_status'), `K7FPV-rpi\t${t - 8}\nK7FPV-rpi_8081\t${t - 9}\nW6ABC-node\t${t - 300}\nN0CALL-mobile\t${t - 4000}\n`);
   writeFileSync(join(srv.dataDir, 'ram', 'users_remote'),
     `W6ABC\ts1\tW6ABC-node\t${t - 20}\tnode\nK7FPV\ts2\tK7FPV-rpi\t${t - 200}\tpi\n`);
   await apiUpload(srv, 'shelter-roster.csv', Buffer.from('name,place\n'.repeat(300)));
@@ -65,7 +65,7 @@ test('screenshots at 360x740 and 1280x800, light and dark; nothing scrolls sidew
       assert.ok(await noSideways(page), `files fit ${tag}`);
       await shot(page, `files-${tag}`);
       await page.click('#nav-status');
-      await until(async () => (await page.locator('#peers tr').count()) === 3, 'peers');
+      await until(async () => (await page.locator('#peers tr').count()) === 4, 'peers');
       assert.ok(await noSideways(page), `status fits ${tag}`);
       await shot(page, `status-${tag}`);
       assertClean(page);
@@ -85,14 +85,16 @@ test('screenshots at 360x740 and 1280x800, light and dark; nothing scrolls sidew
 test('status page: node, zone, version, message count, peers with last sync and health', async () => {
   const page = await openPage(browser, srv, { path: 'meshchat/#status' });
   await login(page);
-  await until(async () => (await page.locator('#peers tr').count()) === 3, 'peers');
+  await until(async () => (await page.locator('#peers tr').count()) === 4, 'peers');
   const info = await page.$$eval('#node-info dt', (dts) => Object.fromEntries(dts.map((d) => [d.textContent, d.nextElementSibling.textContent])));
   assert.equal(info.Node, 'KN6PLV-hap');
   assert.equal(info.Zone, 'MeshChat');
   assert.match(info.Version, /^\d+\.\d+/);
   assert.equal(info.Messages, '5');
   const peers = await page.$$eval('#peers tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
-  assert.deepEqual(peers.map((p) => [p[0], p[2]]), [['K7FPV-rpi', 'in sync'], ['W6ABC-node', 'late'], ['N0CALL-mobile', 'not reached lately']]);
+  assert.deepEqual(peers.map((p) => [p[0], p[2]]), [['K7FPV-rpi', 'in sync'], ['K7FPV-rpi:8081', 'in sync'], ['W6ABC-node', 'late'], ['N0CALL-mobile', 'not reached lately']]);
+  // A second peer on one host links to its own port.
+  assert.equal(await page.locator('#peers tr').nth(1).locator('a').getAttribute('href'), 'http://K7FPV-rpi.local.mesh:8081/meshchat/');
   assert.match(peers[0][1], /^\d+ s ago$/);
   assert.match(await page.textContent('#conn-age'), /^updated \d+ s ago$/);
   assertClean(page);

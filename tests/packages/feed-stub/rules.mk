@@ -1,5 +1,5 @@
 # Stand-in for an OpenWrt buildroot's rules.mk: only what net/meshchat/Makefile uses,
-# with OpenWrt's values (include/rules.mk there).
+# with OpenWrt's values (from the buildroot's own rules.mk).
 INCLUDE_DIR:=$(TOPDIR)/include
 INSTALL_DIR:=install -d -m0755
 INSTALL_BIN:=install -m0755
