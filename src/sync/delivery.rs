@@ -49,10 +49,10 @@ pub const MAX_REPORTED: usize = 64;
 /// A client asks a peer for its section (`d=`) on every this-many-th check (and on
 /// the first): the section changes while sets spread, and each answer costs up to
 /// [`MAX_GOSSIP`] entries.
-pub const GOSSIP_EVERY: u32 = 2;
+pub const GOSSIP_EVERY: u32 = 3;
 /// Bytes of entry lines one gossip section carries at most (one entry always fits):
 /// at 1,000 nodes a half-known set is a 250-byte bitmap.
-pub const MAX_GOSSIP_BYTES: usize = 1500;
+pub const MAX_GOSSIP_BYTES: usize = 1000;
 /// Rounds a set complete here keeps taking turns in the section before it retires (the
 /// peers that took it pass it on), so a settled mesh serves an unchanging section.
 pub const RETIRE_ROUNDS: u32 = 30;
