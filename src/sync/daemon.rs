@@ -334,6 +334,9 @@ impl Daemon {
                 }
             }
         }
+        if let Some(name) = &found.listed_as {
+            delivery::set_me(&self.node, name);
+        }
         delivery::set_roster(
             &self.node,
             self.peers

@@ -134,6 +134,30 @@ impl Delivery {
         self.changed = true;
     }
 
+    /// Names this node in the roster as the zone's service list does (an address, say,
+    /// when its own entry names it so), so that every roster of the zone agrees and
+    /// gossip flows. Every followed message is in our log, so we hold each of them.
+    pub fn set_me(&mut self, name: &str) {
+        let me = roster_name(name);
+        if me == self.me {
+            return;
+        }
+        let others: Vec<String> = self
+            .roster
+            .iter()
+            .filter(|n| **n != self.me)
+            .cloned()
+            .collect();
+        self.me = me;
+        self.set_roster(others.iter().map(String::as_str));
+        if let Some(i) = self.index(&self.me.clone()) {
+            for e in self.entries.values_mut() {
+                e.holders.insert(i);
+            }
+        }
+        self.changed = true;
+    }
+
     fn index(&self, name: &str) -> Option<usize> {
         self.roster.binary_search(&roster_name(name)).ok()
     }
@@ -532,6 +556,11 @@ pub fn merge_gossip(node: &Node, lines: &[String]) -> Option<u32> {
 }
 
 /// The zone's nodes as discovery found them this round.
+/// [`Delivery::set_me`] on the node's tracker.
+pub fn set_me(node: &Node, name: &str) {
+    with(node, |d| d.set_me(name));
+}
+
 pub fn set_roster<'a>(node: &Node, names: impl IntoIterator<Item = &'a str>) {
     with(node, |d| d.set_roster(names));
 }
@@ -567,6 +596,23 @@ mod tests {
 
     fn k(e: u64, id: u32) -> Key {
         Key::new(Epoch(e), MessageId(id))
+    }
+
+    #[test]
+    fn a_node_listed_by_address_takes_that_name_and_keeps_what_it_holds() {
+        let mut d = Delivery::new("mcl-h4");
+        d.set_roster(["mcl-h3", "10.78.0.4", "mcl-h5"]);
+        let key = k(5, 1);
+        d.track(&[key]);
+        // Until it knows what the zone calls it, its roster differs from its peers'.
+        let peers_crc = roster_crc(["10.78.0.4", "mcl-h3", "mcl-h5"]);
+        assert_ne!(d.crc, peers_crc);
+        d.set_me("10.78.0.4");
+        d.set_roster(["mcl-h3", "10.78.0.4", "mcl-h5"]);
+        assert_eq!(d.roster, ["10.78.0.4", "mcl-h3", "mcl-h5"]);
+        assert_eq!(d.crc, peers_crc);
+        // Still counted as holding its own message, once.
+        assert_eq!(d.entries[&key].holders.indices().count(), 1);
     }
 
     #[test]

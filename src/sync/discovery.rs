@@ -96,6 +96,9 @@ pub fn valid_host(h: &str) -> bool {
 pub struct Found {
     pub peers: Vec<Peer>,
     pub rejected: usize,
+    /// The host our own service entry names us by, when it names us at all (a name or an
+    /// address): what every other node of the zone calls us.
+    pub listed_as: Option<String>,
 }
 
 /// Everything that names this node, so that it never syncs with itself whatever its own
@@ -163,13 +166,19 @@ impl Me {
 }
 
 /// Keeps the services of `zone` (case-sensitive) that are not `me`, adds the static
-/// peers, and removes duplicates by (lowercased host, port), first found first.
+/// peers, and removes duplicates by (lowercased host, port), first found first. Also
+/// returns the refused entries and the host of the first entry of `zone` that names
+/// this node.
 pub fn select(
     services: &[Service],
     zone: &str,
     me: &Me,
     statics: &[(String, u16)],
-) -> (Vec<Peer>, usize) {
+) -> (Vec<Peer>, usize, Option<String>) {
+    let listed_as = services
+        .iter()
+        .find(|s| s.zone == zone && me.is(s.host.as_str(), s.port))
+        .map(|s| s.host.as_str().to_ascii_lowercase());
     let mut peers: Vec<Peer> = Vec::new();
     let mut rejected = 0;
     let candidates = services
@@ -192,7 +201,7 @@ pub fn select(
             peers.push(peer);
         }
     }
-    (peers, rejected)
+    (peers, rejected, listed_as)
 }
 
 /// Reads at most [`MAX_SERVICES_FILE`] bytes of a file; `None` when it cannot be read.
@@ -240,10 +249,11 @@ pub fn discover(cfg: &Config) -> Found {
         .iter()
         .map(|p| (p.host.to_string(), p.port))
         .collect();
-    let (peers, refused) = select(&services, cfg.zone(), &Me::of(cfg), &statics);
+    let (peers, refused, listed_as) = select(&services, cfg.zone(), &Me::of(cfg), &statics);
     Found {
         peers,
         rejected: rejected + refused,
+        listed_as,
     }
 }
 
@@ -290,7 +300,7 @@ mod tests {
             svc("pi-1", 80, "MeshChat"),
             svc("under_score", 8080, "MeshChat"),
         ];
-        let (peers, rejected) = select(
+        let (peers, rejected, _) = select(
             &services,
             "MeshChat",
             &Me::new(&["me-NODE"], vec![], vec![NODE_PORT]),
@@ -338,7 +348,12 @@ mod tests {
             svc("10.54.12.4", 8080),
             svc("kn6plv-hap2", 8080),
         ];
-        let (peers, rejected) = select(&services, "MeshChat", &me, &[("fd00::3".into(), 8080)]);
+        let (peers, rejected, listed_as) =
+            select(&services, "MeshChat", &me, &[("fd00::3".into(), 8080)]);
+        // What the zone calls us: the first of our own entries.
+        assert_eq!(listed_as.as_deref(), Some("kn6plv-hap.local.mesh"));
+        let (_, _, by_address) = select(&services[3..], "MeshChat", &me, &[]);
+        assert_eq!(by_address.as_deref(), Some("10.54.12.3"));
         let got: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
         assert_eq!(
             got,
