@@ -79,7 +79,7 @@ pub struct Delivery {
     changed: bool,
     /// Counts changes to holder sets; orders entries by news.
     seq: u64,
-    /// Where the turn of the incomplete sets stands (see [`Delivery::gossip`]).
+    /// Where the turn of the waiting sets stands (see [`Delivery::select`]).
     cursor: usize,
 }
 
