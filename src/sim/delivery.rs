@@ -115,4 +115,74 @@ mod tests {
             .any(|(_, d)| d.complete < d.everywhere || d.everywhere < d.messages));
         assert!(*at < start + 300_000, "complete only at {at} ms");
     }
+
+    /// The figures of docs/SYNC.md ("Delivery", Checked): `MESHCHAT_SIM_NODES` nodes
+    /// (default 30), 10% loss, no legacy node, 20 messages 1 s apart; prints, median /
+    /// max over the messages, the seconds from the post until every node holds it and
+    /// until its origin reports every node, and the over-counts seen. A timing, not a
+    /// test: `cargo test --release --features sim --lib delivery_lag -- --ignored
+    /// --nocapture`.
+    #[test]
+    #[ignore]
+    fn delivery_lag() {
+        let nodes = std::env::var("MESHCHAT_SIM_NODES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30);
+        let mut sc = Scenario::full(Strategy::from_fanout(DEFAULT_FANOUT), nodes, 0.1, 0.0);
+        sc.dir = std::env::temp_dir();
+        let mut obs = NoObserver;
+        let mut sim = Sim::new(sc, &mut obs).unwrap();
+        sim.run_until(30_000);
+        let n = sim.w.nodes.len();
+        const POSTS: u64 = 20;
+        for k in 0..POSTS {
+            sim.at(sim.now + k * 1000, Ev::Post((k as usize * 7) % n));
+        }
+        let start = sim.now;
+        let mut reported: Vec<Option<Millis>> = vec![None; POSTS as usize];
+        let mut over = 0;
+        while sim.now < start + 900_000 {
+            let step = sim.now + 1000;
+            sim.run_until(step);
+            for (m, t) in sim.tracked.iter().enumerate() {
+                let r =
+                    crate::sync::delivery::reported(&sim.w.nodes[t.origin].node, t.id).unwrap_or(0);
+                over += usize::from(r > t.holders);
+                if r == n && reported[m].is_none() {
+                    reported[m] = Some(sim.now);
+                }
+            }
+            if reported.iter().all(Option::is_some) {
+                break;
+            }
+        }
+        let secs = |mut v: Vec<Millis>| {
+            v.sort_unstable();
+            let med = v.get(v.len() / 2).copied().unwrap_or(0);
+            format!("{} / {}", med / 1000, v.last().copied().unwrap_or(0) / 1000)
+        };
+        let everywhere: Vec<Millis> = sim
+            .tracked
+            .iter()
+            .filter_map(|t| {
+                let all: Option<Vec<Millis>> = t.arrived.iter().copied().collect();
+                Some(all?.into_iter().max()? - t.posted)
+            })
+            .collect();
+        let origin: Vec<Millis> = sim
+            .tracked
+            .iter()
+            .zip(&reported)
+            .filter_map(|(t, r)| Some((*r)? - t.posted))
+            .collect();
+        println!(
+            "delivery_lag nodes={n}: every node holds it {} s ({} of {POSTS}), origin reports it {} s ({} of {POSTS}), over-counts {over}",
+            secs(everywhere.clone()),
+            everywhere.len(),
+            secs(origin.clone()),
+            origin.len()
+        );
+        assert_eq!(over, 0);
+    }
 }

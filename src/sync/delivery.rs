@@ -37,9 +37,25 @@ pub const MAX_TRACKED: usize = 256;
 /// Messages posted on this node still followed after they left the newest
 /// [`MAX_TRACKED`] (so the page keeps showing how far they reached).
 pub const MAX_OWN: usize = 64;
-/// Entries one gossip section carries: this many of the newest messages, and as many
-/// of those whose holders changed last (so news about an older message still spreads).
-pub const MAX_GOSSIP: usize = 64;
+/// Entries one gossip section carries, whatever the zone's size (and at most
+/// [`MAX_GOSSIP_BYTES`]): first the messages whose holders changed last, the rest taken
+/// in turn from those not yet known to be held by every node (so every set keeps
+/// spreading, a few per round).
+pub const MAX_GOSSIP: usize = 16;
+/// Entries of a section chosen for news (holders that changed last).
+const GOSSIP_NEWS: usize = MAX_GOSSIP / 2;
+/// Messages other than our own the API serves holders for: the newest this many.
+pub const MAX_REPORTED: usize = 64;
+/// A client asks a peer for its section (`d=`) on every this-many-th check (and on
+/// the first): the section changes while sets spread, and each answer costs up to
+/// [`MAX_GOSSIP`] entries.
+pub const GOSSIP_EVERY: u32 = 3;
+/// Bytes of entry lines one gossip section carries at most (one entry always fits):
+/// at 1,000 nodes a half-known set is a 250-byte bitmap.
+pub const MAX_GOSSIP_BYTES: usize = 1000;
+/// Rounds a set complete here keeps taking turns in the section before it retires (the
+/// peers that took it pass it on), so a settled mesh serves an unchanging section.
+pub const RETIRE_ROUNDS: u32 = 30;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -48,6 +64,8 @@ struct Entry {
     seq: u64,
     /// Posted on this node.
     own: bool,
+    /// Rounds since its set was found complete (every node of the roster holds it).
+    complete_rounds: u32,
 }
 
 /// What this node knows of who holds its newest messages.
@@ -61,6 +79,8 @@ pub struct Delivery {
     changed: bool,
     /// Counts changes to holder sets; orders entries by news.
     seq: u64,
+    /// Where the turn of the waiting sets stands (see [`Delivery::select`]).
+    cursor: usize,
 }
 
 impl Delivery {
@@ -75,6 +95,7 @@ impl Delivery {
             entries: BTreeMap::new(),
             changed: true,
             seq: 0,
+            cursor: 0,
         }
     }
 
@@ -166,18 +187,25 @@ impl Delivery {
         let n = self.roster.len();
         let mut fresh = Vec::new();
         for k in window {
-            self.entries.entry(*k).or_insert_with(|| {
-                let mut holders = Holders::new(n);
-                if let Some(i) = me {
-                    holders.insert(i);
-                }
-                fresh.push(*k);
+            if self.entries.contains_key(k) {
+                continue;
+            }
+            let mut holders = Holders::new(n);
+            if let Some(i) = me {
+                holders.insert(i);
+            }
+            fresh.push(*k);
+            // A newly followed message is news: our own bit has to spread.
+            self.seq += 1;
+            self.entries.insert(
+                *k,
                 Entry {
                     holders,
-                    seq: 0,
+                    seq: self.seq,
                     own: false,
-                }
-            });
+                    complete_rounds: 0,
+                },
+            );
         }
         self.changed |= !fresh.is_empty();
         fresh
@@ -299,30 +327,110 @@ impl Delivery {
         Ok(true)
     }
 
-    /// The gossip section this node serves: roster line, then the entries of its
-    /// newest [`MAX_GOSSIP`] messages and of the [`MAX_GOSSIP`] whose holders changed
-    /// last, oldest first.
+    /// The entry lines a gossip section carries, how many of them took a turn and how
+    /// many sets wait for one.
+    /// First the [`GOSSIP_NEWS`] entries whose holders changed last, then the sets that
+    /// take turns ([`Delivery::turns`]) from the cursor, while the entries fit in
+    /// [`MAX_GOSSIP`] and [`MAX_GOSSIP_BYTES`] (the first always does). A set complete
+    /// here is sent as `*` for [`RETIRE_ROUNDS`] more rounds, then no more: the nodes
+    /// that took it pass it on. So a section is bounded in any zone, and once every set
+    /// has been complete a while (or nothing changes) it stays the same, which a
+    /// client's `d=` finds unchanged: nothing is sent.
+    fn select(&self) -> (BTreeMap<Key, String>, usize, usize) {
+        let mut lines = BTreeMap::new();
+        let mut bytes = 0;
+        // News gets half the room, the turns the rest: neither starves the other.
+        self.fill(&mut lines, &mut bytes, &self.news(), MAX_GOSSIP_BYTES / 2);
+        let sent: Vec<Key> = lines.keys().copied().collect();
+        let rest = self.turns(&sent);
+        let start = if rest.is_empty() {
+            0
+        } else {
+            self.cursor % rest.len()
+        };
+        let turns = rest.iter().cycle().skip(start).take(rest.len());
+        let took = self.fill(&mut lines, &mut bytes, turns, MAX_GOSSIP_BYTES);
+        (lines, took, rest.len())
+    }
+
+    /// Adds the entry lines of `keys` in order while they fit in [`MAX_GOSSIP`] lines
+    /// and `budget` bytes in all (the first of `keys` always does); returns how many.
+    fn fill<'k>(
+        &self,
+        lines: &mut BTreeMap<Key, String>,
+        bytes: &mut usize,
+        keys: impl IntoIterator<Item = &'k Key>,
+        budget: usize,
+    ) -> usize {
+        let n = self.roster.len();
+        let mut took = 0;
+        for k in keys {
+            let Some(e) = self.entries.get(k) else {
+                continue;
+            };
+            let mut line = String::new();
+            write_entry(&mut line, *k, &e.holders, n);
+            if lines.len() == MAX_GOSSIP || took > 0 && *bytes + line.len() > budget {
+                break;
+            }
+            *bytes += line.len();
+            took += 1;
+            lines.insert(*k, line);
+        }
+        took
+    }
+
+    /// The [`GOSSIP_NEWS`] entries whose holders changed last, newest news first.
+    fn news(&self) -> Vec<Key> {
+        let mut by_news: Vec<(u64, Key)> = self.entries.iter().map(|(k, e)| (e.seq, *k)).collect();
+        by_news.sort_unstable_by(|a, b| b.cmp(a));
+        by_news
+            .into_iter()
+            .take(GOSSIP_NEWS)
+            .map(|(_, k)| k)
+            .collect()
+    }
+
+    /// The sets that take turns in the section (not in `news`): the incomplete ones
+    /// and those complete for less than [`RETIRE_ROUNDS`].
+    fn turns(&self, news: &[Key]) -> Vec<Key> {
+        let n = self.roster.len();
+        self.entries
+            .iter()
+            .filter(|(k, e)| {
+                (e.holders.count() < n || e.complete_rounds < RETIRE_ROUNDS) && !news.contains(k)
+            })
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Once a round: counts the rounds of complete sets, and moves the turn on past
+    /// the sets the section carries, only when some wait that it does not (so a
+    /// settled mesh keeps serving the same section).
+    pub fn advance(&mut self) {
+        let n = self.roster.len();
+        for e in self.entries.values_mut() {
+            e.complete_rounds = if e.holders.count() < n {
+                0
+            } else {
+                e.complete_rounds.saturating_add(1)
+            };
+        }
+        let (_, took, waiting) = self.select();
+        if waiting > took {
+            self.cursor = self.cursor.wrapping_add(took.max(1));
+            self.changed = true;
+        }
+    }
+
+    /// The gossip section this node serves: roster line, then the entries
+    /// [`Delivery::select`] picks, oldest first.
     pub fn gossip(&self) -> String {
         let n = self.roster.len();
         let mut out = String::new();
         write_roster_line(&mut out, self.crc, n);
-        let skip = self.entries.len().saturating_sub(MAX_GOSSIP);
-        let mut by_news: Vec<(u64, &Key)> = self
-            .entries
-            .iter()
-            .take(skip)
-            .filter(|(_, e)| e.seq > 0)
-            .map(|(k, e)| (e.seq, k))
-            .collect();
-        by_news.sort_unstable_by(|a, b| b.cmp(a));
-        by_news.truncate(MAX_GOSSIP);
-        let mut older: Vec<&Key> = by_news.into_iter().map(|(_, k)| k).collect();
-        older.sort_unstable();
-        let newest = self.entries.keys().skip(skip);
-        for k in older.into_iter().chain(newest) {
-            if let Some(e) = self.entries.get(k) {
-                write_entry(&mut out, *k, &e.holders, n);
-            }
+        for line in self.select().0.values() {
+            out.push_str(line);
         }
         out
     }
@@ -355,9 +463,9 @@ impl Delivery {
     }
 
     /// The state the API serves (`store::delivery`): the roster, the messages posted
-    /// here and the newest [`MAX_GOSSIP`] others, each with its holders.
+    /// here and the newest [`MAX_REPORTED`] others, each with its holders.
     pub fn report(&self) -> Report {
-        let skip = self.entries.len().saturating_sub(MAX_GOSSIP);
+        let skip = self.entries.len().saturating_sub(MAX_REPORTED);
         Report {
             roster_crc: self.crc,
             roster: self.roster.clone(),
@@ -464,6 +572,7 @@ pub fn set_roster<'a>(node: &Node, names: impl IntoIterator<Item = &'a str>) {
 /// again.
 pub fn write(node: &Node) {
     let mut d = node.delivery.lock().unwrap_or_else(|e| e.into_inner());
+    d.advance();
     if d.take_changed() {
         if let Err(e) = crate::store::delivery::write(&node.cfg.paths, &d.report(), &d.gossip()) {
             eprintln!("meshchat sync: writing delivery counts: {e}");
@@ -564,15 +673,66 @@ mod tests {
         keys.remove(0);
         d.track(&keys);
         assert_eq!(d.count(MessageId(1)), None);
-        let g = d.gossip();
-        assert_eq!(g.lines().count(), MAX_GOSSIP + 1);
+        // Alone in its roster every set is complete: turns a while, then news only.
+        assert_eq!(d.gossip().lines().count(), MAX_GOSSIP + 1);
+        (0..RETIRE_ROUNDS).for_each(|_| d.advance());
+        assert_eq!(d.gossip().lines().count(), GOSSIP_NEWS + 1);
         // News about an older message rides along with the newest ones.
         d.set_roster(["b"]);
-        let old = keys[keys.len() - MAX_GOSSIP - 10];
+        let old = keys[keys.len() - MAX_TRACKED + 10];
         d.peer_holds_ids("b", &[old.id]);
         let g = d.gossip();
-        assert_eq!(g.lines().count(), MAX_GOSSIP + 2);
+        assert_eq!(g.lines().count(), MAX_GOSSIP + 1);
         assert!(g.contains(&format!(".{} *", old.id)), "{g}");
+    }
+
+    /// In a zone of 1,000 nodes a section stays within [`MAX_GOSSIP`] entries, the
+    /// incomplete sets take turns until each has been sent, and once every set is
+    /// complete the section stops changing.
+    #[test]
+    fn sections_are_bounded_take_turns_and_settle() {
+        let names: Vec<String> = (0..1000).map(|i| format!("n{i:04}")).collect();
+        let mut d = Delivery::new("n0000");
+        d.set_roster(names.iter().map(String::as_str));
+        let keys: Vec<Key> = (0..300).map(|i| k(i, i as u32 + 1)).collect();
+        d.track(&keys);
+        let half: Vec<&str> = names.iter().step_by(2).map(String::as_str).collect();
+        for n in &half {
+            d.peer_holds_all(n, &keys);
+        }
+        let mut sent = std::collections::BTreeSet::new();
+        for _ in 0..MAX_TRACKED {
+            if sent.len() == MAX_TRACKED {
+                break;
+            }
+            let g = d.gossip();
+            assert!(g.lines().count() <= MAX_GOSSIP + 1);
+            // Half the bits of 1,000 nodes: a bitmap of 250 digits, a line of 270.
+            assert!(g.len() <= 20 + MAX_GOSSIP_BYTES + 270, "{}", g.len());
+            for l in g.lines().skip(1) {
+                sent.insert(l.split(' ').next().unwrap_or("").to_string());
+            }
+            d.take_changed();
+            d.advance();
+            assert!(d.take_changed(), "more wait than fit: the turn moves on");
+        }
+        assert_eq!(sent.len(), MAX_TRACKED, "every followed set was sent");
+        // Every node holds everything: complete sets take turns a while, then settle.
+        for n in &names {
+            d.peer_holds_all(n, &keys);
+        }
+        for _ in 0..RETIRE_ROUNDS {
+            let g = d.gossip();
+            assert!(g.lines().skip(1).all(|l| l.ends_with(" *")), "{g}");
+            assert_eq!(g.lines().count(), MAX_GOSSIP + 1);
+            d.advance();
+        }
+        let g = d.gossip();
+        assert_eq!(g.lines().count(), GOSSIP_NEWS + 1);
+        d.take_changed();
+        d.advance();
+        assert!(!d.take_changed());
+        assert_eq!(d.gossip(), g);
     }
 
     #[test]

@@ -167,11 +167,18 @@ pub fn pull(
     if let Some(floor) = ours.floor {
         q.push_str(&format!("&floor={}", Bound::Key(floor)));
     }
-    // Asks for the delivery gossip (ignored by peers that do not keep it).
-    q.push_str(&format!("&{}=", crate::protocol::delivery::PARAM));
-    match memo.delivery_crc {
-        Some(c) => q.push_str(&digest::crc_param(c)),
-        None => q.push('-'),
+    // Asks for the delivery gossip (ignored by peers that do not keep it): on the
+    // first check and then every few, so its cost per check stays small.
+    let ask_gossip = memo.delivery_crc.is_none()
+        || memo
+            .rounds_since_full
+            .is_multiple_of(delivery::GOSSIP_EVERY);
+    if ask_gossip {
+        q.push_str(&format!("&{}=", crate::protocol::delivery::PARAM));
+        match memo.delivery_crc {
+            Some(c) => q.push_str(&digest::crc_param(c)),
+            None => q.push('-'),
+        }
     }
     // The gossip hint: our newest key. A peer that lacks it pulls from us at once.
     if let Some(newest) = ours.keys.last() {
