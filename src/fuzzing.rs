@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use crate::protocol::{digest, form, lines, multipart, services, uci};
 
@@ -283,7 +282,7 @@ pub fn digest_reply(data: &[u8]) {
 pub fn server_head(data: &[u8]) {
     use crate::http::server as http;
     let mut r = BufReader::new(Dribble::new(data));
-    if let Ok(head) = http::read_head(&mut r, Instant::now()) {
+    if let Ok(head) = http::read_head(&mut r) {
         assert!(head.target.starts_with('/'));
         let mut body = http::BodyReader::new(&mut r, head.content_length);
         let mut sink = Vec::new();
