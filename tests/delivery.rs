@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use common::*;
 
@@ -64,16 +64,7 @@ impl Instance {
 
     fn start_sync(&mut self) {
         let log = std::fs::File::create(self.node.dir.join("sync.log")).unwrap();
-        self.sync = Some(
-            Command::new(bin())
-                .args(["sync", "--config"])
-                .arg(&self.node.config)
-                .env_clear()
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+        self.sync = Some(spawn_sync(&[], &self.node.config, log));
     }
 
     fn get(&self, query: &str) -> Reply {

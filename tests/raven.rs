@@ -12,7 +12,7 @@ mod ravensim;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use common::*;
@@ -95,25 +95,12 @@ impl McNode {
 
     fn start_sync(&mut self) {
         let log = std::fs::File::create(self.sync_log()).unwrap();
-        self.sync = Some(
-            Command::new(bin())
-                .args(["sync", "--config"])
-                .arg(&self.node.config)
-                .env_clear()
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+        self.sync = Some(spawn_sync(&[], &self.node.config, log));
     }
 
     fn stop_sync(&mut self) {
         if let Some(mut c) = self.sync.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(c.id().to_string())
-                .status();
-            let _ = c.wait();
+            terminate(&mut c);
         }
     }
 

@@ -60,25 +60,12 @@ impl Instance {
             .append(true)
             .open(self.log_file())
             .unwrap();
-        self.sync = Some(
-            Command::new(bin())
-                .args(["sync", "--verbose", "--config"])
-                .arg(&self.node.config)
-                .env_clear()
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+        self.sync = Some(spawn_sync(&["--verbose"], &self.node.config, log));
     }
 
     fn stop(&mut self) {
         if let Some(mut c) = self.sync.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(c.id().to_string())
-                .status();
-            let _ = c.wait();
+            terminate(&mut c);
         }
         if let Some(mut s) = self.server.take() {
             s.stop();

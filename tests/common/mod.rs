@@ -462,3 +462,26 @@ pub fn now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// `meshchat sync ARGS --config CONFIG` with a cleared environment, its stderr into `log`.
+pub fn spawn_sync(args: &[&str], config: &Path, log: std::fs::File) -> Child {
+    Command::new(bin())
+        .arg("sync")
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Asks `child` to stop (SIGTERM, as procd does) and waits for it.
+pub fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
