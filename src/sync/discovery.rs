@@ -19,8 +19,9 @@ use crate::protocol::{NodeName, Platform};
 
 /// Files read from the services directory (arednlink writes `0`..`63`).
 const MAX_SERVICE_FILES: usize = 256;
-/// Bytes of a host name (DNS).
-const MAX_HOST: usize = 253;
+/// Bytes of a host name: a node name, with room for the `_PORT` its state key may add
+/// (DNS would allow 253; no mesh node name comes near).
+const MAX_HOST: usize = crate::protocol::limits::MAX_NODE_NAME - "_65535".len();
 /// The port MeshChat answers on under a node's web server.
 pub const NODE_PORT: u16 = 8080;
 /// The mesh's DNS domain: `NAME` and `NAME.local.mesh` are one node.
@@ -280,8 +281,19 @@ mod tests {
             "a:1",
             "[::1]",
             &"a".repeat(254),
+            &"a".repeat(MAX_HOST + 1),
         ] {
             assert!(!valid_host(bad), "{bad:?}");
+        }
+    }
+
+    /// Every valid host on every port makes a peer: the longest one's state key
+    /// (`HOST_PORT`) is still a valid node name (found by the services fuzz target).
+    #[test]
+    fn the_longest_valid_host_is_a_peer_on_any_port() {
+        let host = "K".repeat(MAX_HOST);
+        for port in [1, 80, NODE_PORT, 65535] {
+            assert!(Peer::new(&host, port).is_some(), "{port}");
         }
     }
 
