@@ -28,6 +28,7 @@ mod config;
 mod hooks;
 mod http;
 mod protocol;
+mod queue;
 mod server;
 mod store;
 mod sync;

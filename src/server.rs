@@ -17,14 +17,14 @@
 use std::io::{Cursor, Read};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::api::{Api, Body, Request, Response};
 use crate::config::Config;
 use crate::http::server as http;
+use crate::queue::{self, Receiver, Refused};
 use crate::sys;
 
 #[cfg(feature = "embed-ui")]
@@ -118,8 +118,7 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
         port: addr.port(),
         busy: AtomicUsize::new(0),
     });
-    let (tx, rx) = sync_channel::<TcpStream>(QUEUE);
-    let rx = Arc::new(Mutex::new(rx));
+    let (tx, rx) = queue::bounded::<TcpStream>(QUEUE);
     for _ in 0..WORKERS {
         let (rx, shared) = (rx.clone(), shared.clone());
         thread::Builder::new()
@@ -130,10 +129,10 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
     thread::spawn(move || {
         for conn in listener.incoming() {
             match conn {
-                Ok(stream) => match tx.try_send(stream) {
+                Ok(stream) => match tx.send(stream) {
                     Ok(()) => {}
-                    Err(TrySendError::Full(stream)) => overloaded(stream),
-                    Err(TrySendError::Disconnected(_)) => return,
+                    Err(Refused::Full(stream)) => overloaded(stream),
+                    Err(Refused::Gone(_)) => return,
                 },
                 // Out of descriptors, or a connection reset before accept: wait, go on.
                 Err(e) => {
@@ -154,13 +153,8 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn worker(rx: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
-    loop {
-        let next = match rx.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok(stream) = next else { return };
+fn worker(rx: &Receiver<TcpStream>, shared: &Shared) {
+    while let Ok(stream) = rx.recv() {
         shared.busy.fetch_add(1, Ordering::SeqCst);
         // A client that hangs up or stalls is not an error worth a log line.
         let _ = serve_connection(stream, shared);

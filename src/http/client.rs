@@ -23,7 +23,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 #[cfg(target_has_atomic = "64")]
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::error::FetchError;
@@ -204,7 +204,7 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = crate::queue::unbounded();
     let name = (host.to_string(), port);
     std::thread::Builder::new()
         .spawn(move || {
@@ -214,7 +214,7 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
         .map_err(|e| FetchError::Connect(e.to_string()))?;
     match rx.recv_timeout(CONNECT_TIMEOUT) {
         Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(FetchError::Timeout),
+        Err(crate::queue::Recv::Timeout) => Err(FetchError::Timeout),
         _ => Err(FetchError::NoHost),
     }
 }

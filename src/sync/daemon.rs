@@ -13,8 +13,7 @@
 //! leaves (inotify): an idle daemon does not wake to look at the clock.
 
 use std::io::Write;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -27,6 +26,7 @@ use crate::http::client::{Client, Transport};
 use crate::http::FetchError;
 use crate::protocol::digest::Key;
 use crate::protocol::NodeName;
+use crate::queue::{self, Recv, Sender};
 use crate::store::hints;
 use crate::store::peers::{Mode, PeerStats, Peers};
 use crate::sys;
@@ -229,16 +229,11 @@ fn work(node: &Node, job: Job) -> Done {
 }
 
 fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Wake>) -> Sender<Job> {
-    let (tx, rx) = mpsc::channel::<Job>();
-    let rx = Arc::new(Mutex::new(rx));
+    let (tx, rx) = queue::unbounded::<Job>();
     for _ in 0..n.max(1) {
         let (node, rx, done) = (node.clone(), rx.clone(), done.clone());
         thread::spawn(move || loop {
-            let job = {
-                let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
-                guard.recv()
-            };
-            let Ok(job) = job else { break };
+            let Ok(job) = rx.recv() else { break };
             if done.send(Wake::Done(Box::new(work(&node, job)))).is_err() {
                 break;
             }
@@ -608,7 +603,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
     if node.cfg.raven.enabled {
         log("raven: this build has no Raven bridge: option raven ignored");
     }
-    let (done_tx, done_rx): (Sender<Wake>, Receiver<Wake>) = mpsc::channel();
+    let (done_tx, done_rx) = queue::unbounded::<Wake>();
     let jobs = spawn_workers(&node, opts.workers, &done_tx);
     wake_on_signals_and_files(&node, &done_tx);
     // `--once` pulls every peer once, whatever the fan-out.
@@ -659,12 +654,12 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
             Ok(Wake::Done(done)) => {
                 d.finish(*done, Instant::now());
                 // Take whatever else finished before writing the counters once.
-                while let Ok(Wake::Done(more)) = done_rx.try_recv() {
+                while let Ok(Wake::Done(more)) = done_rx.recv_timeout(Duration::ZERO) {
                     d.finish(*more, Instant::now());
                 }
             }
-            Ok(Wake::Stop | Wake::Changed) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Wake::Stop | Wake::Changed) | Err(Recv::Timeout) => {}
+            Err(Recv::Gone) => break,
         }
         d.write_counters();
     }

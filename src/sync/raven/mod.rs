@@ -18,7 +18,6 @@ pub mod status;
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, UdpSocket};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +31,7 @@ const STOP_WAIT: Duration = Duration::from_secs(2);
 /// The running bridge. Dropping it waits (briefly) for the thread to finish once a stop
 /// signal arrived.
 pub struct Handle {
-    done: Receiver<()>,
+    done: crate::queue::Receiver<()>,
 }
 
 impl Drop for Handle {
@@ -108,7 +107,7 @@ pub fn spawn(node: &Arc<Node>) -> Option<Handle> {
         "bridging as !{me:08x} ({ip}), UDP port {port}, entries in {}",
         r.entries_dir.display()
     ));
-    let (tx, done) = mpsc::channel();
+    let (tx, done) = crate::queue::unbounded();
     let node = node.clone();
     let spawned = std::thread::Builder::new()
         .name("raven".into())
