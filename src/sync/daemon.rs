@@ -232,10 +232,11 @@ fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Wake>) -> Sender<Job>
     let (tx, rx) = queue::unbounded::<Job>();
     for _ in 0..n.max(1) {
         let (node, rx, done) = (node.clone(), rx.clone(), done.clone());
-        thread::spawn(move || loop {
-            let Ok(job) = rx.recv() else { break };
-            if done.send(Wake::Done(Box::new(work(&node, job)))).is_err() {
-                break;
+        thread::spawn(move || {
+            while let Ok(job) = rx.recv() {
+                if done.send(Wake::Done(Box::new(work(&node, job)))).is_err() {
+                    break;
+                }
             }
         });
     }
