@@ -19,10 +19,8 @@
 //! The rest of this module is the glue the sync rounds and the daemon call: a few
 //! functions taking the [`Node`], so the protocol code carries one line per hook.
 
-use std::collections::BTreeMap;
-use std::ops::Bound as Edge;
-
 use super::local::Snapshot;
+use super::sorted::SortedMap;
 use super::Node;
 use crate::protocol::delivery::{
     parse_entry, parse_roster_line, roster_crc, roster_name, write_entry, write_roster_line,
@@ -75,7 +73,7 @@ pub struct Delivery {
     /// Lowercased, sorted, unique, `me` included.
     roster: Vec<String>,
     crc: u32,
-    entries: BTreeMap<Key, Entry>,
+    entries: SortedMap<Key, Entry>,
     changed: bool,
     /// Counts changes to holder sets; orders entries by news.
     seq: u64,
@@ -92,7 +90,7 @@ impl Delivery {
             crc: roster_crc(roster.iter().map(String::as_str)),
             me,
             roster,
-            entries: BTreeMap::new(),
+            entries: SortedMap::new(),
             changed: true,
             seq: 0,
             cursor: 0,
@@ -213,9 +211,9 @@ impl Delivery {
 
     /// Marks the followed messages with these ids as posted on this node.
     pub fn set_own(&mut self, ids: &[MessageId]) {
-        for e in self.entries.iter_mut() {
-            if !e.1.own && ids.contains(&e.0.id) {
-                e.1.own = true;
+        for (k, e) in self.entries.iter_mut() {
+            if !e.own && ids.contains(&k.id) {
+                e.own = true;
                 self.changed = true;
             }
         }
@@ -273,15 +271,15 @@ impl Delivery {
         }
         for r in ranges {
             let lo = match r.lo {
-                Bound::Key(k) => Edge::Included(k),
+                Bound::Key(k) => k,
                 Bound::End => continue,
             };
             let hi = match r.hi {
-                Bound::Key(k) => Edge::Excluded(k),
-                Bound::End => Edge::Unbounded,
+                Bound::Key(k) => Some(k),
+                Bound::End => None,
             };
             // Only ranges that reach a followed message are worth a fingerprint.
-            if self.entries.range((lo, hi)).next().is_none() {
+            if self.entries.range(&lo, hi.as_ref()).next().is_none() {
                 continue;
             }
             let mine = digest::range(ours, r.lo, r.hi);
@@ -290,7 +288,7 @@ impl Delivery {
             }
             let keys: Vec<Key> = self
                 .entries
-                .range((lo, hi))
+                .range(&lo, hi.as_ref())
                 .map(|(k, _)| *k)
                 .filter(|k| mine.binary_search(k).is_ok())
                 .collect();
@@ -336,8 +334,8 @@ impl Delivery {
     /// that took it pass it on. So a section is bounded in any zone, and once every set
     /// has been complete a while (or nothing changes) it stays the same, which a
     /// client's `d=` finds unchanged: nothing is sent.
-    fn select(&self) -> (BTreeMap<Key, String>, usize, usize) {
-        let mut lines = BTreeMap::new();
+    fn select(&self) -> (SortedMap<Key, String>, usize, usize) {
+        let mut lines = SortedMap::new();
         let mut bytes = 0;
         // News gets half the room, the turns the rest: neither starves the other.
         self.fill(&mut lines, &mut bytes, &self.news(), MAX_GOSSIP_BYTES / 2);
@@ -357,7 +355,7 @@ impl Delivery {
     /// and `budget` bytes in all (the first of `keys` always does); returns how many.
     fn fill<'k>(
         &self,
-        lines: &mut BTreeMap<Key, String>,
+        lines: &mut SortedMap<Key, String>,
         bytes: &mut usize,
         keys: impl IntoIterator<Item = &'k Key>,
         budget: usize,

@@ -21,6 +21,7 @@ pub mod legacy;
 pub mod local;
 #[cfg(feature = "raven")]
 pub mod raven;
+mod sorted;
 pub mod strategy;
 
 use std::fmt;
