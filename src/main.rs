@@ -1,113 +1,20 @@
 //! The `meshchat` command. With `GATEWAY_INTERFACE` set (under a web server) it is the
 //! CGI program; otherwise a subcommand says what to run.
 
+mod args;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use argh::{EarlyExit, FromArgs};
+use args::{Args, Parsed};
 use meshchat::{Arena, Config, Overrides};
 
 #[global_allocator]
 static ALLOCATOR: Arena = Arena;
 
-/// MeshChat for AREDN mesh networks: CGI API, message log, sync daemon, web server.
-#[derive(FromArgs)]
-#[argh(help_triggers("-h", "--help", "help"))]
-struct Cli {
-    /// print the version and exit
-    #[argh(switch)]
-    version: bool,
-    #[argh(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(FromArgs)]
-#[argh(subcommand)]
-enum Command {
-    Cgi(CgiCmd),
-    Serve(ServeCmd),
-    Import(ImportCmd),
-    Compact(CompactCmd),
-    Purge(PurgeCmd),
-    Sync(SyncCmd),
-    Send(SendCmd),
-    Tail(TailCmd),
-    Export(ExportCmd),
-    CheckConfig(CheckConfigCmd),
-}
-
-/// The subcommand names, for the help hint of an error.
-const SUBCOMMANDS: &[&str] = &[
-    "cgi",
-    "serve",
-    "import",
-    "compact",
-    "purge",
-    "sync",
-    "send",
-    "tail",
-    "export",
-    "check-config",
-];
-
-/// post a message to a node (any MeshChat node: meshchat or Lua)
-#[derive(FromArgs)]
-#[argh(
-    subcommand,
-    name = "send",
-    help_triggers("-h", "--help", "help"),
-    note = "MESSAGE: the words after the options, joined with spaces; a single - reads\nthe message from stdin. The call sign is sent upper-case, as the web UI does.",
-    example = "meshchat send --url node-a --call-sign K1ABC --channel ops net starts at 19:00\nuptime | meshchat send --url node-a:8080 --call-sign K1ABC -"
-)]
-struct SendCmd {
-    /// the node: NAME, NAME:PORT or a URL (default port 8080)
-    #[argh(option)]
-    url: String,
-    /// your call sign
-    #[argh(option)]
-    call_sign: String,
-    /// the channel (default: Everything)
-    #[argh(option, default = "String::new()")]
-    channel: String,
-    /// a direct message to this call sign (channel @A+B; not private)
-    #[argh(option)]
-    to: Option<String>,
-    /// the message (words are joined with spaces; "-" reads it from stdin)
-    #[argh(positional, greedy)]
-    message: Vec<String>,
-}
-
-/// print a node's latest messages, and with --follow the new ones as they come
-#[derive(FromArgs)]
-#[argh(subcommand, name = "tail", help_triggers("-h", "--help", "help"))]
-struct TailCmd {
-    /// the node: NAME, NAME:PORT or a URL (default port 8080)
-    #[argh(option)]
-    url: String,
-    /// only this channel
-    #[argh(option)]
-    channel: Option<String>,
-    /// only direct messages with this call sign (with --call-sign: only yours)
-    #[argh(option)]
-    to: Option<String>,
-    /// your call sign, to pick your conversation with --to
-    #[argh(option)]
-    call_sign: Option<String>,
-    /// how many messages to print first (default 20)
-    #[argh(option, short = 'n', default = "20")]
-    lines: usize,
-    /// keep printing new messages
-    #[argh(switch, short = 'f')]
-    follow: bool,
-    /// seconds between polls with --follow (default 5)
-    #[argh(option, default = "5")]
-    interval: u64,
-}
-
-/// The configuration flags every subcommand that works on this node's files takes,
-/// declared once: argh has no flattening, so `local_command!` adds them to each such
-/// subcommand and `common()` hands them over.
+/// The configuration flags every subcommand that works on this node's files takes
+/// (`args::LOCAL_FLAGS`).
 struct Common {
     config: Option<PathBuf>,
     node: Option<String>,
@@ -116,134 +23,15 @@ struct Common {
     option: Vec<String>,
 }
 
-macro_rules! local_command {
-    // Field types as plain tokens (`$ty:ty` would hide `bool` from argh's derive).
-    ($(#[$meta:meta])* struct $name:ident {
-        $($(#[$fmeta:meta])* $field:ident: $ty:ident $(<$arg:ident>)?,)*
-    }) => {
-        $(#[$meta])*
-        struct $name {
-            $($(#[$fmeta])* $field: $ty $(<$arg>)?,)*
-            /// configuration file (default: $MESHCHAT_CONFIG, else /etc/config/meshchat)
-            #[argh(option)]
-            config: Option<PathBuf>,
-            /// this node's name
-            #[argh(option)]
-            node: Option<String>,
-            /// the zone
-            #[argh(option)]
-            zone: Option<String>,
-            /// keep everything under DIR (log in DIR/data, RAM files in DIR/ram)
-            #[argh(option)]
-            data: Option<PathBuf>,
-            /// any configuration option, as name=value (repeatable)
-            #[argh(option, short = 'o')]
-            option: Vec<String>,
+impl Common {
+    fn of(a: &Args) -> Common {
+        Common {
+            config: a.value("config").map(PathBuf::from),
+            node: a.value("node"),
+            zone: a.value("zone"),
+            data: a.value("data").map(PathBuf::from),
+            option: a.values("option"),
         }
-
-        impl $name {
-            fn common(&mut self) -> Common {
-                Common {
-                    config: self.config.take(),
-                    node: self.node.take(),
-                    zone: self.zone.take(),
-                    data: self.data.take(),
-                    option: std::mem::take(&mut self.option),
-                }
-            }
-        }
-    };
-}
-
-/// answer one CGI request from the environment (the default under a web server)
-#[derive(FromArgs)]
-#[argh(subcommand, name = "cgi", help_triggers("-h", "--help", "help"))]
-struct CgiCmd {
-    /// configuration file
-    #[argh(option)]
-    config: Option<PathBuf>,
-}
-
-local_command! {
-    /// serve the API and the web UI over HTTP
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "serve", help_triggers("-h", "--help", "help"))]
-    struct ServeCmd {
-        /// address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
-        #[argh(option, default = "String::from(\"127.0.0.1:8080\")")]
-        listen: String,
-    }
-}
-
-local_command! {
-    /// import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) or a jsonl export into the log
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "import", help_triggers("-h", "--help", "help"))]
-    struct ImportCmd {
-        /// the legacy database file
-        #[argh(positional)]
-        file: PathBuf,
-    }
-}
-
-local_command! {
-    /// write messages to stdout, from a node (--url) or this node's log
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "export", help_triggers("-h", "--help", "help"))]
-    struct ExportCmd {
-        /// the node: NAME, NAME:PORT or a URL (default: this node's own log)
-        #[argh(option)]
-        url: Option<String>,
-        /// jsonl (default), csv, or legacy (the lines of messages_raw, byte for byte)
-        #[argh(option, default = "String::from(\"jsonl\")")]
-        format: String,
-        /// only this channel
-        #[argh(option)]
-        channel: Option<String>,
-        /// only messages dated at or after these unix seconds
-        #[argh(option, default = "0")]
-        since: u64,
-    }
-}
-
-local_command! {
-    /// rewrite the message log now, keeping only the newest max_messages
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "compact", help_triggers("-h", "--help", "help"))]
-    struct CompactCmd {}
-}
-
-local_command! {
-    /// delete this node's messages, presence and shared files (before removing the package)
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "purge", help_triggers("-h", "--help", "help"))]
-    struct PurgeCmd {}
-}
-
-local_command! {
-    /// check the configuration: every mistake with its file and line; exits 1 on any
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "check-config", help_triggers("-h", "--help", "help"))]
-    struct CheckConfigCmd {}
-}
-
-local_command! {
-    /// run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
-    #[derive(FromArgs)]
-    #[argh(subcommand, name = "sync", help_triggers("-h", "--help", "help"))]
-    struct SyncCmd {
-        /// one round with every peer, then exit
-        #[argh(switch)]
-        once: bool,
-        /// log every round, not only changes
-        #[argh(switch)]
-        verbose: bool,
-        /// print one line per peer round on stdout (bytes, requests, time)
-        #[argh(switch)]
-        stats: bool,
-        /// seconds a peer may stall before it is dropped (default 10)
-        #[argh(option, default = "10")]
-        stall: u64,
     }
 }
 
@@ -295,15 +83,11 @@ fn print(text: &str) -> Result<(), String> {
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
-    if cli.version {
-        return print(&format!("meshchat {}\n", meshchat::VERSION));
-    }
-    match cli.command {
-        None => Err("no command given: try `meshchat --help`".into()),
-        Some(Command::Cgi(c)) => {
+fn run(a: Args) -> Result<(), String> {
+    match a.spec.name {
+        "cgi" => {
             let code = meshchat::cgi(&Overrides {
-                config: c.config,
+                config: a.value("config").map(PathBuf::from),
                 ..Default::default()
             });
             if code == 0 {
@@ -312,75 +96,90 @@ fn run(cli: Cli) -> Result<(), String> {
                 Err("the CGI response could not be written".into())
             }
         }
-        Some(Command::Serve(mut s)) => {
-            let cfg = load(s.common())?;
-            meshchat::serve(cfg, &s.listen)
+        "serve" => {
+            let cfg = load(Common::of(&a))?;
+            let listen = a.value("listen");
+            meshchat::serve(cfg, listen.as_deref().unwrap_or("127.0.0.1:8080"))
         }
-        Some(Command::Import(mut i)) => {
-            let cfg = load(i.common())?;
-            meshchat::import(&cfg, &i.file)
+        "import" => {
+            let cfg = load(Common::of(&a))?;
+            meshchat::import(&cfg, &PathBuf::from(&a.words[0]))
         }
-        Some(Command::Send(s)) => {
-            if s.message.is_empty() {
+        "send" => {
+            if a.words.is_empty() {
                 return Err(
                     "no message given: put it after the options, or - to read it from stdin \
                      (see `meshchat send --help`)"
                         .into(),
                 );
             }
-            let text = if s.message == ["-"] {
+            let text = if a.words == ["-"] {
                 let mut t = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
                     .map_err(|e| format!("cannot read the message from stdin: {e}"))?;
                 t.trim_end_matches('\n').to_string()
             } else {
-                s.message.join(" ")
+                a.words.join(" ")
             };
-            meshchat::send(&s.url, &s.call_sign, &s.channel, s.to.as_deref(), &text)
+            let (url, call_sign) = (a.value("url"), a.value("call-sign"));
+            let channel = a.value("channel").unwrap_or_default();
+            let to = a.value("to");
+            let (url, call_sign) = (url.unwrap_or_default(), call_sign.unwrap_or_default());
+            meshchat::send(&url, &call_sign, &channel, to.as_deref(), &text)
         }
-        Some(Command::Tail(t)) => {
+        "tail" => {
+            let lines = a.number("lines", 20) as usize;
+            let interval = std::time::Duration::from_secs(a.number("interval", 5).max(1));
             meshchat::catch_stop_signals();
-            let interval = std::time::Duration::from_secs(t.interval.max(1));
-            let filter = meshchat::Filter::new(t.channel, t.to.as_deref(), t.call_sign.as_deref())?;
-            meshchat::tail(&t.url, &filter, t.lines, t.follow, interval)
+            let filter = meshchat::Filter::new(
+                a.value("channel"),
+                a.value("to").as_deref(),
+                a.value("call-sign").as_deref(),
+            )?;
+            let url = a.value("url").unwrap_or_default();
+            meshchat::tail(&url, &filter, lines, a.switch("follow"), interval)
         }
-        Some(Command::Export(mut e)) => {
-            if e.url.is_some() && e.data.is_some() {
+        "export" => {
+            let url = a.value("url");
+            if url.is_some() && a.value("data").is_some() {
                 return Err("--url and --data cannot be used together".into());
             }
             let filter = meshchat::Filter {
-                since: e.since,
-                ..meshchat::Filter::new(e.channel.take(), None, None)?
+                since: a.number("since", 0),
+                ..meshchat::Filter::new(a.value("channel"), None, None)?
             };
             // Over HTTP no local configuration is read.
-            let cfg = match e.url {
+            let cfg = match url {
                 Some(_) => None,
-                None => Some(load(e.common())?),
+                None => Some(load(Common::of(&a))?),
             };
-            meshchat::export(e.url.as_deref(), cfg.as_ref(), &e.format, &filter)
+            let format = a.value("format").unwrap_or_else(|| "jsonl".into());
+            meshchat::export(url.as_deref(), cfg.as_ref(), &format, &filter)
         }
-        Some(Command::Sync(mut s)) => {
-            let cfg = load(s.common())?;
+        "sync" => {
+            let stall = std::time::Duration::from_secs(a.number("stall", 10).max(1));
+            let cfg = load(Common::of(&a))?;
             let opts = meshchat::SyncOptions {
-                once: s.once,
-                verbose: s.verbose,
-                stats: s.stats,
-                stall: std::time::Duration::from_secs(s.stall.max(1)),
+                once: a.switch("once"),
+                verbose: a.switch("verbose"),
+                stats: a.switch("stats"),
+                stall,
                 ..Default::default()
             };
             meshchat::sync(cfg, opts)
         }
-        Some(Command::Compact(mut c)) => {
-            let cfg = load(c.common())?;
+        "compact" => {
+            let cfg = load(Common::of(&a))?;
             meshchat::compact(&cfg)
         }
-        Some(Command::Purge(mut p)) => {
-            let cfg = load(p.common())?;
+        "purge" => {
+            let cfg = load(Common::of(&a))?;
             meshchat::purge(&cfg)
         }
-        Some(Command::CheckConfig(mut c)) => {
+        _ => {
+            // check-config
             let (_, problems) =
-                Config::check(&overrides(c.common())?).map_err(|e| e.to_string())?;
+                Config::check(&overrides(Common::of(&a))?).map_err(|e| e.to_string())?;
             for p in &problems {
                 eprintln!("meshchat: {p}");
             }
@@ -393,23 +192,6 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-/// The arguments as argh should see them: a lone `-` (stdin, for `send`) is a value, not
-/// an option, so it goes after `--`.
-fn normalize(args: Vec<String>) -> Vec<String> {
-    let mut out = Vec::with_capacity(args.len() + 1);
-    let mut ended = false;
-    for a in args {
-        if a == "--" {
-            ended = true;
-        } else if a == "-" && !ended {
-            out.push("--".to_string());
-            ended = true;
-        }
-        out.push(a);
-    }
-    out
-}
-
 fn main() -> ExitCode {
     // Under a web server: the CGI program, whatever the arguments.
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
@@ -419,34 +201,39 @@ fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let args = normalize(args);
-    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cli = match Cli::from_args(&["meshchat"], &strs) {
-        Ok(cli) => cli,
-        Err(EarlyExit {
-            output,
-            status: Ok(()),
-        }) => {
-            // --help: on stdout, quietly cut short by `| head`.
-            return match print(&format!("{}\n", output.trim_end())) {
+    let a = match args::parse(&args) {
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Help(text)) => {
+            // On stdout, quietly cut short by `| head`.
+            return match print(&text) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::FAILURE,
             };
         }
-        Err(EarlyExit { output, .. }) => {
-            let help = match strs.first() {
-                Some(sub) if SUBCOMMANDS.contains(sub) => format!("meshchat {sub} --help"),
-                _ => "meshchat --help".to_string(),
+        Ok(Parsed::Version) => {
+            return match print(&format!("meshchat {}\n", meshchat::VERSION)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
             };
-            eprintln!("meshchat: {}", output.trim_end());
+        }
+        Ok(Parsed::Nothing) => {
+            eprintln!("meshchat: no command given: try `meshchat --help`");
+            return ExitCode::FAILURE;
+        }
+        Err(r) => {
+            let help = match r.command {
+                Some(sub) => format!("meshchat {sub} --help"),
+                None => "meshchat --help".to_string(),
+            };
+            eprintln!("meshchat: {}", r.message);
             eprintln!("Run `{help}` for more information.");
             return ExitCode::FAILURE;
         }
     };
-    if !matches!(cli.command, Some(Command::Cgi(_))) {
+    if a.spec.name != "cgi" {
         Arena::switch_off();
     }
-    match run(cli) {
+    match run(a) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("meshchat: {e}");
