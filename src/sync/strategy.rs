@@ -32,9 +32,13 @@ pub const MAX_BACKOFF_INTERVALS: u64 = 6;
 /// Gossip: a peer whose last news is younger than this many intervals is preferred.
 pub const NEWS_INTERVALS: u64 = 6;
 /// Gossip: the weight of a peer that had news recently, relative to one that had not.
-const NEWS_BOOST: f64 = 2.0;
+const NEWS_BOOST: u64 = 2;
 /// Gossip: each recent failure divides a peer's weight by this (at most 3 times).
-const FAILURE_PENALTY: f64 = 4.0;
+const FAILURE_PENALTY: u64 = 4;
+/// Gossip: the weight of a near peer without news or failures. Weights are whole
+/// numbers: the radios' MIPS CPUs have no floating point, and its software routines cost
+/// 4 KB of the binary.
+const FULL_WEIGHT: u64 = 1 << 20;
 /// Gossip: failures counted towards the penalty.
 const MAX_PENALISED_FAILURES: u32 = 3;
 /// Gossip: the round-trip time that counts as near before any peer answered; then the
@@ -195,11 +199,6 @@ impl Planner {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// A uniform number in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.random() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
     fn free(&self, i: usize, now: Millis) -> bool {
         let s = &self.slots[i];
         s.listed && !s.busy && now >= s.blocked_until
@@ -207,11 +206,14 @@ impl Planner {
 
     /// How much a gossip round wants peer `i`.
     /// `near`: the round-trip time of the nearest peer that answers (full weight).
-    fn weight(&self, i: usize, now: Millis, near: u32) -> f64 {
+    fn weight(&self, i: usize, now: Millis, near: u32) -> u64 {
         let s = &self.slots[i];
         let mut w = match s.rtt_ms {
-            Some(rtt) if rtt > near => (f64::from(near) / f64::from(rtt)).powi(2),
-            _ => 1.0,
+            Some(rtt) if rtt > near => {
+                let (near, rtt) = (u64::from(near), u64::from(rtt));
+                FULL_WEIGHT * near / rtt * near / rtt
+            }
+            _ => FULL_WEIGHT,
         };
         if s.last_news
             .is_some_and(|t| now.saturating_sub(t) < NEWS_INTERVALS * self.interval)
@@ -221,7 +223,8 @@ impl Planner {
         for _ in 0..s.failures.min(MAX_PENALISED_FAILURES) {
             w /= FAILURE_PENALTY;
         }
-        w
+        // However far or failing, a peer keeps a chance.
+        w.max(1)
     }
 
     /// The peers to pull now; each is marked busy until [`Planner::finished`].
@@ -281,12 +284,12 @@ impl Planner {
             .min()
             .unwrap_or(NEAR_RTT_MS)
             .max(MIN_NEAR_RTT_MS);
-        let mut pool: Vec<(usize, f64)> = (0..self.slots.len())
+        let mut pool: Vec<(usize, u64)> = (0..self.slots.len())
             .filter(|&i| self.free(i, now) && !out.contains(&i))
             .map(|i| (i, self.weight(i, now, near)))
             .collect();
         let answered = |i: usize| self.slots[i].rtt_ms.is_some() && self.slots[i].failures == 0;
-        let mut known: Vec<(usize, f64)> = pool.iter().copied().filter(|p| answered(p.0)).collect();
+        let mut known: Vec<(usize, u64)> = pool.iter().copied().filter(|p| answered(p.0)).collect();
         for n in 0..k {
             let from = if n == 0 && !known.is_empty() {
                 &mut known
@@ -302,12 +305,12 @@ impl Planner {
 
     /// Removes and returns one entry of `pool`, with probability proportional to its
     /// weight.
-    fn draw(&mut self, pool: &mut Vec<(usize, f64)>) -> Option<usize> {
-        let total: f64 = pool.iter().map(|p| p.1).sum();
-        if pool.is_empty() || total <= 0.0 {
+    fn draw(&mut self, pool: &mut Vec<(usize, u64)>) -> Option<usize> {
+        let total: u64 = pool.iter().map(|p| p.1).sum();
+        if pool.is_empty() || total == 0 {
             return None;
         }
-        let mut x = self.unit() * total;
+        let mut x = self.random() % total;
         let mut at = pool.len() - 1;
         for (j, p) in pool.iter().enumerate() {
             if x < p.1 {
