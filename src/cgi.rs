@@ -1,6 +1,7 @@
 //! The CGI adapter: the environment uhttpd gives and stdin in, headers and body on
 //! stdout. It reads only the variables listed in docs/PROTOCOL.md and nothing else.
 
+use crate::reading::Plain;
 use std::env;
 use std::io::{self, Read, Write};
 
@@ -43,7 +44,7 @@ pub fn run(overrides: &config::Overrides) -> i32 {
 }
 
 fn handle(cfg: &Config) -> Response {
-    handle_env(cfg, &var, &mut io::stdin().lock())
+    handle_env(cfg, &var, &mut Plain(io::stdin().lock()))
 }
 
 /// Answers the request described by `var` (the CGI environment) and `stdin`.
@@ -66,7 +67,7 @@ pub(crate) fn handle_env(
         return Response::length_required();
     }
     // CGI: exactly CONTENT_LENGTH bytes of body, none without it.
-    let mut body = stdin.take(content_length.unwrap_or(0));
+    let mut body = Plain(stdin.take(content_length.unwrap_or(0)));
     let mut req = Request {
         query: &query,
         post,

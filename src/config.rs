@@ -335,7 +335,7 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
         .map_or(0, |m| m.len())
         .min(MAX_CONFIG_FILE as u64);
     let mut s = String::with_capacity(len as usize + 1);
-    f.take(MAX_CONFIG_FILE as u64).read_to_string(&mut s)?;
+    crate::reading::to_string(&mut f.take(MAX_CONFIG_FILE as u64), &mut s)?;
     Ok(s)
 }
 

@@ -29,6 +29,7 @@ mod hooks;
 mod http;
 mod protocol;
 mod queue;
+mod reading;
 mod server;
 mod store;
 mod sync;

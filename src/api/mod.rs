@@ -76,11 +76,7 @@ impl<'c> Api<'c> {
                 return Response::refused("request body is too large");
             }
             let mut body = Vec::new();
-            match req
-                .body
-                .take(MAX_FORM_BODY as u64 + 1)
-                .read_to_end(&mut body)
-            {
+            match crate::reading::to_end(&mut req.body.take(MAX_FORM_BODY as u64 + 1), &mut body) {
                 Ok(n) if n > MAX_FORM_BODY => {
                     return Response::refused("request body is too large")
                 }

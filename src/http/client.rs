@@ -270,6 +270,15 @@ impl Read for Conn {
         self.bytes.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
+
+    /// The one read-to-end of meshchat, not std's copy for this type.
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        crate::reading::to_end(self, buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        crate::reading::to_string(self, buf)
+    }
 }
 
 impl Write for Conn {
@@ -297,6 +306,14 @@ struct Guarded<R> {
 }
 
 impl<R: Read> Read for Guarded<R> {
+    /// The one read-to-end of meshchat, not std's copy for this type.
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        crate::reading::to_end(self, buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        crate::reading::to_string(self, buf)
+    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.total += n;

@@ -144,6 +144,14 @@ impl<'a, R: Read> BodyReader<'a, R> {
 }
 
 impl<R: Read> Read for BodyReader<'_, R> {
+    /// The one read-to-end of meshchat, not std's copy for this type.
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        crate::reading::to_end(self, buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        crate::reading::to_string(self, buf)
+    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.left == 0 || buf.is_empty() {
             return Ok(0);
@@ -231,6 +239,14 @@ impl Socket {
 }
 
 impl Read for Socket {
+    /// The one read-to-end of meshchat, not std's copy for this type.
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        crate::reading::to_end(self, buf)
+    }
+
+    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
+        crate::reading::to_string(self, buf)
+    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if let Some(deadline) = self.head_deadline {
             // Past the deadline, only what has already arrived is taken (a read that

@@ -85,9 +85,7 @@ pub fn publish_own(file: &Path, socket: &Path, own: Option<&OwnEntry>) -> Result
     f.lock()
         .map_err(|e| format!("cannot lock {}: {e}", file.display()))?;
     let mut old = Vec::new();
-    (&mut f)
-        .take(MAX_FILE + 1)
-        .read_to_end(&mut old)
+    crate::reading::to_end(&mut (&mut f).take(MAX_FILE + 1), &mut old)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     if old.len() as u64 > MAX_FILE {
         return Err(format!("{} is too large", file.display()));
