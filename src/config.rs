@@ -263,10 +263,7 @@ impl Raw {
                 }
             }
         }
-        raw.problems.sort_by_key(|p| match p.origin {
-            Origin::Line(n) => n,
-            Origin::Flag => 0,
-        });
+        in_order(&mut raw.problems);
         raw
     }
 
@@ -337,6 +334,15 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
     let mut s = String::with_capacity(len as usize + 1);
     crate::reading::to_string(&mut f.take(MAX_CONFIG_FILE as u64), &mut s)?;
     Ok(s)
+}
+
+/// Sorts problems as they are reported: file lines in order, then the command line.
+/// One function for every caller, so the sort is compiled once.
+fn in_order(problems: &mut [Problem]) {
+    problems.sort_by_key(|p| match p.origin {
+        Origin::Line(n) => (0, n),
+        Origin::Flag => (1, 0),
+    });
 }
 
 /// A static peer from `list peer 'host:port'`.
@@ -654,11 +660,7 @@ impl Config {
                 what: e.to_string(),
             });
         }
-        // File lines in order, then the command line.
-        raw.problems.sort_by_key(|p| match p.origin {
-            Origin::Line(n) => (0, n),
-            Origin::Flag => (1, 0),
-        });
+        in_order(&mut raw.problems);
         let cfg = Config::from_raw(&raw).unwrap_or_else(|_| {
             // Unreachable: every bad value was removed above. The defaults always fit.
             Config::from_raw(&Raw::default()).unwrap_or_else(|_| unreachable!())

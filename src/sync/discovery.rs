@@ -127,7 +127,7 @@ impl Me {
     /// A node called `names`, at `addrs`, answering on `ports`.
     pub fn new(names: &[&str], addrs: Vec<IpAddr>, ports: Vec<u16>) -> Me {
         let mut names: Vec<String> = names.iter().map(|n| bare(n)).collect();
-        names.sort();
+        names.sort_unstable();
         names.dedup();
         Me {
             names,

@@ -29,6 +29,12 @@ struct Candidates {
     dropped: bool,
 }
 
+/// Sorts candidates by key, oldest first (one function for both callers: one copy of
+/// the sort in the binary).
+fn oldest_first(items: &mut [(Key, u32, u32)]) {
+    items.sort_unstable_by_key(|i| i.0);
+}
+
 /// Candidates a worker may hold while another one pulls a whole database.
 const SHARED_CANDIDATES: usize = 1000;
 
@@ -53,9 +59,11 @@ impl Candidates {
     }
 
     fn trim(&mut self) {
-        self.items.sort_unstable_by_key(|i| std::cmp::Reverse(i.0));
-        self.dropped |= self.items.len() > self.keep;
-        self.items.truncate(self.keep);
+        // The newest `keep`: the last ones in key order.
+        oldest_first(&mut self.items);
+        let extra = self.items.len().saturating_sub(self.keep);
+        self.dropped |= extra > 0;
+        self.items.drain(..extra);
         let mut buf = String::with_capacity(self.buf.len() / 2);
         for item in &mut self.items {
             let line = &self.buf[item.1 as usize..(item.1 + item.2) as usize];
@@ -70,7 +78,7 @@ impl Candidates {
         if self.items.len() > self.keep {
             self.trim();
         }
-        self.items.sort_unstable_by_key(|i| i.0);
+        oldest_first(&mut self.items);
         let mut added = 0;
         for chunk in self.items.chunks(500) {
             let msgs: Vec<_> = chunk
