@@ -121,12 +121,14 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
     let (tx, rx) = queue::bounded::<TcpStream>(QUEUE);
     for _ in 0..WORKERS {
         let (rx, shared) = (rx.clone(), shared.clone());
-        thread::Builder::new()
-            .stack_size(WORKER_STACK)
-            .spawn(move || worker(&rx, &shared))
-            .map_err(|e| Error(format!("cannot start a worker thread: {e}")))?;
+        sys::thread_with(
+            None,
+            Some(WORKER_STACK),
+            Box::new(move || worker(&rx, &shared)),
+        )
+        .map_err(|e| Error(format!("cannot start a worker thread: {e}")))?;
     }
-    thread::spawn(move || {
+    sys::thread(Box::new(move || {
         for conn in listener.incoming() {
             match conn {
                 Ok(stream) => match tx.send(stream) {
@@ -141,7 +143,7 @@ pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
                 }
             }
         }
-    });
+    }));
     // Asleep until a stop signal: an idle server does not wake.
     while !sys::wait_for_stop(None) {}
     // Let requests in flight finish (their writes are atomic anyway), then leave.

@@ -21,6 +21,33 @@ pub struct Space {
     pub available: u64,
 }
 
+/// A boxed thread body: every thread of meshchat starts from one, so that std's spawn
+/// code (generic over the closure) is compiled once rather than once per place that
+/// starts a thread.
+pub type Body = Box<dyn FnOnce() + Send>;
+
+/// Starts a thread running `f`; like `std::thread::spawn`, aborts when the system
+/// cannot start one.
+pub fn thread(f: Body) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(f)
+}
+
+/// Starts a thread running `f`, named `name` and with `stack` bytes of stack when given.
+pub fn thread_with(
+    name: Option<&str>,
+    stack: Option<usize>,
+    f: Body,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    let mut b = std::thread::Builder::new();
+    if let Some(n) = name {
+        b = b.name(n.to_string());
+    }
+    if let Some(s) = stack {
+        b = b.stack_size(s);
+    }
+    b.spawn(f)
+}
+
 /// `statvfs(path)`.
 pub fn space(path: &Path) -> io::Result<Space> {
     let c = CString::new(path.as_os_str().as_bytes())

@@ -22,7 +22,7 @@ pub mod watch;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -179,7 +179,9 @@ pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
 /// The running hooks of a sync daemon: a watcher thread and the runners.
 pub struct Hooks {
     stop: Arc<AtomicBool>,
-    watcher: JoinHandle<watch::Watch>,
+    watcher: JoinHandle<()>,
+    /// The watch, back from the watcher thread once it ended.
+    watched: Arc<Mutex<Option<watch::Watch>>>,
     runner: Arc<run::Runner>,
     mark_file: PathBuf,
 }
@@ -217,7 +219,11 @@ impl Hooks {
         let stop = Arc::new(AtomicBool::new(false));
         let (s, r) = (stop.clone(), runner.clone());
         log(&format!("{} hooks, watching for new messages", hooks.len()));
-        let watcher = thread::spawn(move || {
+        // The watch comes back through `watched` once the thread ends (a thread body
+        // returns nothing: see `sys::thread`).
+        let watched = Arc::new(Mutex::new(None));
+        let out = watched.clone();
+        let watcher = crate::sys::thread(Box::new(move || {
             loop {
                 dispatch(&mut w, &hooks, &r);
                 if s.load(Ordering::SeqCst) {
@@ -225,11 +231,12 @@ impl Hooks {
                 }
                 thread::sleep(WATCH_EVERY);
             }
-            w
-        });
+            *out.lock().unwrap_or_else(PoisonError::into_inner) = Some(w);
+        }));
         Ok(Some(Hooks {
             stop,
             watcher,
+            watched,
             runner,
             mark_file: flash_mark(paths),
         }))
@@ -239,7 +246,13 @@ impl Hooks {
     /// first waits for the queued and running commands (`sync --once`).
     pub fn stop(self, drain: bool) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Ok(w) = self.watcher.join() {
+        let _ = self.watcher.join();
+        let w = self
+            .watched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(w) = w {
             w.save_flash(&self.mark_file);
         }
         if drain {

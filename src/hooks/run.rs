@@ -87,7 +87,7 @@ impl Runner {
         });
         for _ in 0..RUNNERS {
             let r = r.clone();
-            thread::spawn(move || r.serve());
+            sys::thread(Box::new(move || r.serve()));
         }
         r
     }
@@ -228,9 +228,9 @@ fn execute(job: &Job) -> End {
     // A writer thread: a command that never reads its stdin cannot hold us past its
     // timeout (the write fails once it is killed).
     let data = job.stdin.clone();
-    thread::spawn(move || {
+    sys::thread(Box::new(move || {
         let _ = write.write_all(&data);
-    });
+    }));
     let deadline = Instant::now() + job.hook.timeout;
     loop {
         match child.wait(false) {

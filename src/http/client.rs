@@ -206,12 +206,15 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
     }
     let (tx, rx) = crate::queue::unbounded();
     let name = (host.to_string(), port);
-    std::thread::Builder::new()
-        .spawn(move || {
+    crate::sys::thread_with(
+        None,
+        None,
+        Box::new(move || {
             let found = name.to_socket_addrs().map(|a| a.collect::<Vec<_>>());
             let _ = tx.send(found);
-        })
-        .map_err(|e| FetchError::Connect(e.to_string()))?;
+        }),
+    )
+    .map_err(|e| FetchError::Connect(e.to_string()))?;
     match rx.recv_timeout(CONNECT_TIMEOUT) {
         Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
         Err(crate::queue::Recv::Timeout) => Err(FetchError::Timeout),

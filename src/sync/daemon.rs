@@ -14,7 +14,6 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::discovery::{self, Peer};
@@ -232,13 +231,13 @@ fn spawn_workers(node: &Arc<Node>, n: usize, done: &Sender<Wake>) -> Sender<Job>
     let (tx, rx) = queue::unbounded::<Job>();
     for _ in 0..n.max(1) {
         let (node, rx, done) = (node.clone(), rx.clone(), done.clone());
-        thread::spawn(move || {
+        sys::thread(Box::new(move || {
             while let Ok(job) = rx.recv() {
                 if done.send(Wake::Done(Box::new(work(&node, job)))).is_err() {
                     break;
                 }
             }
-        });
+        }));
     }
     tx
 }
@@ -548,17 +547,17 @@ pub fn cpu_time() -> Duration {
 /// action, a post). Without inotify, hints and posts wait for the next wake-up.
 fn wake_on_signals_and_files(node: &Node, wake: &Sender<Wake>) {
     let tx = wake.clone();
-    thread::spawn(move || {
+    sys::thread(Box::new(move || {
         while !sys::wait_for_stop(None) {}
         let _ = tx.send(Wake::Stop);
-    });
+    }));
     let paths = &node.cfg.paths;
     let name = |p: std::path::PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned());
     let wanted = [name(hints::path(paths)), name(paths.log())];
     match sys::Watch::new(&[&paths.ram_dir, &paths.data_dir]) {
         Ok(watch) => {
             let tx = wake.clone();
-            thread::spawn(move || {
+            sys::thread(Box::new(move || {
                 while let Ok(names) = watch.wait() {
                     let news = names
                         .iter()
@@ -567,7 +566,7 @@ fn wake_on_signals_and_files(node: &Node, wake: &Sender<Wake>) {
                         break;
                     }
                 }
-            });
+            }));
         }
         Err(e) => log(&format!("cannot watch for hints and posts: {e}")),
     }

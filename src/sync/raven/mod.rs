@@ -109,12 +109,14 @@ pub fn spawn(node: &Arc<Node>) -> Option<Handle> {
     ));
     let (tx, done) = crate::queue::unbounded();
     let node = node.clone();
-    let spawned = std::thread::Builder::new()
-        .name("raven".into())
-        .spawn(move || {
+    let spawned = crate::sys::thread_with(
+        Some("raven"),
+        None,
+        Box::new(move || {
             bridge::Bridge::new(node, sock, me, ip, report).run();
             let _ = tx.send(());
-        });
+        }),
+    );
     match spawned {
         Ok(_) => Some(Handle { done }),
         Err(e) => {
