@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::discovery::{self, Peer};
 use super::local::Snapshot;
+use super::patience::Patience;
 use super::strategy::{Ending, Millis, Planner, Strategy};
 use super::{delivery, digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
@@ -90,6 +91,7 @@ struct Job {
     key: PeerKey,
     peer: Peer,
     memo: Memo,
+    patience: Patience,
 }
 
 struct Done {
@@ -210,7 +212,8 @@ fn thread_cpu() -> Duration {
 fn work(node: &Node, job: Job) -> Done {
     let started = Instant::now();
     let cpu = thread_cpu();
-    let client = Client::new(job.peer.url(), node.stall);
+    let client =
+        Client::new(job.peer.url(), job.patience.stall).connect_within(job.patience.connect);
     let mut memo = job.memo;
     let result = round(node, &job.peer, &client, &mut memo);
     Done {
@@ -415,6 +418,7 @@ impl Daemon {
                 key: s.key.clone(),
                 peer: s.peer.clone(),
                 memo: s.memo.clone(),
+                patience: self.planner.patience(i, self.node.stall),
             };
             if jobs.send(job).is_ok() {
                 sent += 1;

@@ -20,6 +20,10 @@
 //! had failed answers again the network has changed (a link came back), so every other
 //! failing peer's count is halved: healing is set by the network, not by a back-off.
 
+use std::time::Duration;
+
+use super::patience::Patience;
+
 /// Milliseconds on the caller's monotonic clock.
 pub type Millis = u64;
 
@@ -322,6 +326,13 @@ impl Planner {
         Some(pool.swap_remove(at).0)
     }
 
+    /// The time-outs of a round with peer `i`, by its distance and recent failures
+    /// (`patience`); `stall` is the configured stall window.
+    pub fn patience(&self, i: usize, stall: Duration) -> Patience {
+        let s = &self.slots[i];
+        Patience::of(s.rtt_ms, s.failures, stall)
+    }
+
     /// Records how the round with peer `i` ended.
     pub fn finished(&mut self, i: usize, now: Millis, ending: Ending) {
         let gossip = matches!(self.strategy, Strategy::Gossip { .. });
@@ -543,6 +554,34 @@ mod tests {
         assert_eq!(p.slot(1).failures(), 0);
         assert_eq!(p.slot(0).failures(), 2);
         assert_eq!(p.slot(3).failures(), 2);
+    }
+
+    #[test]
+    fn time_outs_follow_distance_and_failures() {
+        let stall = Duration::from_secs(10);
+        let connect = |p: &Planner, i: usize| p.patience(i, stall).connect.as_secs();
+        let mut p = planner(Strategy::Gossip { fanout: 1 }, 1);
+        assert_eq!(connect(&p, 0), 5, "never tried: the base");
+        p.finished(
+            0,
+            0,
+            Ending::Answered {
+                news: false,
+                rtt_ms: Some(3_000),
+            },
+        );
+        assert_eq!(connect(&p, 0), 9, "far: three round trips");
+        p.finished(0, 50, Ending::Unreachable);
+        assert_eq!(connect(&p, 0), 5, "far but failing: the base");
+        p.finished(
+            0,
+            100,
+            Ending::Answered {
+                news: false,
+                rtt_ms: Some(3_000),
+            },
+        );
+        assert_eq!(connect(&p, 0), 9, "answering again");
     }
 
     #[test]
