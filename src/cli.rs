@@ -5,7 +5,6 @@
 //! In scope: building requests from flags, printing messages for people and scripts.
 //! Out of scope: HTTP itself (the sync daemon's peer client, with its limits, is reused).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::http::client::{Client, STALL};
@@ -245,7 +244,6 @@ pub fn tail(
     };
     let c = client(url);
     let wanted = |m: &Shown| filter.wants(&m.channel, m.epoch);
-    let mut seen = HashSet::new();
     let mut last_version = version(&c).map_err(|e| format!("{}: {e}", api_url(url)))?;
     let all = fetch(&c).map_err(|e| format!("{}: {e}", api_url(url)))?;
     let shown: Vec<&Shown> = all.iter().filter(|m| wanted(m)).collect();
@@ -259,7 +257,11 @@ pub fn tail(
         return Ok(());
     }
     drop(out);
-    seen.extend(all.into_iter().map(|m| m.id));
+    // The ids shown or passed over, sorted: a binary search each, rather than a hash set
+    // (std's `HashSet<String>` brings SipHash and its random keys, 3 KB of binary).
+    let mut seen: Vec<String> = all.into_iter().map(|m| m.id).collect();
+    seen.sort_unstable();
+    seen.dedup();
     while follow && !crate::sys::stop_requested() {
         std::thread::sleep(interval);
         // A node that is briefly unreachable is retried, not fatal.
@@ -271,10 +273,13 @@ pub fn tail(
         last_version = v;
         let mut out = std::io::stdout().lock();
         for m in all {
-            if wanted(&m) && !seen.contains(&m.id) && !written(writeln!(out, "{}", format(&m)))? {
+            let Err(at) = seen.binary_search(&m.id) else {
+                continue;
+            };
+            if wanted(&m) && !written(writeln!(out, "{}", format(&m)))? {
                 return Ok(());
             }
-            seen.insert(m.id);
+            seen.insert(at, m.id);
         }
         if !written(out.flush())? {
             return Ok(());
