@@ -71,7 +71,20 @@ pub fn to_string(r: &mut dyn Read, out: &mut String) -> io::Result<usize> {
     }
 }
 
-/// A std reader whose `read_to_end` and `read_to_string` are this module's: what a
+/// Fills `buf` from `r`, or fails with `UnexpectedEof` when `r` ends first.
+pub fn exact(r: &mut dyn Read, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match r.read(buf) {
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A std reader whose `read_to_end`, `read_to_string` and `read_exact` are this module's: what a
 /// std type (stdin, a `Take`) is wrapped in before it becomes a `dyn Read`, whose table
 /// would otherwise carry std's copies for that type.
 pub struct Plain<R>(pub R);
@@ -87,6 +100,10 @@ impl<R: Read> Read for Plain<R> {
 
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
         to_string(self, buf)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        exact(self, buf)
     }
 }
 
@@ -139,6 +156,24 @@ mod tests {
         let err = to_string(&mut &b"\xff"[..], &mut s).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData);
         assert_eq!(s, "abc");
+    }
+
+    #[test]
+    fn exact_fills_or_says_the_end_came_first() {
+        let data = b"hello world";
+        let mut r = Trickle {
+            data,
+            step: 3,
+            interrupted: false,
+        };
+        let mut buf = [0u8; 5];
+        exact(&mut r, &mut buf).unwrap();
+        assert_eq!(&buf, b"hello");
+        let mut rest = [0u8; 7];
+        assert_eq!(
+            exact(&mut r, &mut rest).unwrap_err().kind(),
+            ErrorKind::UnexpectedEof
+        );
     }
 
     #[test]

@@ -177,6 +177,10 @@ impl Read for Capped<'_> {
     fn read_to_string(&mut self, buf: &mut String) -> std::io::Result<usize> {
         crate::reading::to_string(self, buf)
     }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        crate::reading::exact(self, buf)
+    }
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.left == 0 {
             return Err(std::io::Error::new(

@@ -292,6 +292,10 @@ impl Read for Conn {
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
         crate::reading::to_string(self, buf)
     }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        crate::reading::exact(self, buf)
+    }
 }
 
 impl Write for Conn {
@@ -326,6 +330,10 @@ impl<R: Read> Read for Guarded<R> {
 
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
         crate::reading::to_string(self, buf)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        crate::reading::exact(self, buf)
     }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;

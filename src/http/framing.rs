@@ -347,6 +347,10 @@ impl<R: BufRead> Read for Body<R> {
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
         crate::reading::to_string(self, buf)
     }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        crate::reading::exact(self, buf)
+    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);

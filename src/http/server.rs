@@ -152,6 +152,10 @@ impl<R: Read> Read for BodyReader<'_, R> {
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
         crate::reading::to_string(self, buf)
     }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        crate::reading::exact(self, buf)
+    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.left == 0 || buf.is_empty() {
             return Ok(0);
@@ -246,6 +250,10 @@ impl Read for Socket {
 
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
         crate::reading::to_string(self, buf)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        crate::reading::exact(self, buf)
     }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if let Some(deadline) = self.head_deadline {
