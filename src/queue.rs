@@ -1,8 +1,8 @@
 //! A small queue between threads: a mutex, a condition variable and a `Vec`. It does
 //! what meshchat asked of std's `mpsc` channels (the server's connection queue, the sync
-//! daemon's jobs and wake-ups, a name lookup's time-out, the Raven bridge's end), in a
-//! fraction of their code: std's channels brought about 20 KB of `mpmc` machinery into
-//! the `mips_24kc` binary (docs/PACKAGING.md, "Size").
+//! daemon's jobs and wake-ups, a name lookup's time-out), in a fraction of their code:
+//! std's channels brought about 20 KB of `mpmc` machinery into the `mips_24kc` binary
+//! (docs/PACKAGING.md, "Size").
 //!
 //! Every clone of a [`Sender`] or a [`Receiver`] shares one queue; several receivers take
 //! turns (each item goes to one). A receiver hears [`Recv::Gone`] once the queue is empty

@@ -27,16 +27,22 @@ use status::Report;
 
 /// How long the daemon waits, when it stops, for the bridge to withdraw its entry.
 const STOP_WAIT: Duration = Duration::from_secs(2);
+/// How often that wait looks whether the bridge's thread has ended.
+const STOP_POLL: Duration = Duration::from_millis(10);
 
 /// The running bridge. Dropping it waits (briefly) for the thread to finish once a stop
 /// signal arrived.
 pub struct Handle {
-    done: crate::queue::Receiver<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let _ = self.done.recv_timeout(STOP_WAIT);
+        // Polled, not a queue of its own: one more queue element type costs 0.5 KB.
+        let until = std::time::Instant::now() + STOP_WAIT;
+        while !self.thread.is_finished() && std::time::Instant::now() < until {
+            std::thread::sleep(STOP_POLL);
+        }
     }
 }
 
@@ -107,18 +113,16 @@ pub fn spawn(node: &Arc<Node>) -> Option<Handle> {
         "bridging as !{me:08x} ({ip}), UDP port {port}, entries in {}",
         r.entries_dir.display()
     ));
-    let (tx, done) = crate::queue::unbounded();
     let node = node.clone();
     let spawned = crate::sys::thread_with(
         Some("raven"),
         None,
         Box::new(move || {
             bridge::Bridge::new(node, sock, me, ip, report).run();
-            let _ = tx.send(());
         }),
     );
     match spawned {
-        Ok(_) => Some(Handle { done }),
+        Ok(thread) => Some(Handle { thread }),
         Err(e) => {
             log(&format!("cannot start its thread: {e}"));
             None
