@@ -81,12 +81,14 @@ pub fn spawn(node: &Arc<Node>) -> Option<Handle> {
         r.ip.or_else(|| mesh_ip(node))
             .or_else(|| Some(*r.listen.ip()).filter(|i| !i.is_unspecified()));
     report.ip = ip;
+    // The status first, then the log line: whoever reads the line finds the status.
     let off = |mut report: Report, why: String| {
-        log(&format!("{why}: the bridge stays off"));
+        let line = format!("{why}: the bridge stays off");
         report.reason = why;
         if let Err(e) = report.write(&node.cfg.paths) {
             log(&format!("writing the status: {e}"));
         }
+        log(&line);
         None
     };
     let Some(ip) = ip else {
