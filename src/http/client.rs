@@ -2,7 +2,8 @@
 //! request per connection), with the limits a router needs against a broken or hostile
 //! peer.
 //!
-//! - resolving and connecting within 5 s each (every address in turn);
+//! - resolving and connecting within 5 s each (every address in turn; the sync daemon
+//!   gives far and failing peers longer to connect: `sync::patience`);
 //! - a stall timeout per read and write, and a slow-transfer cutoff: less than 1000 B/s
 //!   over a window of that length aborts (the legacy client's rule);
 //! - a hard deadline for the whole request;
@@ -51,6 +52,7 @@ pub struct Client {
     /// Microseconds from the first request's start to its response head; 0: none yet.
     first_reply_us: AtomicU64,
     stall: Duration,
+    connect: Duration,
 }
 
 /// A response whose body is still to be read.
@@ -98,7 +100,15 @@ impl Client {
             requests: AtomicU64::new(0),
             first_reply_us: AtomicU64::new(0),
             stall,
+            connect: CONNECT_TIMEOUT,
         }
+    }
+
+    /// The same client with connections given `connect` to open instead of
+    /// [`CONNECT_TIMEOUT`] (a far peer over lossy radio needs more SYNs).
+    pub fn connect_within(mut self, connect: Duration) -> Client {
+        self.connect = connect;
+        self
     }
 
     /// Bytes sent and received on the wire so far (headers included).
@@ -158,7 +168,7 @@ impl Client {
         let started = Instant::now();
         let deadline = started + DEADLINE;
         let mut conn = Conn {
-            stream: connect(url)?,
+            stream: connect(url, self.connect)?,
             bytes: self.bytes.clone(),
             deadline,
             stall: self.stall,
@@ -219,11 +229,11 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
     }
 }
 
-/// A connection to the first address of `url`'s host that accepts one.
-fn connect(url: &Url) -> Result<TcpStream, FetchError> {
+/// A connection to the first address of `url`'s host that accepts one within `within`.
+fn connect(url: &Url, within: Duration) -> Result<TcpStream, FetchError> {
     let mut last = FetchError::NoHost;
     for addr in resolve(&url.host, url.port)? {
-        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(&addr, within) {
             Ok(s) => return Ok(s),
             Err(e) => {
                 last = match e.kind() {

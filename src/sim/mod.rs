@@ -29,13 +29,14 @@ use std::time::Duration;
 
 use crate::api::{Api, Body, Request};
 use crate::config::{Config, Overrides, Raw};
-use crate::http::client::{Reply, Transport, CONNECT_TIMEOUT, STALL};
+use crate::http::client::{Reply, Transport, STALL};
 use crate::http::FetchError;
 use crate::protocol::lines::Message;
 use crate::protocol::{Epoch, MessageId, NodeName};
 use crate::store::hints;
 use crate::sync::daemon::{self, WORKERS};
 use crate::sync::discovery::Peer;
+use crate::sync::patience::Patience;
 use crate::sync::strategy::{Ending, Millis, Planner};
 use crate::sync::{Memo, Node};
 use net::{Exchange, Net, Rng, Topology};
@@ -263,6 +264,8 @@ struct SimTransport<'a> {
     start: Millis,
     elapsed: Cell<f64>,
     first: Cell<Option<f64>>,
+    /// The time-outs the daemon would give this peer.
+    patience: Patience,
 }
 
 impl SimTransport<'_> {
@@ -328,8 +331,8 @@ impl SimTransport<'_> {
                 self.from,
                 self.to,
                 req_bytes,
-                CONNECT_TIMEOUT.as_millis() as f64,
-                STALL.as_millis() as f64,
+                self.patience.connect.as_millis() as f64,
+                self.patience.stall.as_millis() as f64,
                 SERVER_MS,
                 |_| served(w),
             )
@@ -746,7 +749,8 @@ impl<'o> Sim<'o> {
             self.w.nodes[i].workers += 1;
             let peer = other(i, slot);
             let memo = self.w.nodes[i].memos.remove(&peer).unwrap_or_default();
-            let (ending, memo, ms) = self.round(i, peer, memo);
+            let patience = self.w.nodes[i].planner.patience(slot, STALL);
+            let (ending, memo, ms) = self.round(i, peer, memo, patience);
             self.w.nodes[i].memos.insert(peer, memo);
             let t = self.now + ms;
             self.at(
@@ -761,7 +765,13 @@ impl<'o> Sim<'o> {
     }
 
     /// One round of `i` with `peer`, run now through meshchat's own round code.
-    fn round(&mut self, i: usize, peer: usize, mut memo: Memo) -> (Ending, Memo, Millis) {
+    fn round(
+        &mut self,
+        i: usize,
+        peer: usize,
+        mut memo: Memo,
+        patience: Patience,
+    ) -> (Ending, Memo, Millis) {
         let t = SimTransport {
             w: &self.w,
             from: i,
@@ -769,6 +779,7 @@ impl<'o> Sim<'o> {
             start: self.now,
             elapsed: Cell::new(0.0),
             first: Cell::new(None),
+            patience,
         };
         let Some(p) = Peer::new(&name(peer), 8080) else {
             return (Ending::Failed, memo, 1);
@@ -841,7 +852,7 @@ impl<'o> Sim<'o> {
         };
         node.legacy_next += 1;
         // The Lua client remembers nothing between rounds.
-        let (_, _, ms) = self.round(i, peer, Memo::default());
+        let (_, _, ms) = self.round(i, peer, Memo::default(), Patience::of(None, 0, STALL));
         let t = self.now + ms;
         self.at(t, Ev::LegacyNext(i));
     }

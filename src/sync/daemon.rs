@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::discovery::{self, Peer};
 use super::local::Snapshot;
+use super::patience::Patience;
 use super::strategy::{Ending, Millis, Planner, Strategy};
 use super::{delivery, digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
@@ -91,6 +92,7 @@ struct Job {
     key: PeerKey,
     peer: Peer,
     memo: Memo,
+    patience: Patience,
 }
 
 struct Done {
@@ -211,7 +213,8 @@ fn thread_cpu() -> Duration {
 fn work(node: &Node, job: Job) -> Done {
     let started = Instant::now();
     let cpu = thread_cpu();
-    let client = Client::new(job.peer.url(), node.stall);
+    let client =
+        Client::new(job.peer.url(), job.patience.stall).connect_within(job.patience.connect);
     let mut memo = job.memo;
     let result = round(node, &job.peer, &client, &mut memo);
     Done {
@@ -420,6 +423,7 @@ impl Daemon {
                 key: s.key.clone(),
                 peer: s.peer.clone(),
                 memo: s.memo.clone(),
+                patience: self.planner.patience(i, self.node.stall),
             };
             if jobs.send(job).is_ok() {
                 sent += 1;

@@ -19,6 +19,7 @@ pub mod digest;
 pub mod discovery;
 pub mod legacy;
 pub mod local;
+pub mod patience;
 #[cfg(feature = "raven")]
 pub mod raven;
 pub mod strategy;

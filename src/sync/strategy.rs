@@ -20,6 +20,10 @@
 //! had failed answers again the network has changed (a link came back), so every other
 //! failing peer's count is halved: healing is set by the network, not by a back-off.
 
+use std::time::Duration;
+
+use super::patience::Patience;
+
 /// Milliseconds on the caller's monotonic clock.
 pub type Millis = u64;
 
@@ -319,6 +323,13 @@ impl Planner {
         Some(pool.swap_remove(at).0)
     }
 
+    /// The time-outs of a round with peer `i`, by its distance and recent failures
+    /// (`patience`); `stall` is the configured stall window.
+    pub fn patience(&self, i: usize, stall: Duration) -> Patience {
+        let s = &self.slots[i];
+        Patience::of(s.rtt_ms, s.failures, stall)
+    }
+
     /// Records how the round with peer `i` ended.
     pub fn finished(&mut self, i: usize, now: Millis, ending: Ending) {
         let gossip = matches!(self.strategy, Strategy::Gossip { .. });
@@ -540,6 +551,31 @@ mod tests {
         assert_eq!(p.slot(1).failures(), 0);
         assert_eq!(p.slot(0).failures(), 2);
         assert_eq!(p.slot(3).failures(), 2);
+    }
+
+    #[test]
+    fn time_outs_follow_distance_and_failures_and_come_back_when_a_link_heals() {
+        let stall = Duration::from_secs(10);
+        let connect = |p: &Planner, i: usize| p.patience(i, stall).connect.as_secs();
+        let mut p = planner(Strategy::Gossip { fanout: 1 }, 3);
+        assert_eq!(connect(&p, 0), 5, "never tried: the base");
+        p.finished(
+            0,
+            0,
+            Ending::Answered {
+                news: false,
+                rtt_ms: Some(3_000),
+            },
+        );
+        assert_eq!(connect(&p, 0), 9, "far: three round trips");
+        for _ in 0..2 {
+            p.finished(1, 0, Ending::Unreachable);
+            p.finished(2, 0, Ending::Unreachable);
+        }
+        assert_eq!(connect(&p, 1), 2, "failing: fail fast");
+        p.finished(1, 100, OK);
+        assert_eq!(connect(&p, 1), 5, "answered again");
+        assert_eq!(connect(&p, 2), 5, "its failures halved: the full time-out again");
     }
 
     #[test]
