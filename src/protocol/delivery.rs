@@ -80,6 +80,7 @@ impl Holders {
     }
 
     /// True when index `i` is in the set.
+    #[cfg(test)]
     pub fn contains(&self, i: usize) -> bool {
         self.words
             .get(i / 64)
@@ -404,8 +405,7 @@ mod tests {
         let kept = |keep: bool| (0..n).filter(move |&i| h.contains(i) == keep);
         let listed = |keep: bool| -> usize { kept(keep).map(|i| digits(i) + 1).sum() };
         let top = (0..h.words.len() * 64)
-            .filter(|&i| h.contains(i))
-            .last()
+            .rfind(|&i| h.contains(i))
             .map_or(0, |i| i / 4 + 1);
         let list = |tag: char, keep: bool| {
             let v: Vec<String> = kept(keep).map(|i| format!("{i:x}")).collect();

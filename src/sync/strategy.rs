@@ -575,7 +575,11 @@ mod tests {
         assert_eq!(connect(&p, 1), 2, "failing: fail fast");
         p.finished(1, 100, OK);
         assert_eq!(connect(&p, 1), 5, "answered again");
-        assert_eq!(connect(&p, 2), 5, "its failures halved: the full time-out again");
+        assert_eq!(
+            connect(&p, 2),
+            5,
+            "its failures halved: the full time-out again"
+        );
     }
 
     #[test]
