@@ -10,22 +10,13 @@ use std::time::Duration;
 
 use common::*;
 
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin()).args(args).env_clear().output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn send_and_tail_over_http() {
     let node = Node::new("cli", "cli-node", &[]);
     let server = Server::start(&node, "127.0.0.1:0");
     let url = format!("http://{}", server.addr);
 
-    let (ok, _, err) = run(&[
+    let (ok, _, err) = run_cli(&[
         "send",
         "--url",
         &url,
@@ -39,11 +30,11 @@ fn send_and_tail_over_http() {
         "shell",
     ]);
     assert!(ok, "{err}");
-    let (ok, _, err) = run(&["send", "--url", &url, "--call-sign", "K1\tABC", "x"]);
+    let (ok, _, err) = run_cli(&["send", "--url", &url, "--call-sign", "K1\tABC", "x"]);
     assert!(!ok);
     assert!(err.contains("call_sign"), "{err}");
     // The server's own refusal comes back as it is (HTTP 400 from serve).
-    let (ok, _, err) = run(&[
+    let (ok, _, err) = run_cli(&[
         "send",
         "--url",
         &url,
@@ -55,10 +46,10 @@ fn send_and_tail_over_http() {
     ]);
     assert!(!ok);
     assert!(err.contains("refused: invalid channel"), "{err}");
-    let (ok, _, err) = run(&["send", "--url", "127.0.0.1:9", "--call-sign", "K1ABC", "x"]);
+    let (ok, _, err) = run_cli(&["send", "--url", "127.0.0.1:9", "--call-sign", "K1ABC", "x"]);
     assert!(!ok && !err.is_empty());
 
-    let (ok, out, err) = run(&["tail", "--url", &url, "-n", "5"]);
+    let (ok, out, err) = run_cli(&["tail", "--url", &url, "-n", "5"]);
     assert!(ok, "{err}");
     assert!(
         out.contains("[ops] K1ABC@cli-node: hello from the shell"),
@@ -97,7 +88,7 @@ fn send_and_tail_over_http() {
         .recv_timeout(Duration::from_secs(20))
         .expect("the newest existing message");
     assert!(existing.ends_with("hello from the shell"), "{existing}");
-    let (ok, _, _) = run(&[
+    let (ok, _, _) = run_cli(&[
         "send",
         "--url",
         &url,
@@ -108,7 +99,7 @@ fn send_and_tail_over_http() {
         "not this one",
     ]);
     assert!(ok);
-    let (ok, _, _) = run(&[
+    let (ok, _, _) = run_cli(&[
         "send",
         "--url",
         &url,

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -22,20 +22,10 @@ fn node_with(tag: &str, extra: &str) -> (Node, usize) {
 const MISTAKES: &str = "\toption max_mesages '10'\n\toption defualt_channel 'ops'\n\
 \toption zone 'Unclosed\nbogus line here\n\toption max_messages '12x'\n";
 
-fn meshchat(node: &Node, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .arg("--config")
-        .arg(&node.config)
-        .env_clear()
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn check_config_lists_each_mistake_with_file_and_line() {
     let (node, n) = node_with("conf-check", MISTAKES);
-    let out = meshchat(&node, &["check-config"]);
+    let out = node.command(&["check-config"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let file = node.config.display();
@@ -61,14 +51,14 @@ fn check_config_lists_each_mistake_with_file_and_line() {
 
     // A clean file passes; a misspelt -o does not.
     let clean = Node::new("conf-clean", "conf-node", &[("max_messages", "100")]);
-    let out = meshchat(&clean, &["check-config"]);
+    let out = clean.command(&["check-config"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("no mistakes"));
-    let out = meshchat(&clean, &["check-config", "-o", "max_mesages=10"]);
+    let out = clean.command(&["check-config", "-o", "max_mesages=10"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -91,7 +81,7 @@ fn commands_and_daemons_refuse_to_start_on_a_mistake() {
         &["import", db],
     ] {
         let t = Instant::now();
-        let out = meshchat(&node, args);
+        let out = node.command(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(t.elapsed() < Duration::from_secs(10), "{args:?} started");
@@ -107,7 +97,7 @@ fn commands_and_daemons_refuse_to_start_on_a_mistake() {
     assert!(!node.log_path().exists(), "nothing was written");
     // The same for a misspelt flag.
     let clean = Node::new("conf-refuse-o", "conf-node", &[]);
-    let out = meshchat(&clean, &["sync", "--once", "-o", "poll_intervall=3"]);
+    let out = clean.command(&["sync", "--once", "-o", "poll_intervall=3"]);
     assert_eq!(out.status.code(), Some(1));
 }
 

@@ -5,27 +5,16 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin()).args(args).env_clear().output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn ok(args: &[&str]) -> String {
-    let (ok, out, err) = run(args);
+    let (ok, out, err) = run_cli(args);
     assert!(ok, "{args:?}: {err}");
     out
 }
 
 fn refused(args: &[&str], why: &str) {
-    let (ok, _, err) = run(args);
+    let (ok, _, err) = run_cli(args);
     assert!(!ok, "{args:?} succeeded");
     assert!(err.contains(why), "{args:?}: {err}");
 }
@@ -178,7 +167,7 @@ fn import_file(node: &Node, name: &str, text: &str) -> String {
     let file = node.dir.join(name);
     std::fs::create_dir_all(&node.dir).unwrap();
     std::fs::write(&file, text).unwrap();
-    let (ok, _, err) = run(&[
+    let (ok, _, err) = run_cli(&[
         "import",
         "--config",
         node.config.to_str().unwrap(),

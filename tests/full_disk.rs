@@ -103,19 +103,6 @@ fn send(node: &Node, id: &str, text: &str) -> (u64, String) {
     .status_reply()
 }
 
-fn ids(node: &Node) -> Vec<String> {
-    let mut ids: Vec<String> = node
-        .get("action=messages")
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
-
 /// Every record in the log file holds its CRC: nothing half-written stayed.
 fn log_is_whole(node: &Node) -> usize {
     let raw = std::fs::read_to_string(node.log_path()).unwrap();
@@ -144,16 +131,6 @@ fn crc32(b: &[u8]) -> u32 {
         }
     }
     !c
-}
-
-fn run(node: &Node, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .arg("--config")
-        .arg(&node.config)
-        .env_clear()
-        .output()
-        .unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -228,7 +205,7 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     let reply = refused.expect("the full disk never refused a message");
     assert_clear(&reply, FULL_FLASH, &node);
     stored.sort();
-    assert_eq!(ids(&node), stored, "a stored message was lost");
+    assert_eq!(node.message_ids(), stored, "a stored message was lost");
     let records = log_is_whole(&node);
     assert_eq!(records, stored.len());
 
@@ -237,21 +214,21 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     // Longer than the message the disk just refused: it cannot fit either.
     let long = "imported while the disk is full ".repeat(8);
     std::fs::write(&db, legacy_line("0000aaa1", &long)).unwrap();
-    let out = run(&node, &["import", db.to_str().unwrap()]);
+    let out = node.command(&["import", db.to_str().unwrap()]);
     assert!(!out.status.success(), "import on a full disk succeeded");
     assert!(stderr(&out).contains(FULL_FLASH), "{}", stderr(&out));
-    let out = run(&node, &["compact"]);
+    let out = node.command(&["compact"]);
     assert!(!out.status.success(), "compaction on a full disk succeeded");
     assert!(stderr(&out).contains(FULL_FLASH), "{}", stderr(&out));
     let peer = legacy_peer(&node, legacy_line("0000bbb1", &long));
-    let out = run(&node, &["sync", "--once"]);
+    let out = node.command(&["sync", "--once"]);
     assert!(
         stderr(&out).contains(FULL_FLASH),
         "sync merge: {}",
         stderr(&out)
     );
     assert_eq!(
-        ids(&node),
+        node.message_ids(),
         stored,
         "a failed import, compaction or merge lost a message"
     );
@@ -267,16 +244,17 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     // Space freed: everything works again.
     std::fs::remove_file(filler).unwrap();
     assert_eq!(send(&node, "00003001", "after the disk was freed").0, 200);
-    assert!(run(&node, &["import", db.to_str().unwrap()])
+    assert!(node
+        .command(&["import", db.to_str().unwrap()])
         .status
         .success());
-    let out = run(&node, &["sync", "--once"]);
+    let out = node.command(&["sync", "--once"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(&node, &["compact"]);
+    let out = node.command(&["compact"]);
     assert!(out.status.success(), "{}", stderr(&out));
     stored.extend(["00003001", "0000aaa1", "0000bbb1"].map(String::from));
     stored.sort();
-    assert_eq!(ids(&node), stored);
+    assert_eq!(node.message_ids(), stored);
     assert_eq!(
         log_is_whole(&node),
         stored.len(),
@@ -351,20 +329,20 @@ fn a_read_only_data_dir_is_reported_by_serve_sync_and_the_cgi() {
         .unwrap();
     assert!(!out.status.success() && t.elapsed() < Duration::from_secs(10));
     assert!(stderr(&out).contains(CAUSE), "serve: {}", stderr(&out));
-    let out = run(&node, &["sync"]);
+    let out = node.command(&["sync"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains(CAUSE), "sync: {}", stderr(&out));
 
     // The CGI: reads work, a write says why it failed, without a path.
-    assert_eq!(ids(&node), ["00000001"]);
+    assert_eq!(node.message_ids(), ["00000001"]);
     let (status, reply) = send(&node, "00000002", "refused");
     assert_eq!(status, 500);
     assert_clear(&reply, CAUSE, &node);
-    assert_eq!(ids(&node), ["00000001"]);
+    assert_eq!(node.message_ids(), ["00000001"]);
 
     fs.remount("rw");
     assert_eq!(send(&node, "00000002", "written after").0, 200);
-    assert_eq!(ids(&node), ["00000001", "00000002"]);
+    assert_eq!(node.message_ids(), ["00000001", "00000002"]);
 }
 
 #[test]
@@ -383,7 +361,7 @@ fn errors_name_the_cause_without_a_server_path() {
     let (status, reply) = send(&node, "00000001", "nowhere to go");
     assert_eq!(status, 500);
     assert_clear(&reply, "messages.log: Not a directory", &node);
-    let out = run(&node, &["sync", "--once"]);
+    let out = node.command(&["sync", "--once"]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("cannot create directory"),

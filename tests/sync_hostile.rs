@@ -47,19 +47,6 @@ fn sync_once(node: &Node, extra: &[&str]) -> Output {
     out
 }
 
-fn message_ids(node: &Node) -> Vec<String> {
-    let mut ids: Vec<String> = node
-        .get("action=messages")
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
-
 fn peer_stats(node: &Node, port: u16) -> serde_json::Value {
     node.get("action=sync_peers")
         .json()
@@ -130,7 +117,7 @@ fn pulls_from_a_recorded_lua_node() {
             "messages_raw"
         ]
     );
-    assert_eq!(message_ids(&node), ["0a1b2c3d", "1f2e3d4c", "583f8359"]);
+    assert_eq!(node.message_ids(), ["0a1b2c3d", "1f2e3d4c", "583f8359"]);
     // The same lines, byte for byte, as the Lua node serves them (fixture 41).
     assert_eq!(
         node.get("action=messages_raw").body,
@@ -356,7 +343,7 @@ fn all_hostile_peers_in_one_round_store_nothing_bad() {
         took < Duration::from_secs(15),
         "round took {took:?}: {stderr}"
     );
-    assert_eq!(message_ids(&node), ["600d0001", "900d0001"], "{stderr}");
+    assert_eq!(node.message_ids(), ["600d0001", "900d0001"], "{stderr}");
     let users = node.get("action=users").json();
     assert_eq!(users.as_array().unwrap().len(), 0, "{users}");
     let files = node.get("action=files").json();
@@ -375,7 +362,7 @@ fn all_hostile_peers_in_one_round_store_nothing_bad() {
 fn wrong_checksums_store_nothing() {
     let peer = bad_md5_peer(now());
     let (node, stderr) = one_round("sync-bad-md5", &[&peer]);
-    assert!(message_ids(&node).is_empty(), "{stderr}");
+    assert!(node.message_ids().is_empty(), "{stderr}");
     assert_eq!(node.get("action=users").json().as_array().unwrap().len(), 0);
     assert!(last_error(&node, &peer).contains("Content-MD5"));
 }
@@ -384,7 +371,7 @@ fn wrong_checksums_store_nothing() {
 fn a_truncated_body_is_an_error() {
     let peer = truncated_peer(now());
     let (node, stderr) = one_round("sync-truncated", &[&peer]);
-    assert!(message_ids(&node).is_empty(), "{stderr}");
+    assert!(node.message_ids().is_empty(), "{stderr}");
     assert!(peer_stats(&node, peer.port)["errors"].as_u64().unwrap() >= 1);
 }
 
@@ -392,7 +379,7 @@ fn a_truncated_body_is_an_error() {
 fn bodies_past_the_cap_are_cut_off_while_reading() {
     let (huge, announced) = (huge_peer(now()), huge_announced_peer());
     let (node, stderr) = one_round("sync-huge", &[&huge, &announced]);
-    assert!(message_ids(&node).is_empty(), "{stderr}");
+    assert!(node.message_ids().is_empty(), "{stderr}");
     assert!(
         last_error(&node, &huge).contains("larger than"),
         "{}",
@@ -407,7 +394,7 @@ fn bodies_past_the_cap_are_cut_off_while_reading() {
 fn garbage_lines_are_rejected_one_by_one() {
     let peer = garbage_peer(now());
     let (node, stderr) = one_round("sync-garbage", &[&peer]);
-    assert_eq!(message_ids(&node), ["600d0001"], "{stderr}");
+    assert_eq!(node.message_ids(), ["600d0001"], "{stderr}");
     let files = node.get("action=files").json();
     assert_eq!(files["files"].as_array().unwrap().len(), 0, "{files}");
     let st = peer_stats(&node, peer.port);
@@ -423,7 +410,7 @@ fn a_trickling_peer_is_cut_off() {
     let (node, out) = one_round_output("sync-trickle", &[&peer]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(message_ids(&node).is_empty(), "{stderr}");
+    assert!(node.message_ids().is_empty(), "{stderr}");
     assert!(
         last_error(&node, &peer).contains("slower than 1000 B/s"),
         "{}",
@@ -547,7 +534,7 @@ fn a_dead_peer_delays_nobody_and_sigterm_is_prompt() {
         .push_str(&line("5ee00001", now(), "not delayed"));
     let posted = Instant::now();
     wait_for(5, "the good peer's message", || {
-        message_ids(&node) == ["5ee00001"]
+        node.message_ids() == ["5ee00001"]
     });
     assert!(posted.elapsed() < Duration::from_secs(4));
     assert_eq!(

@@ -554,7 +554,7 @@ mod tests {
     }
 
     #[test]
-    fn time_outs_follow_distance_and_failures_and_come_back_when_a_link_heals() {
+    fn time_outs_follow_distance_and_failures() {
         let stall = Duration::from_secs(10);
         let connect = |p: &Planner, i: usize| p.patience(i, stall).connect.as_secs();
         let mut p = planner(Strategy::Gossip { fanout: 1 }, 3);
@@ -572,14 +572,10 @@ mod tests {
             p.finished(1, 0, Ending::Unreachable);
             p.finished(2, 0, Ending::Unreachable);
         }
-        assert_eq!(connect(&p, 1), 2, "failing: fail fast");
+        assert_eq!(connect(&p, 1), 15, "failing: far or behind a flaky link");
         p.finished(1, 100, OK);
         assert_eq!(connect(&p, 1), 5, "answered again");
-        assert_eq!(
-            connect(&p, 2),
-            5,
-            "its failures halved: the full time-out again"
-        );
+        assert_eq!(connect(&p, 2), 10, "its failures halved");
     }
 
     #[test]

@@ -448,8 +448,9 @@ def pull_rates(hosts, dist):
             if other is None:
                 continue
             d = dist[(host.h, other)]
-            ok, n = rates.get(d, (0, 0))
-            rates[d] = (ok + (f["ok"] == "1"), n + 1)
+            ok, n, unopened = rates.get(d, (0, 0, 0))
+            rates[d] = (ok + (f["ok"] == "1"), n + 1,
+                        unopened + (f["ok"] != "1" and f.get("requests") == "0"))
     return dict(sorted(rates.items()))
 
 
@@ -563,8 +564,9 @@ def run(args):
         figures["delivery"] = delivery
 
         rates = pull_rates(hosts, dist)
-        figures["pulls_by_hops"] = {str(d): {"ok": ok, "rounds": n, "rate": round(ok / n, 3) if n else None}
-                                    for d, (ok, n) in rates.items()}
+        figures["pulls_by_hops"] = {str(d): {"ok": ok, "rounds": n, "rate": round(ok / n, 3) if n else None,
+                                             "failed_unconnected": unopened}
+                                    for d, (ok, n, unopened) in rates.items()}
         reasons = {}
         for host in hosts:
             for why, n in host.failures().items():
@@ -590,7 +592,8 @@ def run(args):
         f"over {len(heal)} messages (each: {figures['heal_s']})")
     for d, r in figures["pulls_by_hops"].items():
         what = "with itself" if d == "0" else f"{d} hop{'s' if d != '1' else ''}"
-        log(f"pull rounds {what}: {r['ok']}/{r['rounds']} succeeded ({fmt(r['rate'] and r['rate'] * 100)}%)")
+        log(f"pull rounds {what}: {r['ok']}/{r['rounds']} succeeded ({fmt(r['rate'] and r['rate'] * 100)}%); "
+            f"of the failed, {r['failed_unconnected']} never connected")
     log(f"failed rounds by reason: {figures['failed_rounds']}")
     log(f"delivery: {figures['delivery']}")
     log(f"frames: {figures['frames']}; run took {figures['run_s']} s; logs in {root}")
