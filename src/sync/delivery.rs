@@ -321,6 +321,13 @@ impl Delivery {
         }
         for (key, holders) in entries {
             if let Some(e) = self.entries.get_mut(&key) {
+                // The peer knows of fewer holders than we do (the origin, say, while
+                // the set was passed around behind it): ours takes turns again even
+                // if it retired, so the peer learns it when it next pulls from us.
+                if e.holders.indices().any(|i| !holders.contains(i)) {
+                    e.complete_rounds = 0;
+                    self.changed = true;
+                }
                 if e.holders.union(&holders) {
                     self.seq += 1;
                     e.seq = self.seq;
@@ -745,6 +752,42 @@ mod tests {
         d.advance();
         assert!(!d.take_changed());
         assert_eq!(d.gossip(), g);
+    }
+
+    /// A set complete everywhere but at its origin, which learnt of the last holder
+    /// only through others: once retired, it would stay short there for good. The
+    /// origin's own section shows it behind, so whoever reads it sends the set again.
+    #[test]
+    fn a_retired_set_is_sent_again_to_a_peer_that_is_behind() {
+        let mut origin = Delivery::new("a");
+        origin.set_roster(["b", "c"]);
+        let mut relay = Delivery::new("b");
+        relay.set_roster(["a", "c"]);
+        let keys: Vec<Key> = (1..=2 * GOSSIP_NEWS as u32)
+            .map(|i| k(u64::from(i), i))
+            .collect();
+        origin.track(&keys);
+        relay.track(&keys);
+        relay.peer_holds_ids("a", &[MessageId(1)]);
+        relay.peer_holds_ids("c", &[MessageId(1)]);
+        // Later news about the others pushes it out of the news half of the section.
+        let others: Vec<MessageId> = keys[1..].iter().map(|k| k.id).collect();
+        relay.peer_holds_ids("a", &others);
+        relay.peer_holds_ids("c", &others);
+        for _ in 0..=RETIRE_ROUNDS {
+            relay.advance();
+        }
+        let retired = relay.gossip();
+        assert!(!retired.contains(".00000001 "), "{retired}");
+        // The relay pulls from the origin and reads its section: a and b only.
+        let from_origin = origin.gossip();
+        let lines: Vec<&str> = from_origin.lines().collect();
+        assert_eq!(relay.merge(&lines), Ok(true));
+        // The origin pulls from the relay: the whole set again.
+        let again = relay.gossip();
+        let lines: Vec<&str> = again.lines().collect();
+        assert_eq!(origin.merge(&lines), Ok(true));
+        assert_eq!(origin.count(MessageId(1)), Some(3), "{again}");
     }
 
     #[test]
