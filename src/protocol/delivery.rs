@@ -80,7 +80,6 @@ impl Holders {
     }
 
     /// True when index `i` is in the set.
-    #[cfg(test)]
     pub fn contains(&self, i: usize) -> bool {
         self.words
             .get(i / 64)
