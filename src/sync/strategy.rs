@@ -273,15 +273,9 @@ impl Planner {
     }
 
     /// Draws `k` free peers not yet in `out`, weighted, without replacement. The first
-    /// is drawn among the peers that have answered and not failed
-    /// [`MAX_PENALISED_FAILURES`] times since (a reliable, usually near contact every
-    /// round; their failures lower their weights as anywhere); the others among all
-    /// (the long jumps that make news spread across the mesh, and find nearer peers).
-    /// Were a peer that failed once no longer such a contact, a node behind lossy
-    /// links, whose every contact fails now and then, would soon have none and draw
-    /// among hundreds of peers it never reached: at 1,000 simulated nodes one such node
-    /// got each message minutes after all the others. One that keeps failing (cut off)
-    /// leaves the first pick to the others.
+    /// is drawn among the peers that answered last time (a reliable, usually near
+    /// contact every round); the others among all (the long jumps that make news
+    /// spread across the mesh, and find nearer peers).
     fn pick(&mut self, now: Millis, k: usize, out: &mut Vec<usize>) {
         let near = self
             .slots
@@ -295,9 +289,7 @@ impl Planner {
             .filter(|&i| self.free(i, now) && !out.contains(&i))
             .map(|i| (i, self.weight(i, now, near)))
             .collect();
-        let answered = |i: usize| {
-            self.slots[i].rtt_ms.is_some() && self.slots[i].failures < MAX_PENALISED_FAILURES
-        };
+        let answered = |i: usize| self.slots[i].rtt_ms.is_some() && self.slots[i].failures == 0;
         let mut known: Vec<(usize, f64)> = pool.iter().copied().filter(|p| answered(p.0)).collect();
         for n in 0..k {
             let from = if n == 0 && !known.is_empty() {
@@ -532,42 +524,6 @@ mod tests {
         assert!(counts[0] > 20 * counts[1], "{counts:?}");
         assert!(counts[3] > 20 * counts[2], "{counts:?}");
         assert!(counts[2] > 0, "a failing peer keeps a chance: {counts:?}");
-    }
-
-    /// A node whose contacts all fail now and then keeps the peers that answered as its
-    /// first pick through a failure or two, not only until their first failure; one
-    /// that keeps failing leaves the first pick to the others.
-    #[test]
-    fn the_first_pick_keeps_peers_that_answered_through_a_failure() {
-        let mut p = planner(Strategy::Gossip { fanout: 1 }, 200);
-        let answered = Ending::Answered {
-            news: false,
-            rtt_ms: Some(300),
-        };
-        p.finished(7, 0, answered);
-        p.finished(7, 0, Ending::Unreachable);
-        let mut now = IV;
-        for _ in 0..MAX_PENALISED_FAILURES - 1 {
-            let s = p.start(now);
-            assert_eq!(s, [7], "still the first pick after a failure");
-            finish_all(&mut p, &s, now, answered);
-            p.finished(7, now, Ending::Unreachable);
-            now += IV;
-        }
-        for _ in 0..MAX_PENALISED_FAILURES {
-            p.finished(7, now, Ending::Unreachable);
-        }
-        let mut seven = 0;
-        for _ in 0..20 {
-            let s = p.start(now);
-            seven += s.iter().filter(|&&i| i == 7).count();
-            finish_all(&mut p, &s, now, Ending::Unreachable);
-            now += IV;
-        }
-        assert!(
-            seven <= 2,
-            "a peer that keeps failing was first {seven} times of 20"
-        );
     }
 
     #[test]
