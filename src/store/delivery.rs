@@ -271,10 +271,28 @@ mod tests {
         };
         assert_eq!(read_counts(&paths).unwrap(), None);
         write(&paths, Some(&r), Some("00000001 1\n")).unwrap();
-        assert_eq!(read_report_of(&paths, MessageId(1)).unwrap(), Some(r));
+        assert_eq!(
+            read_report_of(&paths, MessageId(1)).unwrap(),
+            Some(r.clone())
+        );
         let counts = read_counts(&paths).unwrap().unwrap();
         assert_eq!((counts.of, counts.counts.len()), (1, 0));
         assert_eq!(read_gossip(&paths).unwrap(), "00000001 1\n");
+        // Only what is given is replaced: the section alone, then the report alone.
+        write(&paths, None, Some("00000001 1\n1.00000002 *\n")).unwrap();
+        assert_eq!(read_gossip(&paths).unwrap(), "00000001 1\n1.00000002 *\n");
+        assert_eq!(
+            read_report_of(&paths, MessageId(1)).unwrap(),
+            Some(r.clone())
+        );
+        let two = Report {
+            roster: vec!["a".into(), "b".into()],
+            ..r
+        };
+        write(&paths, Some(&two), None).unwrap();
+        assert_eq!(read_report_of(&paths, MessageId(1)).unwrap(), Some(two));
+        assert_eq!(read_counts(&paths).unwrap().unwrap().of, 2);
+        assert_eq!(read_gossip(&paths).unwrap(), "00000001 1\n1.00000002 *\n");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
