@@ -223,6 +223,14 @@ fn counts_go_from_one_to_every_node_and_never_over() {
         .unwrap()
         .iter()
         .all(|m| m.get("held_by").is_none()));
+
+    // A reply that carries news goes without the section, which waits for a quieter
+    // check: 20 messages after the client's newest key (`n`) fill the room it leaves.
+    for k in 0..20 {
+        mesh[0].post(&format!("d10001{k:02x}"));
+    }
+    let busy = mesh[0].get("action=sync_digest&v=1&d=-&n=1").text();
+    assert!(busy.contains("\nM 2") && !busy.contains("\nD "), "{busy}");
 }
 
 fn advertise_all(mesh: &[Instance]) {

@@ -131,8 +131,17 @@ impl Counts {
     }
 }
 
-/// Appends the `D` section to a check reply when the client asked for it (`d=`) and
-/// the daemon's gossip differs from what the client last merged.
+/// Bytes of a check reply's body, its `D` section included, past which the section is
+/// left out: a reply within one packet on a radio link (1,500 bytes less the IP, TCP
+/// and HTTP heads) is lost or not as a whole, while each further packet is one more
+/// chance to wait for a retransmission. So the messages and ranges a reply carries for
+/// the sync never wait on the counts: the section rides on the quiet checks (an idle
+/// one is a header line and the section) and on replies with little news.
+pub const GOSSIP_ROOM: usize = 1200;
+
+/// Appends the `D` section to a check reply when the client asked for it (`d=`), the
+/// daemon's gossip differs from what the client last merged, and the reply stays
+/// within [`GOSSIP_ROOM`].
 pub fn gossip_section(api: &Api, call: &Call, out: &mut String) -> Result<(), Response> {
     let Some(seen) = call.params.get(PARAM) else {
         return Ok(());
@@ -142,6 +151,11 @@ pub fn gossip_section(api: &Api, call: &Call, out: &mut String) -> Result<(), Re
         return Ok(());
     }
     let lines: Vec<&str> = gossip.lines().collect();
+    // The section line ("D 17\n") and each line with its newline.
+    let size = 4 + lines.len().ilog10() as usize + lines.iter().map(|l| l.len() + 1).sum::<usize>();
+    if out.len() + size > GOSSIP_ROOM {
+        return Ok(());
+    }
     if parse_crc_param(seen) != Some(section_crc(lines.iter().copied())) {
         write_section(out, SECTION, lines);
     }

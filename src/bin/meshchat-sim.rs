@@ -129,9 +129,12 @@ type Finished = (usize, Result<Report, String>);
 
 fn run_all(scenarios: Vec<Scenario>, jobs: usize) -> Result<Vec<Report>, String> {
     let total = scenarios.len();
-    let work = Arc::new(Mutex::new(
-        scenarios.into_iter().enumerate().collect::<Vec<_>>(),
-    ));
+    // The biggest meshes first (each job takes the last of the list): the long runs
+    // start together and the short ones fill in, so the wall time is near the longest
+    // run's, not that plus whatever ran before it on the same job.
+    let mut work: Vec<(usize, Scenario)> = scenarios.into_iter().enumerate().collect();
+    work.sort_by_key(|(i, sc)| (sc.nodes, std::cmp::Reverse(*i)));
+    let work = Arc::new(Mutex::new(work));
     let done: Arc<Mutex<Vec<Finished>>> = Arc::default();
     let mut threads = Vec::new();
     for _ in 0..jobs.clamp(1, total.max(1)) {

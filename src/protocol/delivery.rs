@@ -103,16 +103,43 @@ impl Holders {
 
     /// The indices in the set, ascending.
     pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words.iter().enumerate().flat_map(|(wi, &w)| {
-            (0..64)
-                .filter(move |b| w & (1u64 << b) != 0)
-                .map(move |b| wi * 64 + b)
-        })
+        self.words
+            .iter()
+            .enumerate()
+            .flat_map(|(wi, &w)| Bits(w).map(move |b| wi * 64 + b))
     }
 
-    /// The wire form for a roster of `n` nodes (the shortest of the four).
+    /// Word `wi` of the set, or of its complement, with only indices below `n` kept.
+    fn word(&self, wi: usize, keep: bool, n: usize) -> u64 {
+        let w = self.words.get(wi).copied().unwrap_or(0);
+        let w = if keep { w } else { !w };
+        let below = n.saturating_sub(wi * 64);
+        if below >= 64 {
+            w
+        } else {
+            w & ((1u64 << below) - 1)
+        }
+    }
+
+    /// How many indices in `lo..hi` (and below `n`) are in the set (`keep`) or not.
+    fn count_in(&self, lo: usize, hi: usize, keep: bool, n: usize) -> usize {
+        let hi = hi.min(n);
+        (lo / 64..hi.div_ceil(64))
+            .map(|wi| {
+                let base = wi * 64;
+                let mut w = self.word(wi, keep, hi);
+                if lo > base {
+                    w &= !((1u64 << (lo - base)) - 1);
+                }
+                w.count_ones() as usize
+            })
+            .sum()
+    }
+
+    /// The wire form for a roster of `n` nodes (the shortest of the four). Sizes are
+    /// counted a word at a time: the daemon writes sets of a 1,000-node roster after
+    /// every round.
     pub fn write(&self, n: usize, out: &mut String) {
-        use std::fmt::Write;
         let count = self.count();
         if n > 0 && count == n {
             out.push('*');
@@ -121,29 +148,31 @@ impl Holders {
         let list = |out: &mut String, tag: char, keep: bool| {
             out.push(tag);
             let mut first = true;
-            for i in (0..n).filter(|&i| self.contains(i) == keep) {
-                if !first {
-                    out.push('.');
+            for wi in 0..n.div_ceil(64) {
+                for b in Bits(self.word(wi, keep, n)) {
+                    if !first {
+                        out.push('.');
+                    }
+                    first = false;
+                    push_hex(out, wi * 64 + b);
                 }
-                first = false;
-                let _ = write!(out, "{i:x}");
             }
         };
-        // Sizes of each form, to pick the shortest without writing all three.
-        let digits = |i: usize| {
-            if i < 16 {
-                1
-            } else {
-                (i.ilog2() as usize) / 4 + 1
-            }
-        };
+        // Sizes of each form, to pick the shortest without writing all three: an
+        // index below 16 takes 1 hex digit, below 256 2, below 4096 3, and so on.
         let listed = |keep: bool| -> usize {
-            (0..n)
-                .filter(|&i| self.contains(i) == keep)
-                .map(|i| digits(i) + 1)
-                .sum()
+            let (mut lo, mut digits, mut size) = (0, 1, 0);
+            while lo < n {
+                let hi = 1usize << (4 * digits);
+                size += self.count_in(lo, hi, keep, n) * (digits + 1);
+                lo = hi;
+                digits += 1;
+            }
+            size
         };
-        let top = self.indices().last().map_or(0, |i| i / 4 + 1);
+        let top = self.words.iter().rposition(|&w| w != 0).map_or(0, |wi| {
+            (wi * 64 + 63 - self.words[wi].leading_zeros() as usize) / 4 + 1
+        });
         let (plus, minus) = (listed(true), listed(false));
         if plus <= minus && plus <= top + 1 {
             list(out, '+', true);
@@ -152,10 +181,9 @@ impl Holders {
         } else {
             out.push('x');
             for d in 0..top {
-                let nibble = (0..4).fold(0u8, |acc, b| {
-                    acc | (u8::from(self.contains(d * 4 + b)) << b)
-                });
-                out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+                let w = self.words.get(d / 16).copied().unwrap_or(0);
+                let nibble = (w >> ((d % 16) * 4)) & 0xf;
+                out.push(char::from(HEX[nibble as usize]));
             }
         }
     }
@@ -217,6 +245,35 @@ impl Holders {
             _ => return Err(DeliveryError::Holders),
         }
         Ok(h)
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `i` in lowercase hex.
+fn push_hex(out: &mut String, i: usize) {
+    let digits = if i == 0 {
+        1
+    } else {
+        (i.ilog2() as usize) / 4 + 1
+    };
+    for d in (0..digits).rev() {
+        out.push(char::from(HEX[(i >> (4 * d)) & 0xf]));
+    }
+}
+
+/// The set bits of a word, ascending.
+struct Bits(u64);
+
+impl Iterator for Bits {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let b = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(b)
     }
 }
 
@@ -329,6 +386,64 @@ mod tests {
         let (k, h) = parse_entry("17.0000000a +1.2", 3).unwrap();
         assert_eq!(k, Key::new(Epoch(17), MessageId(10)));
         assert_eq!(h.count(), 2);
+    }
+
+    /// The form as first written, a bit at a time: the word-wise writer must agree.
+    fn write_bitwise(h: &Holders, n: usize) -> String {
+        let mut out = String::new();
+        if n > 0 && h.count() == n {
+            return "*".into();
+        }
+        let digits = |i: usize| {
+            if i < 16 {
+                1
+            } else {
+                (i.ilog2() as usize) / 4 + 1
+            }
+        };
+        let kept = |keep: bool| (0..n).filter(move |&i| h.contains(i) == keep);
+        let listed = |keep: bool| -> usize { kept(keep).map(|i| digits(i) + 1).sum() };
+        let top = (0..h.words.len() * 64)
+            .rfind(|&i| h.contains(i))
+            .map_or(0, |i| i / 4 + 1);
+        let list = |tag: char, keep: bool| {
+            let v: Vec<String> = kept(keep).map(|i| format!("{i:x}")).collect();
+            format!("{tag}{}", v.join("."))
+        };
+        let (plus, minus) = (listed(true), listed(false));
+        if plus <= minus && plus <= top + 1 {
+            out = list('+', true);
+        } else if minus <= top + 1 {
+            out = list('-', false);
+        } else {
+            out.push('x');
+            for d in 0..top {
+                let nibble = (0..4).fold(0u32, |a, b| a | (u32::from(h.contains(d * 4 + b)) << b));
+                out.push(char::from_digit(nibble, 16).unwrap_or('0'));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_word_wise_writer_gives_the_bitwise_form() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in [1, 5, 16, 17, 63, 64, 65, 255, 256, 257, 1000, 4096] {
+            for density in [0, 1, 3, 50, 97, 99, 100] {
+                let idx: Vec<usize> = (0..n).filter(|_| (next() % 100) < density as u64).collect();
+                let h = set(n, &idx);
+                let mut s = String::new();
+                h.write(n, &mut s);
+                assert_eq!(s, write_bitwise(&h, n), "n={n} density={density}");
+                assert_eq!(h.indices().collect::<Vec<_>>(), idx);
+            }
+        }
     }
 
     #[test]

@@ -176,12 +176,18 @@ impl Report {
     }
 }
 
-/// Replaces the three files.
-pub fn write(paths: &Paths, report: &Report, gossip: &str) -> Result<()> {
-    atomic::replace(&gossip_path(paths), gossip.as_bytes(), false)?;
-    let counts = OwnCounts::of_report(report).write();
-    atomic::replace(&counts_path(paths), counts.as_bytes(), false)?;
-    atomic::replace(&report_path(paths), report.write().as_bytes(), false)
+/// Replaces the gossip file when given a section, and the report and the counts when
+/// given a report (the daemon writes only what changed).
+pub fn write(paths: &Paths, report: Option<&Report>, gossip: Option<&str>) -> Result<()> {
+    if let Some(gossip) = gossip {
+        atomic::replace(&gossip_path(paths), gossip.as_bytes(), false)?;
+    }
+    if let Some(report) = report {
+        let counts = OwnCounts::of_report(report).write();
+        atomic::replace(&counts_path(paths), counts.as_bytes(), false)?;
+        atomic::replace(&report_path(paths), report.write().as_bytes(), false)?;
+    }
+    Ok(())
 }
 
 fn read_capped(path: &std::path::Path) -> Result<Vec<u8>> {
@@ -264,11 +270,29 @@ mod tests {
             entries: vec![],
         };
         assert_eq!(read_counts(&paths).unwrap(), None);
-        write(&paths, &r, "00000001 1\n").unwrap();
-        assert_eq!(read_report_of(&paths, MessageId(1)).unwrap(), Some(r));
+        write(&paths, Some(&r), Some("00000001 1\n")).unwrap();
+        assert_eq!(
+            read_report_of(&paths, MessageId(1)).unwrap(),
+            Some(r.clone())
+        );
         let counts = read_counts(&paths).unwrap().unwrap();
         assert_eq!((counts.of, counts.counts.len()), (1, 0));
         assert_eq!(read_gossip(&paths).unwrap(), "00000001 1\n");
+        // Only what is given is replaced: the section alone, then the report alone.
+        write(&paths, None, Some("00000001 1\n1.00000002 *\n")).unwrap();
+        assert_eq!(read_gossip(&paths).unwrap(), "00000001 1\n1.00000002 *\n");
+        assert_eq!(
+            read_report_of(&paths, MessageId(1)).unwrap(),
+            Some(r.clone())
+        );
+        let two = Report {
+            roster: vec!["a".into(), "b".into()],
+            ..r
+        };
+        write(&paths, Some(&two), None).unwrap();
+        assert_eq!(read_report_of(&paths, MessageId(1)).unwrap(), Some(two));
+        assert_eq!(read_counts(&paths).unwrap().unwrap().of, 2);
+        assert_eq!(read_gossip(&paths).unwrap(), "00000001 1\n1.00000002 *\n");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

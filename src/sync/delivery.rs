@@ -74,7 +74,10 @@ pub struct Delivery {
     roster: Vec<String>,
     crc: u32,
     entries: SortedMap<Key, Entry>,
+    /// The report changed since it was last taken.
     changed: bool,
+    /// The section as last written for the API (empty: not written yet).
+    served: String,
     /// Counts changes to holder sets; orders entries by news.
     seq: u64,
     /// Where the turn of the waiting sets stands (see [`Delivery::select`]).
@@ -92,6 +95,7 @@ impl Delivery {
             roster,
             entries: SortedMap::new(),
             changed: true,
+            served: String::new(),
             seq: 0,
             cursor: 0,
         }
@@ -411,7 +415,8 @@ impl Delivery {
 
     /// Once a round: counts the rounds of complete sets, and moves the turn on past
     /// the sets the section carries, only when some wait that it does not (so a
-    /// settled mesh keeps serving the same section).
+    /// settled mesh keeps serving the same section). The section's text changes then;
+    /// the report ([`Delivery::take_changed`]) does not.
     pub fn advance(&mut self) {
         let n = self.roster.len();
         for e in self.entries.values_mut() {
@@ -424,7 +429,6 @@ impl Delivery {
         let (_, took, waiting) = self.select();
         if waiting > took {
             self.cursor = self.cursor.wrapping_add(took.max(1));
-            self.changed = true;
         }
     }
 
@@ -488,7 +492,7 @@ impl Delivery {
         }
     }
 
-    /// True (once) when something changed since the last call.
+    /// True (once) when the report ([`Delivery::report`]) changed since the last call.
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)
     }
@@ -570,18 +574,27 @@ pub fn set_roster<'a>(node: &Node, names: impl IntoIterator<Item = &'a str>) {
     with(node, |d| d.set_roster(names));
 }
 
-/// Writes the RAM files the API serves, when something changed: at the end of each
-/// round (so whatever runs the rounds, the daemon or the mesh simulator, serves what
-/// they learnt). Under the tracker's lock, so two workers never write at once. A failed
-/// write is not the round's failure: the counts are only advice; the next change tries
-/// again.
+/// Writes the RAM files the API serves, those whose contents changed: at the end of
+/// each round (so whatever runs the rounds, the daemon or the mesh simulator, serves
+/// what they learnt). The section changes with the turn; the report (the roster and up
+/// to hundreds of holder sets, tens of KB at 1,000 nodes) only when a set grew. Under
+/// the tracker's lock, so two workers never write at once. A failed write is not the
+/// round's failure: the counts are only advice; the next round writes them again.
 pub fn write(node: &Node) {
     let mut d = node.delivery.lock().unwrap_or_else(|e| e.into_inner());
     d.advance();
-    if d.take_changed() {
-        if let Err(e) = crate::store::delivery::write(&node.cfg.paths, &d.report(), &d.gossip()) {
+    let gossip = d.gossip();
+    let report = d.take_changed().then(|| d.report());
+    let section = (gossip != d.served).then_some(gossip.as_str());
+    if report.is_none() && section.is_none() {
+        return;
+    }
+    match crate::store::delivery::write(&node.cfg.paths, report.as_ref(), section) {
+        Ok(()) => d.served = gossip,
+        Err(e) => {
             eprintln!("meshchat sync: writing delivery counts: {e}");
             d.changed = true;
+            d.served.clear();
         }
     }
 }
@@ -717,9 +730,8 @@ mod tests {
             for l in g.lines().skip(1) {
                 sent.insert(l.split(' ').next().unwrap_or("").to_string());
             }
-            d.take_changed();
             d.advance();
-            assert!(d.take_changed(), "more wait than fit: the turn moves on");
+            assert_ne!(d.gossip(), g, "more wait than fit: the turn moves on");
         }
         assert_eq!(sent.len(), MAX_TRACKED, "every followed set was sent");
         // Every node holds everything: complete sets take turns a while, then settle.
