@@ -54,9 +54,12 @@ test('an idle tab: 16 requests a minute while visible, 2 while hidden, messages 
     };
     writeFileSync(join(ARTIFACTS, 'requests-per-minute.json'), JSON.stringify(perMinute, null, 2) + '\n');
     // The status page tells the same figure to whoever looks.
+    // (Waited for, not read at once: the click's requests may not have started when
+    // `settled` first looks.)
     await page.click('#nav-status');
+    const cost = await until(() => page.textContent('#tab-cost'), 'the status page\'s request count');
     await settled(page);
-    assert.match(await page.textContent('#tab-cost'), /^\d+ requests to the node in the last minute\./);
+    assert.match(cost, /^\d+ requests to the node in the last minute\./);
     assertClean(page);
   } finally { await srv.close(); }
 });
