@@ -10,6 +10,26 @@
 
 use std::io::{self, ErrorKind, Read};
 
+/// The `Read` methods a reader of meshchat takes from this module instead of std's
+/// defaults (one copy of each for all reader types, not one per type). Inside an
+/// `impl Read for ...`.
+macro_rules! shared_reads {
+    () => {
+        fn read_to_end(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+            crate::reading::to_end(self, buf)
+        }
+
+        fn read_to_string(&mut self, buf: &mut String) -> std::io::Result<usize> {
+            crate::reading::to_string(self, buf)
+        }
+
+        fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+            crate::reading::exact(self, buf)
+        }
+    };
+}
+pub(crate) use shared_reads;
+
 /// Bytes of the probe read made when the vector is full.
 const PROBE: usize = 32;
 

@@ -169,18 +169,8 @@ struct Capped<'a> {
 }
 
 impl Read for Capped<'_> {
-    /// The one read-to-end of meshchat, not std's copy for this type.
-    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-        crate::reading::to_end(self, buf)
-    }
+    crate::reading::shared_reads!();
 
-    fn read_to_string(&mut self, buf: &mut String) -> std::io::Result<usize> {
-        crate::reading::to_string(self, buf)
-    }
-
-    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        crate::reading::exact(self, buf)
-    }
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.left == 0 {
             return Err(std::io::Error::new(

@@ -284,18 +284,7 @@ impl Read for Conn {
         Ok(n)
     }
 
-    /// The one read-to-end of meshchat, not std's copy for this type.
-    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        crate::reading::to_end(self, buf)
-    }
-
-    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        crate::reading::to_string(self, buf)
-    }
-
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        crate::reading::exact(self, buf)
-    }
+    crate::reading::shared_reads!();
 }
 
 impl Write for Conn {
@@ -323,18 +312,8 @@ struct Guarded<R> {
 }
 
 impl<R: Read> Read for Guarded<R> {
-    /// The one read-to-end of meshchat, not std's copy for this type.
-    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        crate::reading::to_end(self, buf)
-    }
+    crate::reading::shared_reads!();
 
-    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        crate::reading::to_string(self, buf)
-    }
-
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        crate::reading::exact(self, buf)
-    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.total += n;

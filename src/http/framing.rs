@@ -339,18 +339,8 @@ impl<R: BufRead> Body<R> {
 }
 
 impl<R: BufRead> Read for Body<R> {
-    /// The one read-to-end of meshchat, not std's copy for this type.
-    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        crate::reading::to_end(self, buf)
-    }
+    crate::reading::shared_reads!();
 
-    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        crate::reading::to_string(self, buf)
-    }
-
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        crate::reading::exact(self, buf)
-    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);

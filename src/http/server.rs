@@ -144,18 +144,8 @@ impl<'a, R: Read> BodyReader<'a, R> {
 }
 
 impl<R: Read> Read for BodyReader<'_, R> {
-    /// The one read-to-end of meshchat, not std's copy for this type.
-    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        crate::reading::to_end(self, buf)
-    }
+    crate::reading::shared_reads!();
 
-    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        crate::reading::to_string(self, buf)
-    }
-
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        crate::reading::exact(self, buf)
-    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.left == 0 || buf.is_empty() {
             return Ok(0);
@@ -243,18 +233,8 @@ impl Socket {
 }
 
 impl Read for Socket {
-    /// The one read-to-end of meshchat, not std's copy for this type.
-    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        crate::reading::to_end(self, buf)
-    }
+    crate::reading::shared_reads!();
 
-    fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        crate::reading::to_string(self, buf)
-    }
-
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        crate::reading::exact(self, buf)
-    }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if let Some(deadline) = self.head_deadline {
             // Past the deadline, only what has already arrived is taken (a read that
