@@ -7,10 +7,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{bin, Node, Server};
+use common::{Node, Server};
 
 /// How long each daemon is watched while idle.
 const WATCH: Duration = Duration::from_secs(5);
@@ -53,14 +53,7 @@ fn assert_sleeps(what: &str, pid: u32) {
 }
 
 fn sync(node: &Node) -> Child {
-    Command::new(bin())
-        .args(["sync", "--stats", "--config"])
-        .arg(&node.config)
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    node.sync_with_stats()
 }
 
 fn stop(mut c: Child) {

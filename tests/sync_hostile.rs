@@ -7,7 +7,7 @@ mod common;
 mod fake;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -474,16 +474,7 @@ impl Drop for Daemon {
 
 /// `meshchat sync --stats` running for `node`, and its stats lines.
 fn daemon(node: &Node) -> (Daemon, BufReader<std::process::ChildStdout>) {
-    let mut d = Daemon(
-        Command::new(bin())
-            .args(["sync", "--stats", "--config"])
-            .arg(&node.config)
-            .env_clear()
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut d = Daemon(node.sync_with_stats());
     let stats = BufReader::new(d.0.stdout.take().unwrap());
     (d, stats)
 }

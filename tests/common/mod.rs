@@ -85,6 +85,18 @@ impl Node {
             .unwrap()
     }
 
+    /// `meshchat sync --stats` for this node, its stats lines on a pipe, stderr dropped.
+    pub fn sync_with_stats(&self) -> Child {
+        Command::new(bin())
+            .args(["sync", "--stats", "--config"])
+            .arg(&self.config)
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// The ids of the messages the API lists, sorted.
     pub fn message_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
