@@ -48,8 +48,10 @@ NIGHTLY_RUSTFLAGS="${CROSS_NIGHTLY_RUSTFLAGS-\"-Zfmt-debug=none\", \"-Zlocation-
 LINK_RUSTFLAGS="${CROSS_LINK_RUSTFLAGS-, \"-Clink-arg=-fno-unwind-tables\", \"-Clink-arg=-fno-asynchronous-unwind-tables\"}"
 
 # MIPS: tail calls (a call in tail position becomes a jump), off by default in LLVM's
-# MIPS back end; 5 KB smaller. Only MIPS's LLVM knows the option.
-MIPS_RUSTFLAGS="${CROSS_MIPS_RUSTFLAGS-, \"-Cllvm-args=-mips-tail-calls=1\"}"
+# MIPS back end; 5 KB smaller. Delay slots filled from the branch's likelier successor
+# block too, not only from before the branch (also off by default): 8.5 KB of `nop`s
+# fewer. Only MIPS's LLVM knows the options.
+MIPS_RUSTFLAGS="${CROSS_MIPS_RUSTFLAGS-, \"-Cllvm-args=-mips-tail-calls=1\", \"-Cllvm-args=-disable-mips-df-succbb-search=false\"}"
 
 ARCHS="$*"
 [ -n "$ARCHS" ] || ARCHS=$(awk '!/^#/ && NF { print $1 }' scripts/cross/targets)
