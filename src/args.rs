@@ -29,6 +29,7 @@ pub enum Words {
     /// Exactly one, named.
     One(&'static str),
     /// Any number; from the first one on, every word is one (`send`'s message).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     Rest,
 }
 
@@ -70,8 +71,27 @@ const LOCAL_HELP: &str = "  --config          configuration file (default: $MESH
 
 const HELP_LINE: &str = "  -h, --help, help  display usage information\n";
 
+/// `send` and `tail` in [`TOP_HELP`]: only in builds with the cargo feature `client`.
+#[cfg(feature = "client")]
+macro_rules! client_commands {
+    () => {
+        "  send              post a message to a node (any MeshChat node: meshchat or
+                    Lua)
+  tail              print a node's latest messages, and with --follow the new
+                    ones as they come
+"
+    };
+}
+#[cfg(not(feature = "client"))]
+macro_rules! client_commands {
+    () => {
+        ""
+    };
+}
+
 /// `meshchat --help`.
-pub const TOP_HELP: &str = "Usage: meshchat [--version] [<command>] [<args>]
+pub const TOP_HELP: &str = concat!(
+    "Usage: meshchat [--version] [<command>] [<args>]
 
 MeshChat for AREDN mesh networks: CGI API, message log, sync daemon, web server.
 
@@ -92,15 +112,14 @@ Commands:
                     (before removing the package)
   sync              run the sync daemon: pull from every peer every
                     poll_interval (foreground; SIGTERM stops it)
-  send              post a message to a node (any MeshChat node: meshchat or
-                    Lua)
-  tail              print a node's latest messages, and with --follow the new
-                    ones as they come
-  export            write messages to stdout, from a node (--url) or this node's
+",
+    client_commands!(),
+    "  export            write messages to stdout, from a node (--url) or this node's
                     log
   check-config      check the configuration: every mistake with its file and
                     line; exits 1 on any
-";
+"
+);
 
 /// Every subcommand, in the order of [`TOP_HELP`].
 pub const COMMANDS: &[Spec] = &[
@@ -192,6 +211,7 @@ Options:
 ",
         tail: "",
     },
+    #[cfg(feature = "client")]
     Spec {
         name: "send",
         local: false,
@@ -222,6 +242,7 @@ Notes:
   the message from stdin. The call sign is sent upper-case, as the web UI does.
 ",
     },
+    #[cfg(feature = "client")]
     Spec {
         name: "tail",
         local: false,
@@ -376,6 +397,14 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refused> {
         }
         match COMMANDS.iter().find(|c| c.name == a) {
             Some(c) => break c,
+            // Left out of node packages: say so, rather than "unrecognized".
+            #[cfg(not(feature = "client"))]
+            None if matches!(a.as_str(), "send" | "tail") => {
+                return Err(refuse(
+                    format!("meshchat {a} is {}", meshchat::NOT_IN_NODE_BUILDS),
+                    None,
+                ))
+            }
             None => return Err(refuse(format!("Unrecognized argument: {a}"), None)),
         }
     };

@@ -4,19 +4,38 @@
 //!
 //! In scope: building requests from flags, printing messages for people and scripts.
 //! Out of scope: HTTP itself (the sync daemon's peer client, with its limits, is reused).
+//!
+//! The commands that talk to another node (`send`, `tail`, `export --url`) are the cargo
+//! feature `client`: on in `cargo build`, `serve` builds and the `.deb` packages, off in
+//! node packages, which are 20 KB smaller without them (docs/PACKAGING.md, "Size").
 
+#[cfg(feature = "client")]
 use std::time::Duration;
 
+#[cfg(feature = "client")]
 use crate::http::client::{Client, STALL};
 use crate::protocol::direct;
 use crate::protocol::export::{push_line, Format, CSV_HEADER};
+#[cfg(feature = "client")]
 use crate::protocol::form::percent_encode;
+#[cfg(feature = "client")]
 use crate::protocol::json::{parse_flat_object, Flat};
-use crate::protocol::lines::{parse_all, Message, MessageRef};
+use crate::protocol::lines::MessageRef;
+#[cfg(feature = "client")]
+use crate::protocol::lines::{parse_all, Message};
+#[cfg(feature = "client")]
 use crate::protocol::{CallSign, Channel};
+
+/// Why `send`, `tail` and `export --url` refuse in a node build, and what to use instead.
+#[cfg(not(feature = "client"))]
+pub const NOT_IN_NODE_BUILDS: &str = "not in node packages (they leave out the commands \
+     that talk to another node): run it from a LAN computer's meshchat (the .deb packages \
+     or a build from source), or call the HTTP API with uclient-fetch, wget or curl \
+     (docs/API.md)";
 
 /// The API URL for what a user typed: `node`, `node:8080`, `http://node:8080/`, or the
 /// full `.../cgi-bin/meshchat`.
+#[cfg(feature = "client")]
 pub fn api_url(target: &str) -> String {
     let t = target.trim().trim_end_matches('/');
     let t = if t.contains("://") {
@@ -34,12 +53,14 @@ pub fn api_url(target: &str) -> String {
     )
 }
 
+#[cfg(feature = "client")]
 fn client(url: &str) -> Client {
     Client::new(api_url(url), STALL)
 }
 
 /// Posts one message; the server's refusal comes back as the error.
 /// With `to`, a direct message: the channel is `@A+B` of the two call signs.
+#[cfg(feature = "client")]
 pub fn send(
     url: &str,
     call_sign: &str,
@@ -139,6 +160,7 @@ impl Filter {
 }
 
 /// One message as shown.
+#[cfg(feature = "client")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown {
     pub id: String,
@@ -151,6 +173,7 @@ pub struct Shown {
 
 /// The node's database through `messages_raw` (checked against its `Content-MD5`, parsed
 /// by the one line parser), oldest first.
+#[cfg(feature = "client")]
 fn fetch(c: &Client) -> Result<Vec<Shown>, String> {
     let body = c
         .get("action=messages_raw")
@@ -171,6 +194,7 @@ fn fetch(c: &Client) -> Result<Vec<Shown>, String> {
         .collect())
 }
 
+#[cfg(feature = "client")]
 fn version(c: &Client) -> Result<String, String> {
     let body = c
         .get("action=messages_version")
@@ -179,11 +203,13 @@ fn version(c: &Client) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&body).trim().to_string())
 }
 
+#[cfg(feature = "client")]
 fn stdout_failed(e: std::io::Error) -> String {
     format!("cannot write to stdout: {e}")
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) of unix seconds.
+#[cfg(feature = "client")]
 pub fn format_time(epoch: u64) -> String {
     let days = (epoch / 86_400) as i64;
     let secs = epoch % 86_400;
@@ -206,6 +232,7 @@ pub fn format_time(epoch: u64) -> String {
 
 /// One message for a terminal: time, channel, sender, text; continuation lines indented.
 /// Control characters from the mesh are shown as `?`, never sent to the terminal.
+#[cfg(feature = "client")]
 pub fn format(m: &Shown) -> String {
     let clean = |s: &str| {
         s.chars()
@@ -228,6 +255,7 @@ pub fn format(m: &Shown) -> String {
 
 /// Prints the last `lines` messages (of `channel`, if given); with `follow`, keeps
 /// printing new ones, polling the cheap `messages_version` every `interval`.
+#[cfg(feature = "client")]
 pub fn tail(
     url: &str,
     filter: &Filter,
@@ -291,6 +319,7 @@ pub fn tail(
 /// Where `export` reads messages from.
 enum Source<'a> {
     /// A node's `messages_raw` (any MeshChat node), checked against its `Content-MD5`.
+    #[cfg(feature = "client")]
     Url(&'a str),
     /// This node's message log.
     Log(&'a crate::store::log::Log),
@@ -309,7 +338,10 @@ pub fn export(
     let out = &mut std::io::stdout().lock();
     let log = cfg.map(|c| c.store().log);
     let source = match (url, &log) {
+        #[cfg(feature = "client")]
         (Some(url), _) => Source::Url(url),
+        #[cfg(not(feature = "client"))]
+        (Some(_), _) => return Err(format!("export --url is {NOT_IN_NODE_BUILDS}")),
         (None, Some(log)) => Source::Log(log),
         (None, None) => return Err("export needs --url or this node's configuration".into()),
     };
@@ -331,28 +363,31 @@ fn write_from(
     filter: &Filter,
     out: &mut impl std::io::Write,
 ) -> Result<(usize, usize), String> {
-    let bytes = match source {
-        Source::Url(url) => client(url)
-            .get("action=messages_raw")
-            .and_then(|r| r.checked_bytes())
-            .map_err(|e| format!("{}: {e}", api_url(url)))?,
+    match source {
+        #[cfg(feature = "client")]
+        Source::Url(url) => {
+            let bytes = client(url)
+                .get("action=messages_raw")
+                .and_then(|r| r.checked_bytes())
+                .map_err(|e| format!("{}: {e}", api_url(url)))?;
+            let text = String::from_utf8_lossy(&bytes);
+            let lines = text
+                .split('\n')
+                .filter(|l| !l.is_empty())
+                .map(MessageRef::parse);
+            write_export(lines, format, filter, out)
+        }
         Source::Log(log) => {
             let contents = log.read().map_err(|e| e.to_string())?;
             let view = contents.view(log.max());
-            return write_export(
+            write_export(
                 view.messages.iter().map(|m| Ok::<_, ()>(*m)),
                 format,
                 filter,
                 out,
-            );
+            )
         }
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let lines = text
-        .split('\n')
-        .filter(|l| !l.is_empty())
-        .map(MessageRef::parse);
-    write_export(lines, format, filter, out)
+    }
 }
 
 fn write_export<'a, E>(
@@ -403,6 +438,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "client")]
     fn urls() {
         assert_eq!(api_url("node-a"), "http://node-a:8080/cgi-bin/meshchat");
         assert_eq!(
@@ -420,6 +456,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "client")]
     fn times_and_lines() {
         assert_eq!(format_time(0), "1970-01-01 00:00");
         assert_eq!(format_time(1795661251), "2026-11-26 02:47");

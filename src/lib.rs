@@ -38,7 +38,11 @@ mod sys;
 pub use admin::{compact, import, purge};
 pub use api::VERSION;
 pub use arena::Arena;
-pub use cli::{export, send, tail, Filter};
+#[cfg(not(feature = "client"))]
+pub use cli::NOT_IN_NODE_BUILDS;
+pub use cli::{export, Filter};
+#[cfg(feature = "client")]
+pub use cli::{send, tail};
 pub use config::{Config, Overrides, Problem};
 pub use sync::Options as SyncOptions;
 pub use sys::catch_stop_signals;

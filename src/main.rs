@@ -74,8 +74,9 @@ fn load(c: Common) -> Result<Config, String> {
     ))
 }
 
-/// All of stdin as text. Plain reads rather than `read_to_string`, whose copy for stdin
+/// All of stdin as text (`send -`). Plain reads rather than `read_to_string`, whose copy for stdin
 /// costs 1.5 KB of binary for this one use.
+#[cfg(feature = "client")]
 fn read_stdin() -> Result<String, String> {
     use std::io::Read;
     let (mut stdin, mut bytes, mut chunk) = (std::io::stdin(), Vec::new(), [0u8; 4096]);
@@ -121,6 +122,7 @@ fn run(a: Args) -> Result<(), String> {
             let cfg = load(Common::of(&a))?;
             meshchat::import(&cfg, &PathBuf::from(&a.words[0]))
         }
+        #[cfg(feature = "client")]
         "send" => {
             if a.words.is_empty() {
                 return Err(
@@ -143,6 +145,7 @@ fn run(a: Args) -> Result<(), String> {
             let (url, call_sign) = (url.unwrap_or_default(), call_sign.unwrap_or_default());
             meshchat::send(&url, &call_sign, &channel, to.as_deref(), &text)
         }
+        #[cfg(feature = "client")]
         "tail" => {
             let lines = a.number("lines", 20) as usize;
             let interval = std::time::Duration::from_secs(a.number("interval", 5).max(1));

@@ -146,7 +146,8 @@ impl Client {
     }
 
     /// `POST base` with an urlencoded form body, whatever the status (`serve` answers a
-    /// refusal with 400 and the reason in the body).
+    /// refusal with 400 and the reason in the body). Only `meshchat send` needs it.
+    #[cfg(feature = "client")]
     pub fn post_any_status(&self, form: &str) -> Result<Reply, FetchError> {
         self.request(None, Some(form), true)
     }
