@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use crate::protocol::lines::unescape_each;
 use crate::protocol::uci::Section;
+use crate::store::log::Log;
 use crate::store::Paths;
 
 /// Seconds a hook may run when its section names no timeout.
@@ -206,16 +207,20 @@ fn log(msg: &str) {
 }
 
 impl Hooks {
-    /// Validates the `config hook` sections and starts watching the log of `paths`
-    /// (keeping `max` messages) for them; `None` when there are none, so a node without
-    /// hooks pays nothing.
-    pub fn start(paths: &Paths, max: usize, sections: &[Section]) -> Result<Option<Hooks>, Error> {
+    /// Validates the `config hook` sections and starts watching `messages` (the store's
+    /// log) for them, the marks under `paths`; `None` when there are none, so a node
+    /// without hooks pays nothing.
+    pub fn start(
+        paths: &Paths,
+        messages: &Log,
+        sections: &[Section],
+    ) -> Result<Option<Hooks>, Error> {
         if sections.is_empty() {
             return Ok(None);
         }
         let hooks: Vec<Arc<Hook>> = Hook::all(sections)?.into_iter().map(Arc::new).collect();
         let runner = run::Runner::start(action_log_file(paths));
-        let mut w = watch::Watch::open(paths, &ram_mark(paths), &flash_mark(paths), max);
+        let mut w = watch::Watch::open(messages, &ram_mark(paths), &flash_mark(paths));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, r) = (stop.clone(), runner.clone());
         log(&format!("{} hooks, watching for new messages", hooks.len()));

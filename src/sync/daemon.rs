@@ -595,11 +595,11 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
             ", legacy only"
         }
     ));
-    let counters = Peers::new(&cfg.paths);
-    // Hooks run beside the sync loop, never in it (src/hooks).
-    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks)
-        .map_err(|e| StartError(e.to_string()))?;
     let node = Node::new(cfg, opts.stall);
+    let counters = node.peers.clone();
+    // Hooks run beside the sync loop, never in it (src/hooks).
+    let hooks = crate::hooks::Hooks::start(&node.cfg.paths, &node.local.log, &node.cfg.hooks)
+        .map_err(|e| StartError(e.to_string()))?;
     // The Raven bridge runs beside the rounds, on its own thread (docs/RAVEN.md).
     #[cfg(feature = "raven")]
     let _raven = (!opts.once).then(|| super::raven::spawn(&node)).flatten();
