@@ -111,6 +111,34 @@ fn send_reads_stdin_for_dash_and_upper_cases_the_call_sign() {
     assert_eq!(v[0]["call_sign"], "K1ABC");
 }
 
+#[test]
+fn a_message_may_say_help() {
+    let node = Node::new("cmd-help-word", "help-node", &[]);
+    let server = Server::start(&node, "127.0.0.1:0");
+    let url = format!("http://{}", server.addr);
+    for words in [
+        &["I", "need", "help"][..],
+        &["help"],
+        &["use", "-h", "or", "--help"],
+    ] {
+        let mut args = vec!["send", "--url", &url, "--call-sign", "K1ABC"];
+        args.extend_from_slice(words);
+        let out = meshchat(&args);
+        assert!(out.status.success(), "{words:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "", "{words:?}: no help printed");
+        // Messages of the same second are ordered by id: look for it among them.
+        let v = server.get("/cgi-bin/meshchat?action=messages").json();
+        let sent = words.join(" ");
+        assert!(
+            v.as_array().unwrap().iter().any(|m| m["message"] == sent),
+            "{sent:?} not stored: {v}"
+        );
+    }
+    // Before the message, a help word is still help.
+    let out = meshchat(&["send", "--url", &url, "-h", "hi"]);
+    assert!(text(&out.stdout).starts_with("Usage: meshchat send"));
+}
+
 /// Runs the binary with its stdout a pipe whose reader is already gone.
 fn into_closed_pipe(args: &[&str]) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
