@@ -38,16 +38,16 @@ pub fn import(cfg: &Config, file: &Path) -> Result<(), String> {
     let merged = log.merge(&messages).map_err(|e| e.to_string())?;
     log.compact().map_err(|e| {
         format!(
-            "imported {} messages, then compacting failed: {e}",
-            merged.added
+            "imported {}, then compacting failed: {e}",
+            crate::count(merged.added as u64, "message")
         )
     })?;
     eprintln!(
-        "meshchat: imported {} messages from {} ({} already present, {} lines refused)",
-        merged.added,
+        "meshchat: imported {} from {} ({} already present, {} refused)",
+        crate::count(merged.added as u64, "message"),
         file.display(),
         merged.known,
-        bad
+        crate::count(bad as u64, "line")
     );
     Ok(())
 }
@@ -57,11 +57,11 @@ pub fn compact(cfg: &Config) -> Result<(), String> {
     cfg.paths.create_dirs().map_err(|e| e.to_string())?;
     let c = cfg.store().log.compact().map_err(|e| e.to_string())?;
     eprintln!(
-        "meshchat: compacted {}: kept {} of {} records ({} dropped: duplicates and beyond \
+        "meshchat: compacted {}: kept {} of {} ({} dropped: duplicates and beyond \
          max_messages {}), {} -> {} bytes",
         cfg.paths.log().display(),
         c.kept,
-        c.records,
+        crate::count(c.records as u64, "record"),
         c.records - c.kept,
         cfg.max_messages,
         c.bytes_before,

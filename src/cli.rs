@@ -315,9 +315,11 @@ pub fn export(
     };
     let (_, refused) = write_from(source, format, filter, out)?;
     if refused > 0 {
-        eprintln!(
-            "meshchat: {refused} lines of the node's answer were not valid messages, left out"
-        );
+        let (lines, were) = match refused {
+            1 => ("1 line".to_string(), "was not a valid message"),
+            n => (format!("{n} lines"), "were not valid messages"),
+        };
+        eprintln!("meshchat: {lines} of the node's answer {were}, left out");
     }
     Ok(())
 }

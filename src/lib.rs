@@ -58,6 +58,11 @@ pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())
 }
 
+/// "1 peer", "2 peers": counts in what meshchat says (every module sees this root item).
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(feature = "sim")]
 #[doc(hidden)]
 pub mod sim;
@@ -66,3 +71,13 @@ pub mod sim;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_say_one_thing_or_things() {
+        assert_eq!(super::count(0, "peer"), "0 peers");
+        assert_eq!(super::count(1, "peer"), "1 peer");
+        assert_eq!(super::count(2, "line"), "2 lines");
+    }
+}

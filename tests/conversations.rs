@@ -291,7 +291,7 @@ fn export_and_import_round_trips() {
         "{report}"
     );
     assert!(report.contains("line 3: not a JSON object"), "{report}");
-    assert!(report.contains("imported 1 messages"), "{report}");
+    assert!(report.contains("imported 1 message"), "{report}");
     let after = export(&b, &[]);
     assert_eq!(after.lines().count(), 7);
     assert!(before.lines().all(|l| after.lines().any(|m| m == l)));

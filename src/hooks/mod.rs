@@ -223,7 +223,10 @@ impl Hooks {
         let mut w = watch::Watch::open(messages, &ram_mark(paths), &flash_mark(paths));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, r) = (stop.clone(), runner.clone());
-        log(&format!("{} hooks, watching for new messages", hooks.len()));
+        log(&format!(
+            "{}, watching for new messages",
+            crate::count(hooks.len() as u64, "hook")
+        ));
         // The watch comes back through `watched` once the thread ends (a thread body
         // returns nothing: see `sys::thread`).
         let watched = Arc::new(Mutex::new(None));

@@ -22,6 +22,7 @@ use super::patience::Patience;
 use super::strategy::{Ending, Millis, Planner, Strategy};
 use super::{delivery, digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
+use crate::count;
 use crate::http::client::{Client, Transport};
 use crate::http::FetchError;
 use crate::protocol::digest::Key;
@@ -255,11 +256,6 @@ fn unreachable(e: &Error) -> bool {
     )
 }
 
-/// "1 peer", "2 peers".
-fn count(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-}
-
 fn log(msg: &str) {
     eprintln!("meshchat sync: {msg}");
 }
@@ -305,7 +301,7 @@ impl Daemon {
         if self.opts.verbose {
             log(&format!(
                 "{} ({} refused service entries)",
-                count(found.peers.len(), "peer"),
+                count(found.peers.len() as u64, "peer"),
                 found.rejected
             ));
         }
@@ -482,14 +478,18 @@ impl Daemon {
             .map_or((0, 0), |o| (o.tally.pulled, o.tally.rejected));
         if self.opts.verbose || summary != s.last_logged {
             log(&format!(
-                "{}: {summary}; pulled {pulled}, refused {rejected} lines, {} requests, {} bytes",
-                s.peer, d.requests, d.bytes
+                "{}: {summary}; pulled {pulled}, refused {}, {}, {}",
+                s.peer,
+                count(rejected, "line"),
+                count(u64::from(d.requests), "request"),
+                count(d.bytes, "byte")
             ));
             s.last_logged = summary;
         } else if pulled > 0 || rejected > 0 {
             log(&format!(
-                "{}: pulled {pulled}, refused {rejected} lines",
-                s.peer
+                "{}: pulled {pulled}, refused {}",
+                s.peer,
+                count(rejected, "line")
             ));
         }
         if self.opts.stats {
@@ -680,7 +680,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         } else {
             format!(
                 "no peer could be reached ({} tried)",
-                count(d.peers.len(), "peer")
+                count(d.peers.len() as u64, "peer")
             )
         }));
     }
