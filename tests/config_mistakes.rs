@@ -144,6 +144,57 @@ fn the_cgi_answers_with_the_defaults_and_lists_the_mistakes_in_config() {
 }
 
 #[test]
+fn hook_sections_are_checked_by_every_command() {
+    let hooks = "config hook 'h'\n\toption comand '/bin/true'\n\
+config hook\n\toption command '/bin/echo'\n\toption timeout '99999'\n\toption mach 'x*'\n";
+    let (node, n) = node_with("conf-hooks", hooks);
+    let out = node.command(&["check-config"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let file = node.config.display();
+    for (line, what) in [
+        (n, "invalid hook 'h' command '': is missing"),
+        (
+            n + 1,
+            "unknown hook option 'comand' (did you mean command?)",
+        ),
+        (
+            n + 4,
+            "invalid hook 'hook1' timeout '99999': must be 1 to 3600 seconds",
+        ),
+        (n + 5, "unknown hook option 'mach' (did you mean match?)"),
+    ] {
+        assert!(
+            err.contains(&format!("meshchat: {file}:{line}: {what}\n")),
+            "{err}"
+        );
+    }
+    assert!(err.contains("4 mistakes found"), "{err}");
+    // The daemon that runs hooks refuses; the CGI, which does not, keeps answering.
+    let out = node.command(&["sync", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("4 mistakes in the configuration: not starting"),
+        "{err}"
+    );
+    let v = node.get("action=config").json();
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 4, "{v}");
+    // A good hook section is no mistake.
+    let (good, _) = node_with(
+        "conf-hooks-good",
+        "config hook 'log'\n\toption channel '*'\n\toption match '*'\n\
+\toption command '/bin/true'\n\tlist arg 'x'\n\toption timeout '5'\n",
+    );
+    let out = good.command(&["check-config"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn the_shipped_configurations_have_no_mistakes() {
     for file in ["ipk/files/etc/config/meshchat", "debian/meshchat.conf"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);

@@ -31,6 +31,9 @@ use crate::protocol::uci::Section;
 use crate::store::log::Log;
 use crate::store::Paths;
 
+/// The options of a `config hook` section.
+pub const OPTIONS: &[&str] = &["command", "arg", "channel", "match", "timeout"];
+
 /// Seconds a hook may run when its section names no timeout.
 pub const DEFAULT_TIMEOUT: u64 = 10;
 /// The longest timeout a hook may ask for, in seconds.
@@ -45,6 +48,8 @@ pub const WATCH_EVERY: Duration = Duration::from_millis(500);
 pub struct Error {
     /// `hook 'NAME' OPTION`.
     pub option: String,
+    /// The section's option at fault (its line is the one to report), or "".
+    pub key: &'static str,
     pub value: String,
     pub reason: &'static str,
 }
@@ -77,8 +82,9 @@ impl Hook {
     /// Validates a `config hook` section; `index` names an anonymous one.
     pub fn from_section(s: &Section, index: usize) -> Result<Hook, Error> {
         let name = s.name.clone().unwrap_or_else(|| format!("hook{index}"));
-        let bad = |option: &str, value: &str, reason| Error {
-            option: format!("hook '{name}' {option}"),
+        let bad = |key: &'static str, value: &str, reason| Error {
+            option: format!("hook '{name}' {key}"),
+            key,
             value: value.to_string(),
             reason,
         };
@@ -112,6 +118,7 @@ impl Hook {
         if sections.len() > MAX_HOOKS {
             return Err(Error {
                 option: "hook".into(),
+                key: "",
                 value: sections.len().to_string(),
                 reason: "too many hook sections (at most 32)",
             });
