@@ -791,15 +791,31 @@ fn listeners_stores_and_radio_bridges_get_what_the_map_carries() {
     let reg = Registry::new(&dir);
     let _dir = TempDir(dir);
     let chan = format!("net={NET}");
+    // As on a node: listening on every address, our mesh address from the node's setup
+    // file (no raven_ip).
+    let setup = node_dir("raven-map-a").join("setup");
+    let setup_opt = setup.display().to_string();
     let mut a = McNode::start_with(
         "raven-map-a",
         "node-a",
         ip(5, 2),
-        listen(ip(5, 2)),
+        Some("0.0.0.0:0".into()),
         true,
         &reg,
-        &[("raven_channel", &chan)],
+        &[
+            ("raven_channel", &chan),
+            ("raven_ip", ""),
+            ("setup_file", &setup_opt),
+        ],
     );
+    std::fs::write(
+        &setup,
+        format!(
+            "config globals 'globals'\n\toption wifi_ip '{}'\n",
+            ip(5, 2)
+        ),
+    )
+    .unwrap();
     let mut c = McNode::start("raven-map-c", "node-c", ip(5, 4), None, false, &reg);
     a.advertise(&[&c]);
     c.advertise(&[&a]);
