@@ -430,6 +430,23 @@ fn raven_messages_reach_every_meshchat_node_once_and_back_once() {
             "{text}: once from each bridge, no more"
         );
     }
+    // The bridges send nothing to each other: sync carries the messages between them.
+    for (n, other) in [(&m.a, &m.b), (&m.b, &m.a)] {
+        let r = n.report();
+        let peer = r["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ip"] == other.ip.to_string())
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            (peer["meshchat"].as_u64(), peer["sent"].as_u64()),
+            (Some(1), Some(0)),
+            "{r}"
+        );
+        assert_eq!(n.dropped("echo"), 0, "{r}");
+    }
     let ra = m.a.report();
     assert_eq!(ra["state"], "on");
     assert!(
