@@ -821,6 +821,7 @@ fn listeners_stores_and_radio_bridges_get_what_the_map_carries() {
         &reg,
         &[
             ("raven_channel", &chan),
+            ("raven_id", "!5a5a0001"),
             ("raven_ip", ""),
             ("setup_file", &setup_opt),
         ],
@@ -920,6 +921,7 @@ fn listeners_stores_and_radio_bridges_get_what_the_map_carries() {
         .find(|x| x.json["data"]["text_message"] == "for net")
         .unwrap();
     assert_eq!(net_copy.json["namekey"], NET, "the option's namekey");
+    assert_eq!(net_copy.json["from"], 0x5a5a_0001u32, "the raven_id option");
 
     // From Raven: the option's namekey lands in #net; a date of long ago is kept as it is.
     let long_ago = t - 40 * 86_400;
@@ -949,6 +951,8 @@ fn listeners_stores_and_radio_bridges_get_what_the_map_carries() {
         .iter()
         .find(|e| e["ip"] == a.ip.to_string())
         .unwrap();
+    assert_eq!(ours["id"], 0x5a5a_0001u32);
+    assert_eq!(a.report()["raven_id"], 0x5a5a_0001u32);
     for nk in ["AREDN og==", "ops og==", NET] {
         assert!(
             ours["channels"].as_array().unwrap().iter().any(|c| c == nk),
