@@ -242,7 +242,7 @@ impl Files {
         for entry in rd.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if !name.starts_with("remote_files.") || name.contains(".tmp") {
+            if !name.starts_with(Paths::REMOTE_FILES) || name.contains(".tmp") {
                 continue;
             }
             let bytes = read_optional(&entry.path())?;

@@ -171,9 +171,12 @@ impl Paths {
     pub fn peer_stats(&self) -> PathBuf {
         self.ram_dir.join("peer_stats")
     }
+    /// The start of every peer's file list's name ([`Paths::remote_files`]).
+    pub const REMOTE_FILES: &'static str = "remote_files.";
+
     /// A peer's file list.
     pub fn remote_files(&self, node: &crate::protocol::NodeName) -> PathBuf {
-        self.ram_dir.join(format!("remote_files.{node}"))
+        self.ram_dir.join(format!("{}{node}", Paths::REMOTE_FILES))
     }
     /// Who may delete which shared file.
     pub fn file_owners(&self) -> PathBuf {
