@@ -28,10 +28,19 @@ fn sources() -> Vec<(String, String)> {
     out
 }
 
-/// The code a build ships: comments and the unit-test module left out.
+/// The code a build ships: comments and the inline unit-test module left out.
 fn shipped(text: &str) -> String {
-    let text = text.split("\n#[cfg(test)]\nmod tests").next().unwrap();
-    text.lines()
+    let mark = "\n#[cfg(test)]\nmod ";
+    let mut end = text.len();
+    for (i, _) in text.match_indices(mark) {
+        let line = text[i + mark.len()..].lines().next().unwrap_or("");
+        if line.trim_end().ends_with('{') {
+            end = i;
+            break;
+        }
+    }
+    text[..end]
+        .lines()
         .map(|l| l.split("//").next().unwrap())
         .collect::<Vec<_>>()
         .join("\n")

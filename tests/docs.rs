@@ -179,6 +179,70 @@ fn every_referenced_file_exists_in_the_repository() {
     );
 }
 
+/// The source up to its first inline `#[cfg(test)] mod NAME {`.
+fn without_unit_tests(text: &str) -> &str {
+    let mark = "\n#[cfg(test)]\nmod ";
+    let mut end = text.len();
+    for (i, _) in text.match_indices(mark) {
+        let line = text[i + mark.len()..].lines().next().unwrap_or("");
+        if line.trim_end().ends_with('{') {
+            end = i;
+            break;
+        }
+    }
+    &text[..end]
+}
+
+/// Every file meshchat keeps under `data_dir` or `ram_dir` (a literal name joined to one
+/// of them in the shipped code) is in the README's data-layout table, and every name the
+/// table gives is one the code writes.
+#[test]
+fn the_readme_data_layout_names_every_file_meshchat_keeps() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table = readme
+        .split("## Data layout")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap();
+    let mut sources = Vec::new();
+    walk(&root().join("src"), &mut sources);
+    let mut kept = BTreeSet::new();
+    for file in sources
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+    {
+        let text = std::fs::read_to_string(file).unwrap();
+        let shipped = without_unit_tests(&text);
+        for dir in ["ram_dir.join(\"", "data_dir.join(\""] {
+            for part in shipped.split(dir).skip(1) {
+                kept.insert(part.split('"').next().unwrap().to_string());
+            }
+        }
+    }
+    assert!(kept.len() > 15, "{kept:?}");
+    let listed =
+        |name: &str| table.contains(&format!("/{name}`")) || table.contains(&format!("`{name}`"));
+    let missing: Vec<&String> = kept
+        .iter()
+        .filter(|n| *n != "files" && !listed(n))
+        .collect();
+    assert!(missing.is_empty(), "README's data layout lacks {missing:?}");
+    // The other way: each `<ram_dir>/name` of the table is a file the code keeps.
+    for cell in table.split("`<").skip(1) {
+        let name = cell.split('`').next().unwrap();
+        let Some((_, file)) = name.split_once(">/") else {
+            continue;
+        };
+        if file.is_empty() || file.contains('<') || file.contains('*') {
+            continue; // `<files_dir>/`, `remote_files.<node>`, `cache.*`: names built
+        }
+        assert!(
+            kept.contains(file),
+            "README's data layout names {file}, which nothing writes"
+        );
+    }
+}
+
 /// The actions `Api::handle` dispatches, from its source.
 fn actions() -> Vec<String> {
     let src = std::fs::read_to_string(root().join("src/api/mod.rs")).unwrap();
