@@ -124,8 +124,11 @@ fn the_cgi_answers_with_the_defaults_and_lists_the_mistakes_in_config() {
     // No server path goes to the browser; stderr (the web server's log) has the file.
     assert!(warnings.iter().all(|w| !w.contains('/')), "{warnings:?}");
     assert!(
-        r.stderr
-            .contains(&format!("{}:{n}:", node.config.display())),
+        r.stderr.contains(&format!(
+            "{}:{n}: unknown option 'max_mesages' (did you mean max_messages?) \
+             (the CGI answers anyway, with the defaults)\n",
+            node.config.display()
+        )),
         "{}",
         r.stderr
     );
