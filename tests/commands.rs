@@ -264,19 +264,28 @@ fn serve_says_where_its_files_are_and_hints_data_and_listen() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("use --data DIR"), "{err}");
 
-    let out = meshchat(&[
-        "serve",
-        "--listen",
-        "18082",
-        "--data",
-        data.to_str().unwrap(),
-    ]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains("expected HOST:PORT, e.g. 127.0.0.1:18082"),
-        "{err}"
-    );
+    for (listen, hint) in [
+        ("18082", "18082"),
+        (":18083", "18083"),
+        ("localhost", "8080"),
+        ("127.0.0.1:http", "8080"),
+    ] {
+        let out = meshchat(&[
+            "serve",
+            "--listen",
+            listen,
+            "--data",
+            data.to_str().unwrap(),
+        ]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{listen}: {err}");
+        assert!(
+            err.contains(&format!(
+                "invalid --listen '{listen}': expected HOST:PORT, e.g. 127.0.0.1:{hint}"
+            )),
+            "{err}"
+        );
+    }
 }
 
 /// The README's Commands section, and the flags `--help` lists for a subcommand.
