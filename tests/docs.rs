@@ -243,6 +243,59 @@ fn the_readme_data_layout_names_every_file_meshchat_keeps() {
     }
 }
 
+/// README's "Dependencies" names every crate the binary links (Cargo.toml's
+/// `[dependencies]`), and docs/PACKAGING.md accounts for each; the `make run` variables
+/// of the Makefile are in the README.
+#[test]
+fn the_readme_says_what_the_binary_links_and_what_make_run_takes() {
+    let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
+    let (cargo, readme, packaging, makefile) = (
+        read("Cargo.toml"),
+        read("README.md"),
+        read("docs/PACKAGING.md"),
+        read("Makefile"),
+    );
+    let deps: Vec<&str> = cargo
+        .split("\n[dependencies]\n")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+        .map(|l| l.split('=').next().unwrap().trim())
+        .collect();
+    assert!(!deps.is_empty());
+    let section = readme
+        .split("## Dependencies")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap();
+    let words = ["one", "two", "three", "four", "five", "six"];
+    let count = format!("links {} crate", words[deps.len() - 1]);
+    assert!(section.contains(&count), "README: \"{count}\" ({deps:?})");
+    for d in &deps {
+        assert!(
+            section.contains(&format!("`{d}`")),
+            "README's Dependencies: {d}"
+        );
+        assert!(packaging.contains(d), "docs/PACKAGING.md: {d}");
+    }
+    let vars: Vec<&str> = makefile
+        .lines()
+        .filter_map(|l| l.split_once(" ?=").map(|(v, _)| v.trim()))
+        .filter(|v| v.starts_with("RUN_"))
+        .collect();
+    assert_eq!(vars.len(), 3, "{vars:?}");
+    for v in vars {
+        assert!(
+            readme.contains(&format!("{v}=")),
+            "README: make run {v}=..."
+        );
+    }
+}
+
 /// The actions `Api::handle` dispatches, from its source.
 fn actions() -> Vec<String> {
     let src = std::fs::read_to_string(root().join("src/api/mod.rs")).unwrap();
