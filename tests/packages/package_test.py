@@ -39,7 +39,8 @@ FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakeroot")
 BUDGET = 400 * 1024
 GOAL = 300 * 1024
 FAILURES = []
-EXECUTABLES = {"www/cgi-bin/meshchat", "etc/init.d/meshchat", "www/cgi-bin/apps/meshchat/user"}
+EXECUTABLES = {"www/cgi-bin/meshchat", "etc/init.d/meshchat", "www/cgi-bin/apps/meshchat/user",
+               "etc/local/mesh-firewall/30-meshchat-raven"}
 
 
 def check(cond, what):
