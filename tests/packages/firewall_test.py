@@ -17,10 +17,17 @@ configuration file. The init script's `reload` and the package scripts ask for t
 firewall reload through /usr/local/bin/restart-firewall (AREDN's), which here runs the
 stand-in firewall at once.
 
-Needs root (chroot); without it, it says so and fails rather than pass unchecked.
+Then the real nft (Debian's nftables) takes the hook's rules in a network namespace of
+its own, on a table shaped like fw4's: the rules land in the three mesh chains and
+nowhere else, and with the bridge off the table stays as it was.
+
+Needs root (chroot); without it, it says so and fails rather than pass unchecked. The
+real-nft part skips, saying why, when nft or a network namespace is not available.
 """
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -30,7 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 sys.path.insert(0, HERE)
 import build  # noqa: E402
 import pkglib  # noqa: E402
-from package_test import FakeRoot  # noqa: E402
+from package_test import FAKE, FakeRoot  # noqa: E402
 
 HOOK = "etc/local/mesh-firewall/30-meshchat-raven"
 PORT = "4404"
@@ -69,6 +76,86 @@ ACTION=includes sh -c 'exec 1000>&-; config() { echo "no UCI in firewall include
 NEIGHBOUR = """#!/bin/sh
 echo "${0##*/} ACTION=$ACTION WG=$MESHFW_WG_TUNNELS_ENABLED" >> /tmp/hooks.log
 """
+
+
+# fw4's table as far as the hook is concerned: the zone input chains, one of them (lan)
+# mesh-facing in no way.
+FW4_TABLE = """table inet fw4 {
+	chain input { type filter hook input priority filter; policy drop; }
+	chain input_lan { }
+	chain input_wifi { }
+	chain input_dtdlink { }
+	chain input_vpn { }
+}
+"""
+
+# In a new network and mount namespace: a scratch folder over /tmp (the fake uci keeps
+# its files there), fw4's table loaded from stdin, the hook run with the firewall's
+# environment, then the table listed.
+IN_NETNS = """set -e
+mount --bind "$0" /tmp
+nft -f -
+printf "config meshchat 'main'\\n\\toption raven '%s'\\n" "$1" > /tmp/config/meshchat
+set +e
+env -i PATH=/tmp/bin:/usr/sbin:/usr/bin:/sbin:/bin ACTION=includes MESHFW_NATLAN=0 \\
+	MESHFW_MESHGW=0 MESHFW_WG_TUNNELS_ENABLED=1 /tmp/hook
+echo "hook exit $?"
+nft list table inet fw4
+"""
+
+
+def chains(listing):
+    """chain name -> its rule lines, from `nft list table`."""
+    out, name = {}, None
+    for line in listing.splitlines():
+        line = line.strip()
+        m = re.match(r"chain (\S+) \{$", line)
+        if m:
+            name = m.group(1)
+            out[name] = []
+        elif line == "}":
+            name = None
+        elif name and line and not line.startswith("type "):
+            out[name].append(line)
+    return out
+
+
+def real_nft(hook):
+    """The hook's rules through the real nft, bridge on and off."""
+    nft = shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
+    if nft is None:
+        print("  skip real nft: nft is not installed (apt-get install nftables; scripts/install-deps.sh does)")
+        return
+    probe = subprocess.run(["unshare", "--net", "--mount", "true"], capture_output=True)
+    if probe.returncode != 0:
+        print(f"  skip real nft: no network namespace here ({probe.stderr.decode().strip()[:200]})")
+        return
+    for value, want in (("1", ["udp dport 4404 accept"]), ("0", [])):
+        with tempfile.TemporaryDirectory(prefix="meshchat-nft-") as scratch:
+            os.makedirs(os.path.join(scratch, "bin"))
+            os.makedirs(os.path.join(scratch, "config"))
+            with open(os.path.join(scratch, "hook"), "wb") as f:
+                f.write(hook.data)
+            os.chmod(os.path.join(scratch, "hook"), hook.mode)
+            shutil.copy(os.path.join(FAKE, "uci"), os.path.join(scratch, "bin", "uci"))
+            os.chmod(os.path.join(scratch, "bin", "uci"), 0o755)
+            with open(os.path.join(scratch, "bin", "uci"), "r+") as f:
+                text = f.read().replace("dir=/etc/config", "dir=/tmp/config", 1)
+                f.seek(0)
+                f.write(text)
+                f.truncate()
+            r = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private",
+                                "sh", "-c", IN_NETNS, scratch, value],
+                               input=FW4_TABLE.encode(), capture_output=True, timeout=60)
+        out = r.stdout.decode()
+        got = chains(out)
+        check(r.returncode == 0 and "hook exit 0" in out and not r.stderr,
+              f"real nft, raven={value}: the hook exits 0, nft complains of nothing {r.stderr[-300:]!r}")
+        check(got.get("input_wifi") == want and got.get("input_dtdlink") == want
+              and got.get("input_vpn") == want,
+              f"real nft, raven={value}: input_wifi, input_dtdlink, input_vpn hold {want} ({got})")
+        check(got.get("input_lan") == [] and got.get("input") == [],
+              f"real nft, raven={value}: input and input_lan untouched")
 
 
 def check(cond, what):
@@ -194,6 +281,7 @@ def main():
         r = root.run(["/etc/init.d/meshchat", "reload"], {"PATH": PATH}, live=False)
         check(r.returncode == 0 and not r.stderr and nft_calls(root) == [],
               f"without restart-firewall: reload exits 0, quietly, touches no firewall {r.stderr[-200:]!r}")
+    real_nft(hook)
     return finish()
 
 
