@@ -299,6 +299,8 @@ fn hooks_match_run_once_across_restarts_and_deliver_hostile_text_intact() {
     let r = runs(&node);
     assert!(r.values().all(|&n| n == 1), "a hook ran twice: {r:?}");
     assert_eq!(r.len(), expected.len() + 6, "{r:?}");
+    // The outcomes of every start are kept: the 11 above, then 3 and 2 more.
+    wait_for(10, "16 outcomes", || action_log(&node).len() == 16);
     d.stop();
 }
 
@@ -343,6 +345,12 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
     let killed = log.iter().find(|o| o["result"] == "killed").unwrap();
     assert_eq!(killed["hook"], "slow");
     assert!(killed["ms"].as_u64().unwrap() >= 1000, "{killed}");
+    assert!(
+        d.log()
+            .contains("hook slow for 51000001: killed (timeout 1 s) in "),
+        "{}",
+        d.log()
+    );
     let pid = std::fs::read_to_string(node.dir.join("grandchild")).unwrap();
     wait_for(5, "the grandchild killed too", || {
         std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
