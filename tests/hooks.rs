@@ -300,7 +300,20 @@ fn hooks_match_run_once_across_restarts_and_deliver_hostile_text_intact() {
     assert!(r.values().all(|&n| n == 1), "a hook ran twice: {r:?}");
     assert_eq!(r.len(), expected.len() + 6, "{r:?}");
     // The outcomes of every start are kept: the 11 above, then 3 and 2 more.
-    wait_for(10, "16 outcomes", || action_log(&node).len() == 16);
+    let mut log = Vec::new();
+    wait_for(10, "16 outcomes", || {
+        log = action_log(&node);
+        log.len() == 16
+    });
+    // Newest first: the message posted last, then the one before the reboot.
+    let ids: Vec<&str> = log.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids[..2], ["00000008", "00000008"], "{ids:?}");
+    assert!(
+        ids[2..5]
+            .iter()
+            .all(|id| ["00000006", "00000007"].contains(id)),
+        "{ids:?}"
+    );
     d.stop();
 }
 
