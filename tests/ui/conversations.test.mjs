@@ -116,6 +116,7 @@ test('a direct message reaches the other node\'s Direct section and the legacy p
   const shown = () => k1.$$eval('#messages .msg .text', (els) => els.map((e) => e.textContent));
   await until(async () => (await shown()).includes('Meet on 146.52 at the top of the hour?'), 'mine in Everything');
   assert.ok(!(await shown()).includes('between others'));
+  assert.equal(await k1.locator('#channels button >> text=@N0CALL+W6ABC').count(), 0, 'not in my channels either');
   // ...but reachable: nothing is private.
   await k1.check('#opt-others');
   await until(async () => (await shown()).includes('between others'), 'others shown');
