@@ -8,7 +8,7 @@ mod common;
 mod fake;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -383,6 +383,8 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
         .collect();
     let file = node.dir.join("import.txt");
     std::fs::write(&file, lines).unwrap();
+    let inode = || std::fs::metadata(node.log_path()).unwrap().ino();
+    let before = inode();
     let out = Command::new(bin())
         .args(["import", "--config"])
         .arg(&node.config)
@@ -395,6 +397,7 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_ne!(inode(), before, "the import compacts into a new file");
     // Dropped at once; the 64 queued wait behind the 2 running (which may have taken
     // their first two before the queue filled).
     wait_outcomes(&node, "dropped", 34);
@@ -457,6 +460,9 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
     assert_eq!(counts.iter().max(), Some(&2), "{counts:?}");
     std::thread::sleep(Duration::from_millis(1200));
     assert_eq!(done(&node), 100 - dropped, "no dropped hook ran later");
+    // The import compacted the log (a new file) under the running daemon: the message
+    // handled before it was not handed to its hook again.
+    assert_eq!(d.log().matches("hook slow for 51000001").count(), 1);
     d.stop();
 }
 
