@@ -485,4 +485,57 @@ fn a_bad_hook_section_stops_the_daemon_with_a_clear_error_and_not_the_api() {
     // Only the daemon reads hook sections: the web API is not affected.
     assert_eq!(node.get("action=config").json()["node"], "node-h");
     assert_eq!(node.get("action=action_log").text(), "[]\n");
+    // check-config lists every bad section at its line, and fails.
+    let mut cfg = std::fs::read_to_string(&node.config).unwrap();
+    cfg.push_str("config hook 'y'\n\toption command '/bin/true'\n\toption timeout '0'\n");
+    std::fs::write(&node.config, &cfg).unwrap();
+    let check = |config: &Path| {
+        let out = Command::new(bin())
+            .args(["check-config", "--config"])
+            .arg(config)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let at = |what: &str| {
+        let line = cfg.lines().position(|l| l.contains(what)).unwrap() + 1;
+        format!("{}:{line}: ", node.config.display())
+    };
+    let err = check(&node.config);
+    assert!(
+        err.contains(&format!(
+            "{}invalid hook 'x' command '': is missing",
+            at("config hook 'x'")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}invalid hook 'y' timeout '0': must be 1 to 3600 seconds",
+            at("timeout '0'")
+        )),
+        "{err}"
+    );
+    assert!(err.contains("2 mistakes found"), "{err}");
+    // More hooks than the daemon runs.
+    let many = node.dir.join("many.conf");
+    let mut text = std::fs::read_to_string(&node.config)
+        .unwrap()
+        .split("config hook")
+        .next()
+        .unwrap()
+        .to_string();
+    for i in 0..33 {
+        text.push_str(&format!(
+            "config hook 'h{i}'\n\toption command '/bin/true'\n"
+        ));
+    }
+    std::fs::write(&many, text).unwrap();
+    let err = check(&many);
+    assert!(
+        err.contains("invalid hook '33': too many hook sections (at most 32)"),
+        "{err}"
+    );
 }
