@@ -40,7 +40,18 @@ import pkglib  # noqa: E402
 from package_test import FAKE, FakeRoot  # noqa: E402
 
 HOOK = "etc/local/mesh-firewall/30-meshchat-raven"
-PORT = "4404"
+
+def raven_port():
+    """The bridge's port as the program has it (src/protocol/raven.rs), so that the hook
+    and the program cannot drift apart unnoticed."""
+    with open(os.path.join(ROOT, "src", "protocol", "raven.rs")) as f:
+        m = re.search(r"^pub const PORT: u16 = (\d+);", f.read(), re.M)
+    if not m:
+        raise SystemExit("firewall_test: no `pub const PORT: u16` in src/protocol/raven.rs")
+    return m.group(1)
+
+
+PORT = raven_port()
 # What the hook must insert when the bridge is on: the mesh-facing zones of AREDN's
 # firewall (RF, device-to-device links, tunnels); the LAN zone accepts everything already.
 OPEN = [f"insert rule inet fw4 input_{z} udp dport {PORT} accept" for z in ("wifi", "dtdlink", "vpn")]
@@ -130,7 +141,7 @@ def real_nft(hook):
     if probe.returncode != 0:
         print(f"  skip real nft: no network namespace here ({probe.stderr.decode().strip()[:200]})")
         return
-    for value, want in (("1", ["udp dport 4404 accept"]), ("0", [])):
+    for value, want in (("1", [f"udp dport {PORT} accept"]), ("0", [])):
         with tempfile.TemporaryDirectory(prefix="meshchat-nft-") as scratch:
             os.makedirs(os.path.join(scratch, "bin"))
             os.makedirs(os.path.join(scratch, "config"))
