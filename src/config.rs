@@ -17,7 +17,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::hooks;
 use crate::protocol::limits::MAX_CONFIG_FILE;
 use crate::protocol::raven::Namekey;
 use crate::protocol::{uci, Channel, NodeName, Platform};
@@ -171,7 +170,7 @@ fn did_you_mean(name: &str) -> String {
 }
 
 /// " (did you mean X?)" for the name of `known` nearest to `name`, if one is near.
-fn nearest(name: &str, known: &[&str]) -> String {
+pub fn nearest(name: &str, known: &[&str]) -> String {
     let near = known
         .iter()
         .map(|o| (distance(name, o), *o))
@@ -250,24 +249,8 @@ impl Raw {
         }
         for s in sections {
             if s.kind == "hook" {
-                // Only the sync daemon runs hooks, but a mistaken one is a mistake of the
-                // file for every command (`check-config` lists it).
-                for ((k, _), &n) in s.values.iter().zip(&s.lines) {
-                    if !hooks::OPTIONS.contains(&k.as_str()) {
-                        let what =
-                            format!("unknown hook option '{k}'{}", nearest(k, hooks::OPTIONS));
-                        raw.problems.push(line(n, what));
-                    }
-                }
-                if raw.hooks.len() == hooks::MAX_HOOKS {
-                    let what = format!("more than {} hook sections", hooks::MAX_HOOKS);
-                    raw.problems.push(line(s.line, what));
-                } else if let Err(e) = hooks::Hook::from_section(&s, raw.hooks.len()) {
-                    // The line of the option at fault when it is there, else the section's.
-                    let at = s.values.iter().zip(&s.lines).rev();
-                    let n = at.filter(|((k, _), _)| k == e.key).map(|(_, &n)| n).next();
-                    raw.problems.push(line(n.unwrap_or(s.line), e.to_string()));
-                }
+                // Validated by the sync daemon, the only one that runs hooks (and listed by
+                // `check-config`: hooks::Hook::problems).
                 raw.hooks.push(s);
                 continue;
             }
@@ -436,6 +419,8 @@ pub struct Config {
     /// The `config hook` sections, as written: only the sync daemon validates and runs
     /// them, so a mistake there never stops a CGI request.
     pub hooks: Vec<uci::Section>,
+    /// The file the hook sections were read from (`check-config` names it).
+    pub hooks_file: Option<PathBuf>,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -637,6 +622,7 @@ impl Config {
             warnings: Vec::new(),
             raven: raven_options(raw)?,
             hooks: raw.hooks.clone(),
+            hooks_file: raw.file.clone(),
         })
     }
 

@@ -147,7 +147,7 @@ fn the_cgi_answers_with_the_defaults_and_lists_the_mistakes_in_config() {
 }
 
 #[test]
-fn hook_sections_are_checked_by_every_command() {
+fn hook_sections_are_checked_and_a_misspelt_hook_option_stops_sync() {
     let hooks = "config hook 'h'\n\toption comand '/bin/true'\n\
 config hook\n\toption command '/bin/echo'\n\toption timeout '99999'\n\toption mach 'x*'\n";
     let (node, n) = node_with("conf-hooks", hooks);
@@ -173,16 +173,38 @@ config hook\n\toption command '/bin/echo'\n\toption timeout '99999'\n\toption ma
         );
     }
     assert!(err.contains("4 mistakes found"), "{err}");
-    // The daemon that runs hooks refuses; the CGI, which does not, keeps answering.
+    // The daemon that runs hooks refuses; the CGI, which runs none, is not affected.
     let out = node.command(&["sync", "--once"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("4 mistakes in the configuration: not starting"),
+        err.contains("invalid hook 'h' command '': is missing"),
         "{err}"
     );
     let v = node.get("action=config").json();
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 4, "{v}");
+    assert!(v.get("warnings").is_none(), "{v}");
+    // A misspelt `match` alone would run the hook for every message: sync refuses it.
+    let (typo, n) = node_with(
+        "conf-hooks-typo",
+        "config hook 'm'\n\toption command '/bin/true'\n\toption mach '!ping*'\n",
+    );
+    let err = String::from_utf8_lossy(&typo.command(&["check-config"]).stderr).into_owned();
+    assert!(
+        err.contains(&format!(
+            "{}:{}: unknown hook option 'mach' (did you mean match?)\n",
+            typo.config.display(),
+            n + 2
+        )),
+        "{err}"
+    );
+    assert!(err.contains("1 mistake found"), "{err}");
+    let out = typo.command(&["sync", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid hook 'm' option 'mach': is not one of command, arg, channel"),
+        "{err}"
+    );
     // A good hook section is no mistake.
     let (good, _) = node_with(
         "conf-hooks-good",
