@@ -296,6 +296,34 @@ fn the_readme_says_what_the_binary_links_and_what_make_run_takes() {
     }
 }
 
+/// README's source layout names every file and folder at the top of `src/`.
+#[test]
+fn the_readme_source_layout_names_every_part_of_src() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let layout = readme.split("Source layout:").nth(1).unwrap();
+    let layout = layout.split("\n\n").next().unwrap();
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(root().join("src")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "lib.rs" {
+            continue; // named as the public face
+        }
+        let shown = if e.path().is_dir() {
+            format!("`src/{name}/`")
+        } else {
+            format!("`src/{name}`")
+        };
+        if !layout.contains(&shown) {
+            missing.push(shown);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README's source layout lacks {missing:?}"
+    );
+}
+
 /// The actions `Api::handle` dispatches, from its source.
 fn actions() -> Vec<String> {
     let src = std::fs::read_to_string(root().join("src/api/mod.rs")).unwrap();
