@@ -324,6 +324,74 @@ fn the_readme_source_layout_names_every_part_of_src() {
     );
 }
 
+/// The option names of the first column of a Markdown table's rows, after `heading`.
+fn table_options(doc: &str, heading: &str) -> BTreeSet<String> {
+    let section = doc.split(heading).nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    let mut names = BTreeSet::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let first = row.split(" | ").next().unwrap();
+        if first.contains("sections") {
+            continue; // `config hook` sections: a section type, not an option
+        }
+        for (i, part) in first.split('`').enumerate() {
+            if i % 2 == 1 {
+                names.insert(part.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// The strings of a `const NAME: &[&str] = &[...]` in a source file.
+fn const_list(file: &str, name: &str) -> BTreeSet<String> {
+    let src = std::fs::read_to_string(root().join(file)).unwrap();
+    let list = src
+        .split(&format!("const {name}: &[&str] = &["))
+        .nth(1)
+        .unwrap();
+    let list = list.split("];").next().unwrap();
+    list.split('"')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s.to_string())
+        .collect()
+}
+
+/// README's configuration table gives exactly the options meshchat knows (each one
+/// accepted by the binary), and docs/CONVERSATIONS.md exactly a hook section's.
+#[test]
+fn the_documented_options_are_the_known_ones() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let documented = table_options(&readme, "## Configuration");
+    let known = const_list("src/config.rs", "OPTIONS");
+    assert!(known.len() > 20, "{known:?}");
+    assert_eq!(
+        documented, known,
+        "README's configuration table and src/config.rs"
+    );
+    let empty = std::env::temp_dir().join(format!("meshchat-docs-{}.conf", std::process::id()));
+    std::fs::write(&empty, "config meshchat 'main'\n").unwrap();
+    for name in &documented {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshchat"))
+            .args(["check-config", "--config"])
+            .arg(&empty)
+            .args(["-o", &format!("{name}=x")])
+            .env_clear()
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("unknown option"), "{name}: {err}");
+    }
+    let _ = std::fs::remove_file(&empty);
+    let conversations = std::fs::read_to_string(root().join("docs/CONVERSATIONS.md")).unwrap();
+    assert_eq!(
+        table_options(&conversations, "## Action hooks"),
+        const_list("src/hooks/mod.rs", "OPTIONS"),
+        "docs/CONVERSATIONS.md's hook table and src/hooks/mod.rs"
+    );
+}
+
 /// The actions `Api::handle` dispatches, from its source.
 fn actions() -> Vec<String> {
     let src = std::fs::read_to_string(root().join("src/api/mod.rs")).unwrap();
