@@ -204,6 +204,12 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     }
     let reply = refused.expect("the full disk never refused a message");
     assert_clear(&reply, FULL_FLASH, &node);
+    // The operation and the file, then the cause.
+    assert_clear(
+        &reply,
+        &format!("cannot append to messages.log: {FULL_FLASH}"),
+        &node,
+    );
     stored.sort();
     assert_eq!(node.message_ids(), stored, "a stored message was lost");
     let records = log_is_whole(&node);
@@ -216,14 +222,22 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     std::fs::write(&db, legacy_line("0000aaa1", &long)).unwrap();
     let out = node.command(&["import", db.to_str().unwrap()]);
     assert!(!out.status.success(), "import on a full disk succeeded");
-    assert!(stderr(&out).contains(FULL_FLASH), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot append to") && stderr(&out).contains(FULL_FLASH),
+        "{}",
+        stderr(&out)
+    );
     let out = node.command(&["compact"]);
     assert!(!out.status.success(), "compaction on a full disk succeeded");
-    assert!(stderr(&out).contains(FULL_FLASH), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write") && stderr(&out).contains(FULL_FLASH),
+        "{}",
+        stderr(&out)
+    );
     let peer = legacy_peer(&node, legacy_line("0000bbb1", &long));
     let out = node.command(&["sync", "--once"]);
     assert!(
-        stderr(&out).contains(FULL_FLASH),
+        stderr(&out).contains("cannot append to") && stderr(&out).contains(FULL_FLASH),
         "sync merge: {}",
         stderr(&out)
     );
