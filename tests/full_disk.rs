@@ -283,6 +283,43 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
 }
 
 #[test]
+fn a_message_that_fits_is_stored_and_acknowledged_when_compaction_does_not() {
+    // max_messages 10: the log is compacted once it holds more than 15 records. On a full
+    // flash the appends still fit in the log's last page, the compacted copy does not.
+    let node = Node::new("mcF-compact", "node-cmp", &[("max_messages", "10")]);
+    let Some(fs) = Tmpfs::mount(&node.dir.join("data"), "16k", "compaction on a full flash") else {
+        return;
+    };
+    let mut stored = Vec::new();
+    for i in 0..14 {
+        let id = format!("{:08x}", 0x4000 + i);
+        assert_eq!(send(&node, &id, "before the disk filled").0, 200);
+        stored.push(id);
+    }
+    let filler = fs.fill();
+    // The 16th record passes the threshold: the compaction fails, the message is stored
+    // all the same, so the reply must say so (a sender told it failed sends it again).
+    for i in 0..3 {
+        let id = format!("{:08x}", 0x5000 + i);
+        let (status, reply) = send(&node, &id, "fits in the last page");
+        assert_eq!(status, 200, "message {i}: {reply}");
+        stored.push(id);
+    }
+    assert_eq!(
+        log_is_whole(&node),
+        17,
+        "the log was compacted on a full disk"
+    );
+    let mut newest = stored[stored.len() - 10..].to_vec();
+    newest.sort();
+    assert_eq!(node.message_ids(), newest);
+    // Space freed: the next message compacts the log down to max_messages.
+    std::fs::remove_file(filler).unwrap();
+    assert_eq!(send(&node, "00006000", "after the disk was freed").0, 200);
+    assert_eq!(log_is_whole(&node), 10, "not compacted once there was room");
+}
+
+#[test]
 fn a_full_files_dir_refuses_uploads_and_keeps_the_files() {
     let node = Node::new("mcF-upload", "node-up", &[("max_file_storage", "1048576")]);
     let Some(fs) = Tmpfs::mount(&node.files_dir(), "32k", "full files dir") else {
