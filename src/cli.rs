@@ -306,6 +306,15 @@ pub fn export(
     filter: &Filter,
 ) -> Result<(), String> {
     let format = format.parse()?;
+    if let (None, Some(c)) = (url, cfg) {
+        // A mistyped --data or data_dir would otherwise export nothing, silently.
+        if !c.paths.data_dir.is_dir() {
+            return Err(format!(
+                "{}: no such directory, so no message log to export",
+                c.paths.data_dir.display()
+            ));
+        }
+    }
     let out = &mut std::io::stdout().lock();
     let log = cfg.map(|c| c.store().log);
     let source = match (url, &log) {

@@ -413,6 +413,8 @@ pub struct Config {
     /// The `config hook` sections, as written: only the sync daemon validates and runs
     /// them, so a mistake there never stops a CGI request.
     pub hooks: Vec<uci::Section>,
+    /// The file the hook sections were read from (`check-config` names it).
+    pub hooks_file: Option<PathBuf>,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -614,6 +616,7 @@ impl Config {
             warnings: Vec::new(),
             raven: raven_options(raw)?,
             hooks: raw.hooks.clone(),
+            hooks_file: raw.file.clone(),
         })
     }
 

@@ -53,6 +53,12 @@ pub fn serve(cfg: Config, listen: &str) -> Result<(), String> {
     server::run(cfg, listen).map_err(|e| e.to_string())
 }
 
+/// The mistakes of the configuration's `config hook` sections, for `meshchat
+/// check-config` (only the sync daemon runs hooks: nothing else refuses to start on them).
+pub fn hook_problems(cfg: &Config) -> Vec<Problem> {
+    hooks::Hook::problems(&cfg.hooks, cfg.hooks_file.as_deref())
+}
+
 /// `meshchat sync`: the sync daemon, until SIGTERM/SIGINT (or one round with `once`).
 pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())

@@ -214,6 +214,45 @@ fn every_action_is_documented_everywhere() {
     assert!(undocumented.is_empty(), "{}", undocumented.join("\n"));
 }
 
+/// Direct messages and replies are conventions of the wire (docs/CONVERSATIONS.md): the
+/// protocol and the API pages both state them; `action_log` is described as the hooks'
+/// outcomes, not as the empty legacy leftover it was.
+#[test]
+fn the_conversation_conventions_are_in_the_protocol_and_the_api() {
+    let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
+    for doc in ["docs/PROTOCOL.md", "docs/API.md"] {
+        let text = read(doc);
+        for must in [
+            "`@` followed by the two call signs",
+            "upper-cased",
+            "byte order",
+            "joined by `+`",
+            "@K1ABC+W2XYZ",
+            "to oneself is not a direct message",
+            "> K1ABC (0a1b2c3d): ",
+            "60 characters",
+            "the original's channel",
+        ] {
+            assert!(text.contains(must), "{doc} does not say {must:?}");
+        }
+    }
+    let protocol = read("docs/PROTOCOL.md");
+    let row = protocol
+        .lines()
+        .find(|l| l.starts_with("| `action_log`"))
+        .expect("an action_log row in docs/PROTOCOL.md");
+    assert!(row.contains("last 100 outcomes"), "{row}");
+    let openapi = read("docs/openapi.yaml");
+    let op = openapi
+        .split("/cgi-bin/meshchat?action=action_log:")
+        .nth(1)
+        .unwrap();
+    assert!(
+        op.contains("enum: [ok, failed, killed, error, dropped]") && !op.contains("maxItems: 0"),
+        "docs/openapi.yaml: action_log is not the outcomes list"
+    );
+}
+
 /// Whether `r`, relative to `dir`, names a place under `root` (resolved by its text: the
 /// place need not exist).
 fn inside(root: &Path, dir: &Path, r: &str) -> bool {

@@ -20,12 +20,13 @@
 pub mod run;
 pub mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use crate::config::{Origin, Problem};
 use crate::protocol::lines::unescape_each;
 use crate::protocol::uci::Section;
 use crate::store::Paths;
@@ -120,6 +121,37 @@ impl Hook {
             .enumerate()
             .map(|(i, s)| Hook::from_section(s, i))
             .collect()
+    }
+
+    /// Every mistake of the `config hook` sections, each at the line of the value at
+    /// fault (`meshchat check-config`); the sync daemon refuses to start on the first.
+    pub fn problems(sections: &[Section], file: Option<&Path>) -> Vec<Problem> {
+        let at = |line: usize, what: String| Problem {
+            file: file.map(Path::to_path_buf),
+            origin: Origin::Line(line),
+            what,
+        };
+        let mut out = Vec::new();
+        if let Some(extra) = sections.get(MAX_HOOKS) {
+            if let Err(e) = Hook::all(sections) {
+                out.push(at(extra.line, e.to_string()));
+            }
+        }
+        for (i, s) in sections.iter().enumerate() {
+            if let Err(e) = Hook::from_section(s, i) {
+                // `hook 'NAME' OPTION`: the line of that option's last value, else the
+                // section's own line (a missing command).
+                let key = e.option.rsplit(' ').next().unwrap_or("");
+                let line = s
+                    .values
+                    .iter()
+                    .rposition(|(k, _)| k == key)
+                    .and_then(|i| s.lines.get(i).copied())
+                    .unwrap_or(s.line);
+                out.push(at(line, e.to_string()));
+            }
+        }
+        out
     }
 
     /// True when a message of `channel` with the stored text `stored` matches.
