@@ -363,7 +363,7 @@ impl FileSink for Upload<'_> {
         }
         file.write_all(chunk)
             .map_err(|e| match Error::io("write", tmp)(e) {
-                Error::NoSpace(_) => UploadError::NoRoom,
+                Error::NoSpace { .. } => UploadError::NoRoom,
                 e => UploadError::Store(e),
             })
     }

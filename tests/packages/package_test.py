@@ -512,6 +512,12 @@ def install_tests(kind, path):
                 hook(root, key, live=False)
                 # apk --force-no-chroot: run on the build host, from the image root.
                 hook(root, key, cwd="/tmp")
+        if kind == "apk":
+            # OpenWrt's image build with apk (include/rootfs.mk, CONFIG_USE_APK) adds the
+            # packages with --no-scripts, then runs each .post-install itself on the build
+            # host, from the image root, with IPKG_INSTROOT set and no APK_SCRIPT: here
+            # with sysfs and from /, so only IPKG_INSTROOT can stop it.
+            root.script(s["post"], env={"PATH": PATH, "IPKG_INSTROOT": "/build/root"})
         check(root.calls() == [] and root.read("etc/config.mesh/setup") == before
               and os.path.islink(root.path("etc/rc.d/S99meshchat")),
               f"{kind}: in an image root the scripts do nothing")
