@@ -7,9 +7,11 @@ TEST_TARGETS += test-package-meta test-package test-feed
 
 .PHONY: package test-package package-repro test-package-meta
 
-# File modes of the node packages and the feed, without cross-built binaries (seconds).
+# File modes of the node packages and the feed, and the mesh-firewall hook run as AREDN's
+# firewall runs it, without cross-built binaries (seconds).
 test-package-meta:
 	python3 tests/packages/meta_test.py
+	python3 tests/packages/firewall_test.py
 
 package: cross
 	tools/venv/bin/python scripts/package/build.py $(ARCH)

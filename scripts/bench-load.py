@@ -2,8 +2,9 @@
 """Load: wrk against `meshchat serve` and against the CGI under lighttpd (Debian's), with
 mixed reads and writes from 16 connections. Prints a Markdown section (bench.py adds it
 to bench/RESULTS.md) and fails when a request failed, an acknowledged message is missing,
-a message is stored twice, or a log record is damaged. Throughput and latency are figures
-only, never a pass/fail test.
+a message is stored twice, or a log record is damaged or holds a message the load did not
+send, or a peak RSS passes its bound. Throughput and latency are figures only, never a
+pass/fail test.
 
 Usage: bench-load.py BINARY [SECONDS]   (default 60; `make test` runs a short one)
 """
@@ -25,6 +26,13 @@ THREADS = 2
 # max_messages and every acknowledged message must still be there at the end.
 WRITES_PER_THREAD = 4000
 MAX_MESSAGES = 10000
+# Bounded RSS. The bounds are the worst case of this load, not its usual figure: every
+# `serve` worker (16) rendering a `messages` reply of the full log at once after a write
+# measured 97 MB with 10,000 messages, and one CGI rendering them uncompressed 6.6 MB
+# (the glibc host build; the node's static musl build needs about 1.3 MB less). A leak,
+# an unbounded queue or a reply held twice passes them.
+SERVE_RSS_LIMIT_KB = 128 * 1024
+CGI_RSS_LIMIT_KB = 8 * 1024
 
 WRK_SCRIPT = r"""
 local threads = {}
@@ -61,11 +69,13 @@ function response(status, headers, body)
   else reads = reads + 1 end
 end
 function done(summary, latency, requests)
-  local s, o, b, r = 0, 0, 0, 0
+  local s, o, b, r, per = 0, 0, 0, 0, {}
   for _, t in ipairs(threads) do
     s = s + t:get("sent"); o = o + t:get("ok"); b = b + t:get("bad"); r = r + t:get("reads")
+    per[t:get("tid")] = t:get("sent")
   end
   io.write(string.format("LOAD sent=%%d ok=%%d bad=%%d reads=%%d\n", s, o, b, r))
+  for tid, n in pairs(per) do io.write(string.format("LOAD thread=%%d sent=%%d\n", tid, n)) end
 end
 """
 
@@ -124,21 +134,32 @@ class CgiRssSampler(threading.Thread):
             time.sleep(0.005)
 
 
-def check_log(tmp, ok, sent):
-    """Every record whole, no id twice, and between `ok` and `sent` load messages."""
+def check_log(tmp, ok, sent, per_thread):
+    """Every record whole and one the load sent (its id and text: thread and number within
+    what that thread sent), no id twice, and between `ok` and `sent` load messages: as
+    ids are never reused, a lost acknowledged message would leave fewer than `ok`."""
     path = os.path.join(tmp, "data", "messages.log")
     ids = []
     damaged = 0
+    foreign = []
     with open(path, "rb") as f:
         for rec in f:
             crc, _, line = rec.rstrip(b"\n").partition(b"\t")
             if int(crc, 16) != zlib.crc32(line):
                 damaged += 1
                 continue
-            ids.append(line.split(b"\t", 1)[0])
+            fields = line.split(b"\t")
+            mid = fields[0].decode("ascii", "replace")
+            tid, seq = int(mid[:2], 16), int(mid[2:], 16)
+            if (len(fields) < 3 or fields[2] != b"load test " + fields[0]
+                    or not 1 <= seq <= per_thread.get(tid, 0)):
+                foreign.append(mid)
+            ids.append(mid)
     problems = []
     if damaged:
         problems.append(f"{damaged} damaged records")
+    if foreign:
+        problems.append(f"{len(foreign)} records the load did not send: {foreign[:5]}")
     if len(set(ids)) != len(ids):
         problems.append(f"{len(ids) - len(set(ids))} messages stored twice")
     if not ok <= len(ids) <= sent:
@@ -156,6 +177,7 @@ def wrk(url, seconds, tmp):
     out = p.stdout
     m = re.search(r"LOAD sent=(\d+) ok=(\d+) bad=(\d+) reads=(\d+)", out)
     sent, ok, bad, reads = (int(x) for x in m.groups()) if m else (0, 0, -1, 0)
+    per_thread = {int(t): int(n) for t, n in re.findall(r"LOAD thread=(\d+) sent=(\d+)", out)}
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     sock_errors = sum(int(x) for x in errors.groups()) if errors else 0
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -163,6 +185,7 @@ def wrk(url, seconds, tmp):
     lat = {k: v for k, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
     return {
         "sent": sent, "ok": ok, "bad": bad, "reads": reads, "sock_errors": sock_errors,
+        "per_thread": per_thread,
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "rps": float(rps.group(1)) if rps else 0.0,
         "p50": lat.get("50", "?"), "p99": lat.get("99", "?"), "raw": out + p.stderr,
@@ -181,7 +204,9 @@ def run_serve(binary, seconds):
         finally:
             srv.terminate()
             srv.wait(timeout=10)
-        r["stored"], r["problems"] = check_log(tmp, r["ok"], r["sent"])
+        r["stored"], r["problems"] = check_log(tmp, r["ok"], r["sent"], r["per_thread"])
+        if r["rss"] > SERVE_RSS_LIMIT_KB:
+            r["problems"].append(f"peak RSS {r['rss']} KB over its bound {SERVE_RSS_LIMIT_KB} KB")
         return r
 
 
@@ -221,7 +246,11 @@ $HTTP["url"] =~ "^/cgi-bin/" {{ cgi.assign = ("" => "") }}
             httpd.terminate()
             httpd.wait(timeout=10)
         r["rss"] = sampler.peak
-        r["stored"], r["problems"] = check_log(tmp, r["ok"], r["sent"])
+        r["stored"], r["problems"] = check_log(tmp, r["ok"], r["sent"], r["per_thread"])
+        if sampler.seen == 0:
+            r["problems"].append("no CGI process was seen: its RSS is unmeasured")
+        if r["rss"] > CGI_RSS_LIMIT_KB:
+            r["problems"].append(f"peak RSS {r['rss']} KB over its bound {CGI_RSS_LIMIT_KB} KB")
         return r
 
 
@@ -239,7 +268,9 @@ def main():
           "`messages_version_ui`, `messages` and `users` in turn (gzip accepted). "
           f"`max_messages` {MAX_MESSAGES}, so every acknowledged message must be in the log. "
           "Peak RSS: `serve`'s VmHWM; for the CGI, the largest VmHWM sampled every 5 ms over "
-          "its short-lived processes.\n")
+          f"its short-lived processes; bounds {SERVE_RSS_LIMIT_KB // 1024} MB and "
+          f"{CGI_RSS_LIMIT_KB // 1024} MB (the worst case of this load at {MAX_MESSAGES} "
+          "messages).\n")
     print("| target | requests/s | p50 | p99 | writes acked / sent | stored | errors | peak RSS |")
     print("|---|---|---|---|---|---|---|---|")
     failed = []

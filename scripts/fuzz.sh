@@ -24,6 +24,8 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
     export TMPDIR=/dev/shm
 fi
 HOST=$(rustc "$NIGHTLY" -vV | sed -n "s/^host: //p")
+# Executions depend on what else the machine runs: the results say how loaded it was.
+load_start=$(cut -d ' ' -f 1 /proc/loadavg)
 table=""
 failed=""
 for t in $TARGETS; do
@@ -52,8 +54,9 @@ if [ -n "${FUZZ_RESULTS:-}" ]; then
     {
         echo "# Fuzzing results"
         echo
-        echo "\`make fuzz\` on $(date -u +%Y-%m-%d), ${FUZZ_S} s per target, $(nproc) CPUs shared,"
-        echo "address sanitizer, $(rustc "$NIGHTLY" --version)."
+        echo "\`make fuzz\` on $(date -u +%Y-%m-%d), ${FUZZ_S} s per target, $(nproc) CPUs (load average"
+        echo "$load_start at the start, $(cut -d ' ' -f 1 /proc/loadavg) at the end), address sanitizer,"
+        echo "$(rustc "$NIGHTLY" --version)."
         echo
         echo "| target | executions | coverage (edges) | corpus |"
         echo "| --- | --- | --- | --- |"

@@ -49,6 +49,8 @@ if [ "${1:-all}" = all ]; then
     want lighttpd lighttpd
     # The namespace test (mk/netns.mk): ip netns, TAP devices.
     want ip iproute2
+    # The mesh-firewall hook's rules through the real nft (tests/packages/firewall_test.py).
+    [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || need_apt="$need_apt nftables"
     # The API-description check (scripts/openapi-check.sh) makes a venv.
     python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt="$need_apt python3-venv"
 fi

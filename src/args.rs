@@ -110,8 +110,8 @@ Commands:
                     max_messages
   purge             delete this node's messages, presence and shared files
                     (before removing the package)
-  sync              run the sync daemon: pull from every peer every
-                    poll_interval (foreground; SIGTERM stops it)
+  sync              run the sync daemon: pull from peers every poll_interval
+                    (foreground; SIGTERM stops it)
 ",
     client_commands!(),
     "  export            write messages to stdout, from a node (--url) or this node's
@@ -159,7 +159,7 @@ Options:
         about: "import a legacy Lua MeshChat database (/tmp/meshchat/messages.<zone>) or a jsonl export into the log
 
 Positional Arguments:
-  file              the legacy database file
+  file              the legacy database file, or a jsonl export
 
 Options:
 ",
@@ -200,7 +200,7 @@ Options:
         ],
         words: Words::None,
         usage: " [--once] [--verbose] [--stats] [--stall <stall>]",
-        about: "run the sync daemon: pull from every peer every poll_interval (foreground; SIGTERM stops it)
+        about: "run the sync daemon: pull from peers every poll_interval (foreground; SIGTERM stops it)
 
 Options:
   --once            one round with every peer, then exit
@@ -372,6 +372,28 @@ fn is_help(a: &str) -> bool {
     matches!(a, "-h" | "--help" | "help")
 }
 
+/// Whether `-h`, `--help` or `help` stands where a flag could: anywhere before `--`, but
+/// for `send` only before its message starts (`... I need help` and `... help` send
+/// those words).
+fn asks_for_help(spec: &Spec, rest: &[String]) -> bool {
+    let mut it = rest.iter().peekable();
+    while let Some(a) = it.next() {
+        let flag = a.len() > 1 && a.starts_with('-');
+        if a == "--" || (!flag && spec.words == Words::Rest) {
+            return false;
+        }
+        if is_help(a) {
+            return true;
+        }
+        // A flag's value is skipped, unless it is a help word (`--url --help`).
+        let takes_value = spec.flag(a).is_some_and(|&(_, _, k)| k != Kind::Switch);
+        if takes_value && it.peek().is_some_and(|v| !is_help(v)) {
+            it.next();
+        }
+    }
+    false
+}
+
 /// Reads the arguments (after the program name). A lone `-` is a word (stdin for
 /// `send`), never a flag.
 pub fn parse(args: &[String]) -> Result<Parsed, Refused> {
@@ -409,8 +431,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refused> {
         }
     };
     let rest = &args[i..];
-    let end = rest.iter().position(|a| a == "--").unwrap_or(rest.len());
-    if rest[..end].iter().any(|a| is_help(a)) {
+    if asks_for_help(spec, rest) {
         return Ok(Parsed::Help(spec.help()));
     }
     if version {
@@ -586,11 +607,45 @@ mod tests {
             assert!(h.contains(HELP_LINE), "{h}");
             assert_eq!(h.contains("--data"), c.local, "{h}");
         }
-        // After `--`, "help" is a word.
+        // After `--`, "help" is a word; so is every word of a message once it started.
         assert_eq!(
             args(&["send", "--url", "n", "--call-sign", "k", "--", "help"]).words,
             ["help"]
         );
+        assert_eq!(
+            args(&[
+                "send",
+                "--url",
+                "n",
+                "--call-sign",
+                "k",
+                "I",
+                "need",
+                "help",
+                "-h"
+            ])
+            .words,
+            ["I", "need", "help", "-h"]
+        );
+        assert_eq!(
+            args(&["send", "--url", "n", "--call-sign", "help", "help", "me"]).words,
+            ["help", "me"]
+        );
+        assert_eq!(
+            refused(&["send", "help"]),
+            (
+                "Required options not provided:\n    --url\n    --call-sign".into(),
+                Some("send")
+            )
+        );
+        for a in [
+            &["send", "-h"][..],
+            &["send", "--url", "n", "-h", "hi"],
+            &["send", "--channel", "ops", "--help"],
+            &["tail", "--url", "n", "-n", "3", "help"],
+        ] {
+            assert!(matches!(run(a), Ok(Parsed::Help(_))), "{a:?}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn run(overrides: &config::Overrides) -> i32 {
             // A mistake in the file must not take the chat down: answer with the defaults
             // for what is wrong, say so on stderr (syslog) and in `config`.
             for p in &problems {
-                eprintln!("meshchat: {p} (answering with the default for it)");
+                eprintln!("meshchat: {p} (the CGI answers anyway, with the defaults)");
             }
             cfg.warnings = problems.iter().map(|p| p.brief()).collect();
             handle(&cfg)

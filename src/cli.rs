@@ -335,6 +335,15 @@ pub fn export(
     filter: &Filter,
 ) -> Result<(), String> {
     let format = format.parse()?;
+    if let (None, Some(c)) = (url, cfg) {
+        // A mistyped --data or data_dir would otherwise export nothing, silently.
+        if !c.paths.data_dir.is_dir() {
+            return Err(format!(
+                "{}: no such directory, so no message log to export",
+                c.paths.data_dir.display()
+            ));
+        }
+    }
     let out = &mut std::io::stdout().lock();
     let log = cfg.map(|c| c.store().log);
     let source = match (url, &log) {
@@ -347,9 +356,11 @@ pub fn export(
     };
     let (_, refused) = write_from(source, format, filter, out)?;
     if refused > 0 {
-        eprintln!(
-            "meshchat: {refused} lines of the node's answer were not valid messages, left out"
-        );
+        let (lines, were) = match refused {
+            1 => ("1 line".to_string(), "was not a valid message"),
+            n => (format!("{n} lines"), "were not valid messages"),
+        };
+        eprintln!("meshchat: {lines} of the node's answer {were}, left out");
     }
     Ok(())
 }

@@ -166,7 +166,12 @@ const MISSPELT: usize = 2;
 
 /// " (did you mean x?)" with the known option `name` most resembles, or nothing.
 fn did_you_mean(name: &str) -> String {
-    let near = OPTIONS
+    nearest(name, OPTIONS)
+}
+
+/// " (did you mean X?)" for the name of `known` nearest to `name`, if one is near.
+pub fn nearest(name: &str, known: &[&str]) -> String {
+    let near = known
         .iter()
         .map(|o| (distance(name, o), *o))
         .filter(|(d, _)| *d <= MISSPELT)
@@ -244,7 +249,8 @@ impl Raw {
         }
         for s in sections {
             if s.kind == "hook" {
-                // Validated by the sync daemon, the only one that runs hooks.
+                // Validated by the sync daemon, the only one that runs hooks (and listed by
+                // `check-config`: hooks::Hook::problems).
                 raw.hooks.push(s);
                 continue;
             }
@@ -413,6 +419,8 @@ pub struct Config {
     /// The `config hook` sections, as written: only the sync daemon validates and runs
     /// them, so a mistake there never stops a CGI request.
     pub hooks: Vec<uci::Section>,
+    /// The file the hook sections were read from (`check-config` names it).
+    pub hooks_file: Option<PathBuf>,
 }
 
 fn invalid(option: &str, value: &str, reason: &'static str) -> Error {
@@ -614,6 +622,7 @@ impl Config {
             warnings: Vec::new(),
             raven: raven_options(raw)?,
             hooks: raw.hooks.clone(),
+            hooks_file: raw.file.clone(),
         })
     }
 

@@ -57,9 +57,20 @@ pub fn serve(cfg: Config, listen: &str) -> Result<(), String> {
     server::run(cfg, listen).map_err(|e| e.to_string())
 }
 
+/// The mistakes of the configuration's `config hook` sections, for `meshchat
+/// check-config` (only the sync daemon runs hooks: nothing else refuses to start on them).
+pub fn hook_problems(cfg: &Config) -> Vec<Problem> {
+    hooks::Hook::problems(&cfg.hooks, cfg.hooks_file.as_deref())
+}
+
 /// `meshchat sync`: the sync daemon, until SIGTERM/SIGINT (or one round with `once`).
 pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())
+}
+
+/// "1 peer", "2 peers": counts in what meshchat says (every module sees this root item).
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(feature = "sim")]
@@ -70,3 +81,13 @@ pub mod sim;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_say_one_thing_or_things() {
+        assert_eq!(super::count(0, "peer"), "0 peers");
+        assert_eq!(super::count(1, "peer"), "1 peer");
+        assert_eq!(super::count(2, "line"), "2 lines");
+    }
+}

@@ -197,8 +197,9 @@ fn run(a: Args) -> Result<(), String> {
         }
         _ => {
             // check-config
-            let (_, problems) =
+            let (cfg, mut problems) =
                 Config::check(&overrides(Common::of(&a))?).map_err(|e| e.to_string())?;
+            problems.extend(meshchat::hook_problems(&cfg));
             for p in &problems {
                 eprintln!("meshchat: {p}");
             }

@@ -111,6 +111,34 @@ fn send_reads_stdin_for_dash_and_upper_cases_the_call_sign() {
     assert_eq!(v[0]["call_sign"], "K1ABC");
 }
 
+#[test]
+fn a_message_may_say_help() {
+    let node = Node::new("cmd-help-word", "help-node", &[]);
+    let server = Server::start(&node, "127.0.0.1:0");
+    let url = format!("http://{}", server.addr);
+    for words in [
+        &["I", "need", "help"][..],
+        &["help"],
+        &["use", "-h", "or", "--help"],
+    ] {
+        let mut args = vec!["send", "--url", &url, "--call-sign", "K1ABC"];
+        args.extend_from_slice(words);
+        let out = meshchat(&args);
+        assert!(out.status.success(), "{words:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "", "{words:?}: no help printed");
+        // Messages of the same second are ordered by id: look for it among them.
+        let v = server.get("/cgi-bin/meshchat?action=messages").json();
+        let sent = words.join(" ");
+        assert!(
+            v.as_array().unwrap().iter().any(|m| m["message"] == sent),
+            "{sent:?} not stored: {v}"
+        );
+    }
+    // Before the message, a help word is still help.
+    let out = meshchat(&["send", "--url", &url, "-h", "hi"]);
+    assert!(text(&out.stdout).starts_with("Usage: meshchat send"));
+}
+
 /// Runs the binary with its stdout a pipe whose reader is already gone.
 fn into_closed_pipe(args: &[&str]) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
@@ -236,19 +264,28 @@ fn serve_says_where_its_files_are_and_hints_data_and_listen() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("use --data DIR"), "{err}");
 
-    let out = meshchat(&[
-        "serve",
-        "--listen",
-        "18082",
-        "--data",
-        data.to_str().unwrap(),
-    ]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains("expected HOST:PORT, e.g. 127.0.0.1:18082"),
-        "{err}"
-    );
+    for (listen, hint) in [
+        ("18082", "18082"),
+        (":18083", "18083"),
+        ("localhost", "8080"),
+        ("127.0.0.1:http", "8080"),
+    ] {
+        let out = meshchat(&[
+            "serve",
+            "--listen",
+            listen,
+            "--data",
+            data.to_str().unwrap(),
+        ]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{listen}: {err}");
+        assert!(
+            err.contains(&format!(
+                "invalid --listen '{listen}': expected HOST:PORT, e.g. 127.0.0.1:{hint}"
+            )),
+            "{err}"
+        );
+    }
 }
 
 /// The README's Commands section, and the flags `--help` lists for a subcommand.

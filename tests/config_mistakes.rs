@@ -124,8 +124,11 @@ fn the_cgi_answers_with_the_defaults_and_lists_the_mistakes_in_config() {
     // No server path goes to the browser; stderr (the web server's log) has the file.
     assert!(warnings.iter().all(|w| !w.contains('/')), "{warnings:?}");
     assert!(
-        r.stderr
-            .contains(&format!("{}:{n}:", node.config.display())),
+        r.stderr.contains(&format!(
+            "{}:{n}: unknown option 'max_mesages' (did you mean max_messages?) \
+             (the CGI answers anyway, with the defaults)\n",
+            node.config.display()
+        )),
         "{}",
         r.stderr
     );
@@ -141,6 +144,79 @@ fn the_cgi_answers_with_the_defaults_and_lists_the_mistakes_in_config() {
     // A clean file: no warnings key at all (the legacy shape).
     let clean = Node::new("conf-cgi-clean", "conf-node", &[]);
     assert!(clean.get("action=config").json().get("warnings").is_none());
+}
+
+#[test]
+fn hook_sections_are_checked_and_a_misspelt_hook_option_stops_sync() {
+    let hooks = "config hook 'h'\n\toption comand '/bin/true'\n\
+config hook\n\toption command '/bin/echo'\n\toption timeout '99999'\n\toption mach 'x*'\n";
+    let (node, n) = node_with("conf-hooks", hooks);
+    let out = node.command(&["check-config"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let file = node.config.display();
+    for (line, what) in [
+        (n, "invalid hook 'h' command '': is missing"),
+        (
+            n + 1,
+            "unknown hook option 'comand' (did you mean command?)",
+        ),
+        (
+            n + 4,
+            "invalid hook 'hook1' timeout '99999': must be 1 to 3600 seconds",
+        ),
+        (n + 5, "unknown hook option 'mach' (did you mean match?)"),
+    ] {
+        assert!(
+            err.contains(&format!("meshchat: {file}:{line}: {what}\n")),
+            "{err}"
+        );
+    }
+    assert!(err.contains("4 mistakes found"), "{err}");
+    // The daemon that runs hooks refuses; the CGI, which runs none, is not affected.
+    let out = node.command(&["sync", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid hook 'h' command '': is missing"),
+        "{err}"
+    );
+    let v = node.get("action=config").json();
+    assert!(v.get("warnings").is_none(), "{v}");
+    // A misspelt `match` alone would run the hook for every message: sync refuses it.
+    let (typo, n) = node_with(
+        "conf-hooks-typo",
+        "config hook 'm'\n\toption command '/bin/true'\n\toption mach '!ping*'\n",
+    );
+    let err = String::from_utf8_lossy(&typo.command(&["check-config"]).stderr).into_owned();
+    assert!(
+        err.contains(&format!(
+            "{}:{}: unknown hook option 'mach' (did you mean match?)\n",
+            typo.config.display(),
+            n + 2
+        )),
+        "{err}"
+    );
+    assert!(err.contains("1 mistake found"), "{err}");
+    let out = typo.command(&["sync", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid hook 'm' option 'mach': is not one of command, arg, channel"),
+        "{err}"
+    );
+    // A good hook section is no mistake.
+    let (good, _) = node_with(
+        "conf-hooks-good",
+        "config hook 'log'\n\toption channel '*'\n\toption match '*'\n\
+\toption command '/bin/true'\n\tlist arg 'x'\n\toption timeout '5'\n",
+    );
+    let out = good.command(&["check-config"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

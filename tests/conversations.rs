@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod fake;
 
 use common::*;
 
@@ -291,8 +292,46 @@ fn export_and_import_round_trips() {
         "{report}"
     );
     assert!(report.contains("line 3: not a JSON object"), "{report}");
-    assert!(report.contains("imported 1 messages"), "{report}");
+    assert!(report.contains("imported 1 message"), "{report}");
     let after = export(&b, &[]);
     assert_eq!(after.lines().count(), 7);
     assert!(before.lines().all(|l| after.lines().any(|m| m == l)));
+}
+
+/// `export --url` reads a Lua MeshChat node (its recorded `messages_raw`, replayed with
+/// its own `Content-MD5`); `import --data` and `export --data` work on a directory alone
+/// (no configuration file), and a data directory that is not there is an error, not an
+/// empty export.
+#[test]
+fn export_from_a_lua_node_and_with_a_data_directory() {
+    let recorded = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/lua-meshchat-2.18/11-messages_raw.http"),
+    )
+    .unwrap();
+    let body = String::from_utf8(fixture("11-messages_raw.http").body).unwrap();
+    assert_eq!(body.lines().count(), 3);
+    let lua = fake::Fake::start(move |_, c| fake::replay(c, &recorded));
+    let url = format!("http://127.0.0.1:{}", lua.port);
+    assert_eq!(ok(&["export", "--url", &url, "--format", "legacy"]), body);
+    let jsonl = ok(&["export", "--url", &url]);
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(first["message"], "Hello from A \"quoted\" & a+plus");
+    assert_eq!(first["node"], "lua-node-a");
+
+    let node = Node::new("conv-data-dir", "unused", &[]);
+    let data = node.dir.join("by-hand");
+    let d = data.to_str().unwrap();
+    let file = node.dir.join("lua.jsonl");
+    std::fs::write(&file, &jsonl).unwrap();
+    let (done, _, err) = run_cli(&["import", "--data", d, file.to_str().unwrap()]);
+    assert!(done, "{err}");
+    assert!(err.contains("imported 3 messages"), "{err}");
+    assert_eq!(ok(&["export", "--data", d]), jsonl);
+    assert_eq!(ok(&["export", "--data", d, "--format", "legacy"]), body);
+    let missing = node.dir.join("typo");
+    refused(
+        &["export", "--data", missing.to_str().unwrap()],
+        "no such directory, so no message log to export",
+    );
 }

@@ -51,6 +51,9 @@ const REPORTS: &[&str] = &[
 /// Paths on a node, as package members name them (no leading `/`): not in the repository.
 const NODE_PATHS: &[&str] = &["www/meshchat/", "www/apps/", "www/cgi-bin/", "etc/", "usr/"];
 
+/// Paths in other repositories the packaging names (the OpenWrt `packages` feed).
+const ELSEWHERE: &[&str] = &["lang/rust/"];
+
 /// Extensions of the files a reference may name.
 const KINDS: &[&str] = &[
     "md", "rs", "py", "sh", "mk", "mjs", "js", "yaml", "yml", "toml", "css", "html", "json",
@@ -106,11 +109,14 @@ fn every_referenced_file_exists_in_the_repository() {
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     let mut scanned = Vec::new();
-    for top in ["src", "docs", "mk", "scripts", "tests", "www"] {
-        walk(&root.join(top), &mut scanned);
-    }
-    scanned.push(root.join("README.md"));
-    scanned.push(root.join("Makefile"));
+    // Everything a clone holds (less build output and installed packages, SKIP), the
+    // fuzz corpus (inputs, not text) and the recorded Lua fixtures (bytes as served).
+    walk(&root, &mut scanned);
+    scanned.retain(|p| {
+        !p.starts_with(root.join("fuzz/corpus"))
+            && !p.starts_with(root.join("tests/fixtures"))
+            && !p.starts_with(root.join("target-cross"))
+    });
     let mut missing = Vec::new();
     let mut count = 0;
     for file in &scanned {
@@ -154,6 +160,7 @@ fn every_referenced_file_exists_in_the_repository() {
                 || placeholder
                 || REPORTS.contains(&r.as_str())
                 || NODE_PATHS.iter().any(|p| r.starts_with(p))
+                || ELSEWHERE.iter().any(|p| r.starts_with(p))
                 || dir
                     .ancestors()
                     .take_while(|a| a.starts_with(&root))
@@ -169,6 +176,219 @@ fn every_referenced_file_exists_in_the_repository() {
         missing.is_empty(),
         "references to files that are not in the repository:\n{}",
         missing.join("\n")
+    );
+}
+
+/// The source up to its first inline `#[cfg(test)] mod NAME {`.
+fn without_unit_tests(text: &str) -> &str {
+    let mark = "\n#[cfg(test)]\nmod ";
+    let mut end = text.len();
+    for (i, _) in text.match_indices(mark) {
+        let line = text[i + mark.len()..].lines().next().unwrap_or("");
+        if line.trim_end().ends_with('{') {
+            end = i;
+            break;
+        }
+    }
+    &text[..end]
+}
+
+/// Every file meshchat keeps under `data_dir` or `ram_dir` (a literal name joined to one
+/// of them in the shipped code) is in the README's data-layout table, and every name the
+/// table gives is one the code writes.
+#[test]
+fn the_readme_data_layout_names_every_file_meshchat_keeps() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table = readme
+        .split("## Data layout")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap();
+    let mut sources = Vec::new();
+    walk(&root().join("src"), &mut sources);
+    let mut kept = BTreeSet::new();
+    for file in sources
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+    {
+        let text = std::fs::read_to_string(file).unwrap();
+        let shipped = without_unit_tests(&text);
+        for dir in ["ram_dir.join(\"", "data_dir.join(\""] {
+            for part in shipped.split(dir).skip(1) {
+                kept.insert(part.split('"').next().unwrap().to_string());
+            }
+        }
+    }
+    assert!(kept.len() > 15, "{kept:?}");
+    let listed =
+        |name: &str| table.contains(&format!("/{name}`")) || table.contains(&format!("`{name}`"));
+    let missing: Vec<&String> = kept
+        .iter()
+        .filter(|n| *n != "files" && !listed(n))
+        .collect();
+    assert!(missing.is_empty(), "README's data layout lacks {missing:?}");
+    // The other way: each `<ram_dir>/name` of the table is a file the code keeps.
+    for cell in table.split("`<").skip(1) {
+        let name = cell.split('`').next().unwrap();
+        let Some((_, file)) = name.split_once(">/") else {
+            continue;
+        };
+        if file.is_empty() || file.contains('<') || file.contains('*') {
+            continue; // `<files_dir>/`, `remote_files.<node>`, `cache.*`: names built
+        }
+        assert!(
+            kept.contains(file),
+            "README's data layout names {file}, which nothing writes"
+        );
+    }
+}
+
+/// README's "Dependencies" names every crate the binary links (Cargo.toml's
+/// `[dependencies]`), and docs/PACKAGING.md accounts for each; the `make run` variables
+/// of the Makefile are in the README.
+#[test]
+fn the_readme_says_what_the_binary_links_and_what_make_run_takes() {
+    let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
+    let (cargo, readme, packaging, makefile) = (
+        read("Cargo.toml"),
+        read("README.md"),
+        read("docs/PACKAGING.md"),
+        read("Makefile"),
+    );
+    let deps: Vec<&str> = cargo
+        .split("\n[dependencies]\n")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+        .map(|l| l.split('=').next().unwrap().trim())
+        .collect();
+    assert!(!deps.is_empty());
+    let section = readme
+        .split("## Dependencies")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap();
+    let words = ["one", "two", "three", "four", "five", "six"];
+    let count = format!("links {} crate", words[deps.len() - 1]);
+    assert!(section.contains(&count), "README: \"{count}\" ({deps:?})");
+    for d in &deps {
+        assert!(
+            section.contains(&format!("`{d}`")),
+            "README's Dependencies: {d}"
+        );
+        assert!(packaging.contains(d), "docs/PACKAGING.md: {d}");
+    }
+    let vars: Vec<&str> = makefile
+        .lines()
+        .filter_map(|l| l.split_once(" ?=").map(|(v, _)| v.trim()))
+        .filter(|v| v.starts_with("RUN_"))
+        .collect();
+    assert_eq!(vars.len(), 3, "{vars:?}");
+    for v in vars {
+        assert!(
+            readme.contains(&format!("{v}=")),
+            "README: make run {v}=..."
+        );
+    }
+}
+
+/// README's source layout names every file and folder at the top of `src/`.
+#[test]
+fn the_readme_source_layout_names_every_part_of_src() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let layout = readme.split("Source layout:").nth(1).unwrap();
+    let layout = layout.split("\n\n").next().unwrap();
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(root().join("src")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "lib.rs" {
+            continue; // named as the public face
+        }
+        let shown = if e.path().is_dir() {
+            format!("`src/{name}/`")
+        } else {
+            format!("`src/{name}`")
+        };
+        if !layout.contains(&shown) {
+            missing.push(shown);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README's source layout lacks {missing:?}"
+    );
+}
+
+/// The option names of the first column of a Markdown table's rows, after `heading`.
+fn table_options(doc: &str, heading: &str) -> BTreeSet<String> {
+    let section = doc.split(heading).nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    let mut names = BTreeSet::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let first = row.split(" | ").next().unwrap();
+        if first.contains("sections") {
+            continue; // `config hook` sections: a section type, not an option
+        }
+        for (i, part) in first.split('`').enumerate() {
+            if i % 2 == 1 {
+                names.insert(part.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// The strings of a `const NAME: &[&str] = &[...]` in a source file.
+fn const_list(file: &str, name: &str) -> BTreeSet<String> {
+    let src = std::fs::read_to_string(root().join(file)).unwrap();
+    let list = src
+        .split(&format!("const {name}: &[&str] = &["))
+        .nth(1)
+        .unwrap();
+    let list = list.split("];").next().unwrap();
+    list.split('"')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s.to_string())
+        .collect()
+}
+
+/// README's configuration table gives exactly the options meshchat knows (each one
+/// accepted by the binary), and docs/CONVERSATIONS.md exactly a hook section's.
+#[test]
+fn the_documented_options_are_the_known_ones() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let documented = table_options(&readme, "## Configuration");
+    let known = const_list("src/config.rs", "OPTIONS");
+    assert!(known.len() > 20, "{known:?}");
+    assert_eq!(
+        documented, known,
+        "README's configuration table and src/config.rs"
+    );
+    let empty = std::env::temp_dir().join(format!("meshchat-docs-{}.conf", std::process::id()));
+    std::fs::write(&empty, "config meshchat 'main'\n").unwrap();
+    for name in &documented {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshchat"))
+            .args(["check-config", "--config"])
+            .arg(&empty)
+            .args(["-o", &format!("{name}=x")])
+            .env_clear()
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("unknown option"), "{name}: {err}");
+    }
+    let _ = std::fs::remove_file(&empty);
+    let conversations = std::fs::read_to_string(root().join("docs/CONVERSATIONS.md")).unwrap();
+    assert_eq!(
+        table_options(&conversations, "## Action hooks"),
+        const_list("src/hooks/mod.rs", "OPTIONS"),
+        "docs/CONVERSATIONS.md's hook table and src/hooks/mod.rs"
     );
 }
 
@@ -212,6 +432,45 @@ fn every_action_is_documented_everywhere() {
         }
     }
     assert!(undocumented.is_empty(), "{}", undocumented.join("\n"));
+}
+
+/// Direct messages and replies are conventions of the wire (docs/CONVERSATIONS.md): the
+/// protocol and the API pages both state them; `action_log` is described as the hooks'
+/// outcomes, not as the empty legacy leftover it was.
+#[test]
+fn the_conversation_conventions_are_in_the_protocol_and_the_api() {
+    let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
+    for doc in ["docs/PROTOCOL.md", "docs/API.md"] {
+        let text = read(doc);
+        for must in [
+            "`@` followed by the two call signs",
+            "upper-cased",
+            "byte order",
+            "joined by `+`",
+            "@K1ABC+W2XYZ",
+            "to oneself is not a direct message",
+            "> K1ABC (0a1b2c3d): ",
+            "60 characters",
+            "the original's channel",
+        ] {
+            assert!(text.contains(must), "{doc} does not say {must:?}");
+        }
+    }
+    let protocol = read("docs/PROTOCOL.md");
+    let row = protocol
+        .lines()
+        .find(|l| l.starts_with("| `action_log`"))
+        .expect("an action_log row in docs/PROTOCOL.md");
+    assert!(row.contains("last 100 outcomes"), "{row}");
+    let openapi = read("docs/openapi.yaml");
+    let op = openapi
+        .split("/cgi-bin/meshchat?action=action_log:")
+        .nth(1)
+        .unwrap();
+    assert!(
+        op.contains("enum: [ok, failed, killed, error, dropped]") && !op.contains("maxItems: 0"),
+        "docs/openapi.yaml: action_log is not the outcomes list"
+    );
 }
 
 /// Whether `r`, relative to `dir`, names a place under `root` (resolved by its text: the

@@ -182,6 +182,9 @@ fn ping_bot_answers_through_the_api() {
     post(&node, "b0000002", "ops", "!ping are you there?");
     post(&node, "b0000003", "other", "!ping in another channel");
     post(&node, "b0000004", "ops", "ping without the bang");
+    // A long one: the quote is cut at 60 characters (not bytes), newlines and `\` as read.
+    let long = format!("!ping \\ \"q\"\n\n{}", "é".repeat(70));
+    post(&node, "b0000005", "ops", &long);
     let answers = || -> Vec<serde_json::Value> {
         node.get("action=messages")
             .json()
@@ -192,13 +195,24 @@ fn ping_bot_answers_through_the_api() {
             .cloned()
             .collect()
     };
-    wait_for(20, "the bot's answer", || !answers().is_empty());
+    wait_for(20, "the bot's answers", || answers().len() >= 2);
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let a = answers();
-    assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(a[0]["channel"], "ops");
+    let mut a: Vec<String> = answers()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["channel"], "ops");
+            m["message"].as_str().unwrap().to_string()
+        })
+        .collect();
+    a.sort();
     assert_eq!(
-        a[0]["message"],
-        "> K1ABC (b0000002): !ping are you there?\npong from PINGBOT"
+        a,
+        [
+            "> K1ABC (b0000002): !ping are you there?\npong from PINGBOT".to_string(),
+            format!(
+                "> K1ABC (b0000005): !ping \\ \"q\" {}…\npong from PINGBOT",
+                "é".repeat(48)
+            ),
+        ]
     );
 }

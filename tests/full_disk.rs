@@ -204,6 +204,12 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     }
     let reply = refused.expect("the full disk never refused a message");
     assert_clear(&reply, FULL_FLASH, &node);
+    // The operation and the file, then the cause.
+    assert_clear(
+        &reply,
+        &format!("cannot append to messages.log: {FULL_FLASH}"),
+        &node,
+    );
     stored.sort();
     assert_eq!(node.message_ids(), stored, "a stored message was lost");
     let records = log_is_whole(&node);
@@ -216,14 +222,22 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
     std::fs::write(&db, legacy_line("0000aaa1", &long)).unwrap();
     let out = node.command(&["import", db.to_str().unwrap()]);
     assert!(!out.status.success(), "import on a full disk succeeded");
-    assert!(stderr(&out).contains(FULL_FLASH), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot append to") && stderr(&out).contains(FULL_FLASH),
+        "{}",
+        stderr(&out)
+    );
     let out = node.command(&["compact"]);
     assert!(!out.status.success(), "compaction on a full disk succeeded");
-    assert!(stderr(&out).contains(FULL_FLASH), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write") && stderr(&out).contains(FULL_FLASH),
+        "{}",
+        stderr(&out)
+    );
     let peer = legacy_peer(&node, legacy_line("0000bbb1", &long));
     let out = node.command(&["sync", "--once"]);
     assert!(
-        stderr(&out).contains(FULL_FLASH),
+        stderr(&out).contains("cannot append to") && stderr(&out).contains(FULL_FLASH),
         "sync merge: {}",
         stderr(&out)
     );
@@ -269,6 +283,43 @@ fn a_full_flash_refuses_with_the_cause_loses_nothing_and_recovers() {
 }
 
 #[test]
+fn a_message_that_fits_is_stored_and_acknowledged_when_compaction_does_not() {
+    // max_messages 10: the log is compacted once it holds more than 15 records. On a full
+    // flash the appends still fit in the log's last page, the compacted copy does not.
+    let node = Node::new("mcF-compact", "node-cmp", &[("max_messages", "10")]);
+    let Some(fs) = Tmpfs::mount(&node.dir.join("data"), "16k", "compaction on a full flash") else {
+        return;
+    };
+    let mut stored = Vec::new();
+    for i in 0..14 {
+        let id = format!("{:08x}", 0x4000 + i);
+        assert_eq!(send(&node, &id, "before the disk filled").0, 200);
+        stored.push(id);
+    }
+    let filler = fs.fill();
+    // The 16th record passes the threshold: the compaction fails, the message is stored
+    // all the same, so the reply must say so (a sender told it failed sends it again).
+    for i in 0..3 {
+        let id = format!("{:08x}", 0x5000 + i);
+        let (status, reply) = send(&node, &id, "fits in the last page");
+        assert_eq!(status, 200, "message {i}: {reply}");
+        stored.push(id);
+    }
+    assert_eq!(
+        log_is_whole(&node),
+        17,
+        "the log was compacted on a full disk"
+    );
+    let mut newest = stored[stored.len() - 10..].to_vec();
+    newest.sort();
+    assert_eq!(node.message_ids(), newest);
+    // Space freed: the next message compacts the log down to max_messages.
+    std::fs::remove_file(filler).unwrap();
+    assert_eq!(send(&node, "00006000", "after the disk was freed").0, 200);
+    assert_eq!(log_is_whole(&node), 10, "not compacted once there was room");
+}
+
+#[test]
 fn a_full_files_dir_refuses_uploads_and_keeps_the_files() {
     let node = Node::new("mcF-upload", "node-up", &[("max_file_storage", "1048576")]);
     let Some(fs) = Tmpfs::mount(&node.files_dir(), "32k", "full files dir") else {
@@ -289,13 +340,10 @@ fn a_full_files_dir_refuses_uploads_and_keeps_the_files() {
         "second.txt",
         &[b'x'; 6000],
     ));
-    let (status, reply) = r.status_reply();
-    assert_ne!(status, 200, "an upload into a full disk succeeded");
-    assert!(
-        reply.contains("Not enough storage") || reply.contains("no space left"),
-        "{reply:?}"
-    );
-    assert_clear(&reply, "", &node);
+    // The legacy text, which the UI shows as it is: shared files live in RAM, not flash.
+    let (_, reply) = r.status_reply();
+    assert_eq!(r.status, 413, "an upload into a full disk: {reply}");
+    assert_eq!(reply, "Not enough storage, delete some files");
     let got = node.get("action=file_download&file=first.txt");
     assert_eq!(got.body, first, "the stored file changed");
     assert!(!node.files_dir().join("second.txt").exists());

@@ -8,7 +8,7 @@ mod common;
 mod fake;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -299,6 +299,21 @@ fn hooks_match_run_once_across_restarts_and_deliver_hostile_text_intact() {
     let r = runs(&node);
     assert!(r.values().all(|&n| n == 1), "a hook ran twice: {r:?}");
     assert_eq!(r.len(), expected.len() + 6, "{r:?}");
+    // The outcomes of every start are kept: the 11 above, then 3 and 2 more.
+    let mut log = Vec::new();
+    wait_for(10, "16 outcomes", || {
+        log = action_log(&node);
+        log.len() == 16
+    });
+    // Newest first: the message posted last, then the one before the reboot.
+    let ids: Vec<&str> = log.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids[..2], ["00000008", "00000008"], "{ids:?}");
+    assert!(
+        ids[2..5]
+            .iter()
+            .all(|id| ["00000006", "00000007"].contains(id)),
+        "{ids:?}"
+    );
     d.stop();
 }
 
@@ -343,6 +358,12 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
     let killed = log.iter().find(|o| o["result"] == "killed").unwrap();
     assert_eq!(killed["hook"], "slow");
     assert!(killed["ms"].as_u64().unwrap() >= 1000, "{killed}");
+    assert!(
+        d.log()
+            .contains("hook slow for 51000001: killed (timeout 1 s) in "),
+        "{}",
+        d.log()
+    );
     let pid = std::fs::read_to_string(node.dir.join("grandchild")).unwrap();
     wait_for(5, "the grandchild killed too", || {
         std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
@@ -362,6 +383,8 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
         .collect();
     let file = node.dir.join("import.txt");
     std::fs::write(&file, lines).unwrap();
+    let inode = || std::fs::metadata(node.log_path()).unwrap().ino();
+    let before = inode();
     let out = Command::new(bin())
         .args(["import", "--config"])
         .arg(&node.config)
@@ -374,6 +397,7 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_ne!(inode(), before, "the import compacts into a new file");
     // Dropped at once; the 64 queued wait behind the 2 running (which may have taken
     // their first two before the queue filled).
     wait_outcomes(&node, "dropped", 34);
@@ -436,6 +460,9 @@ fn timeouts_kill_the_group_the_queue_is_bounded_two_run_at_once() {
     assert_eq!(counts.iter().max(), Some(&2), "{counts:?}");
     std::thread::sleep(Duration::from_millis(1200));
     assert_eq!(done(&node), 100 - dropped, "no dropped hook ran later");
+    // The import compacted the log (a new file) under the running daemon: the message
+    // handled before it was not handed to its hook again.
+    assert_eq!(d.log().matches("hook slow for 51000001").count(), 1);
     d.stop();
 }
 
@@ -458,4 +485,57 @@ fn a_bad_hook_section_stops_the_daemon_with_a_clear_error_and_not_the_api() {
     // Only the daemon reads hook sections: the web API is not affected.
     assert_eq!(node.get("action=config").json()["node"], "node-h");
     assert_eq!(node.get("action=action_log").text(), "[]\n");
+    // check-config lists every bad section at its line, and fails.
+    let mut cfg = std::fs::read_to_string(&node.config).unwrap();
+    cfg.push_str("config hook 'y'\n\toption command '/bin/true'\n\toption timeout '0'\n");
+    std::fs::write(&node.config, &cfg).unwrap();
+    let check = |config: &Path| {
+        let out = Command::new(bin())
+            .args(["check-config", "--config"])
+            .arg(config)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let at = |what: &str| {
+        let line = cfg.lines().position(|l| l.contains(what)).unwrap() + 1;
+        format!("{}:{line}: ", node.config.display())
+    };
+    let err = check(&node.config);
+    assert!(
+        err.contains(&format!(
+            "{}invalid hook 'x' command '': is missing",
+            at("config hook 'x'")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}invalid hook 'y' timeout '0': must be 1 to 3600 seconds",
+            at("timeout '0'")
+        )),
+        "{err}"
+    );
+    assert!(err.contains("2 mistakes found"), "{err}");
+    // More hooks than the daemon runs.
+    let many = node.dir.join("many.conf");
+    let mut text = std::fs::read_to_string(&node.config)
+        .unwrap()
+        .split("config hook")
+        .next()
+        .unwrap()
+        .to_string();
+    for i in 0..33 {
+        text.push_str(&format!(
+            "config hook 'h{i}'\n\toption command '/bin/true'\n"
+        ));
+    }
+    std::fs::write(&many, text).unwrap();
+    let err = check(&many);
+    assert!(
+        err.contains("invalid hook '33': too many hook sections (at most 32)"),
+        "{err}"
+    );
 }

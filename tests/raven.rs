@@ -27,7 +27,8 @@ struct McNode {
     node: Node,
     server: Server,
     sync: Option<Child>,
-    _link: Option<FakeArednlink>,
+    /// Its arednlink stand-in (dropped: arednlink is gone).
+    link: Option<FakeArednlink>,
 }
 
 fn node_dir(tag: &str) -> PathBuf {
@@ -43,6 +44,19 @@ impl McNode {
         listen: Option<String>,
         digest: bool,
         reg: &Registry,
+    ) -> McNode {
+        McNode::start_with(tag, name, ip, listen, digest, reg, &[])
+    }
+
+    /// [`McNode::start`] with more options.
+    fn start_with(
+        tag: &str,
+        name: &str,
+        ip: Ipv4Addr,
+        listen: Option<String>,
+        digest: bool,
+        reg: &Registry,
+        options: &[(&str, &str)],
     ) -> McNode {
         let dir = node_dir(tag);
         let (publish, socket) = (dir.join("publish"), dir.join("arednlink.sock"));
@@ -64,6 +78,7 @@ impl McNode {
         let extra: Vec<(&str, &str)> = extra
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(options.iter().copied())
             .collect();
         let node = Node::new(tag, name, &extra);
         assert_eq!(node.dir, dir);
@@ -75,7 +90,7 @@ impl McNode {
             node,
             server,
             sync: None,
-            _link: link,
+            link,
         }
     }
 
@@ -408,6 +423,30 @@ fn raven_messages_reach_every_meshchat_node_once_and_back_once() {
         .collect();
     assert_eq!(before, [5, 5, 5]);
     assert_eq!(m.raven.texts().len(), 2);
+    for text in ["hello from MeshChat", "from the legacy node"] {
+        assert_eq!(
+            copies(text).len(),
+            2,
+            "{text}: once from each bridge, no more"
+        );
+    }
+    // The bridges send nothing to each other: sync carries the messages between them.
+    for (n, other) in [(&m.a, &m.b), (&m.b, &m.a)] {
+        let r = n.report();
+        let peer = r["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ip"] == other.ip.to_string())
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            (peer["meshchat"].as_u64(), peer["sent"].as_u64()),
+            (Some(1), Some(0)),
+            "{r}"
+        );
+        assert_eq!(n.dropped("echo"), 0, "{r}");
+    }
     let ra = m.a.report();
     assert_eq!(ra["state"], "on");
     assert!(
@@ -553,17 +592,14 @@ fn ten_minutes_of_simulated_traffic_make_no_loop() {
     }
     for r in [&m.raven, &r2] {
         let got = r.received();
-        // Each MeshChat message at most once per bridge; nothing of Raven's sent back.
+        // Each MeshChat message once from each bridge, one id; nothing of Raven's sent back.
         for text in &from_mc {
             let copies: Vec<_> = got
                 .iter()
                 .filter(|x| x.json["data"]["text_message"] == text.as_str())
                 .collect();
-            assert!(
-                (1..=2).contains(&copies.len()),
-                "{text}: {} copies",
-                copies.len()
-            );
+            assert_eq!(copies.len(), 2, "{text}: {copies:?}");
+            assert_ne!(copies[0].from_addr.ip(), copies[1].from_addr.ip(), "{text}");
             assert!(copies.iter().all(|c| c.json["id"] == copies[0].json["id"]));
         }
         let bridges = [m.a.ip, m.b.ip];
@@ -754,4 +790,206 @@ fn hostile_datagrams_change_nothing() {
     wait_for(CONVERGE, "our entry withdrawn", || {
         !reg.entries().iter().any(|e| e["ip"] == a.ip.to_string())
     });
+}
+
+/// The text of every text datagram a simulated node received, repeats included.
+fn got_texts(r: &RavenSim) -> Vec<String> {
+    r.received()
+        .iter()
+        .filter_map(|x| Some(x.json["data"]["text_message"].as_str()?.to_string()))
+        .collect()
+}
+
+#[test]
+fn listeners_stores_and_radio_bridges_get_what_the_map_carries() {
+    const NET: &str = "Net 1PG7OiApB1nwvP+rz05pAQ==";
+    let dir = node_dir("raven-map-entries");
+    let _ = std::fs::remove_dir_all(&dir);
+    let reg = Registry::new(&dir);
+    let _dir = TempDir(dir);
+    let chan = format!("net={NET}");
+    // As on a node: listening on every address, our mesh address from the node's setup
+    // file (no raven_ip).
+    let setup = node_dir("raven-map-a").join("setup");
+    let setup_opt = setup.display().to_string();
+    let mut a = McNode::start_with(
+        "raven-map-a",
+        "node-a",
+        ip(5, 2),
+        Some("0.0.0.0:0".into()),
+        true,
+        &reg,
+        &[
+            ("raven_channel", &chan),
+            ("raven_id", "!5a5a0001"),
+            ("raven_ip", ""),
+            ("setup_file", &setup_opt),
+        ],
+    );
+    std::fs::write(
+        &setup,
+        format!(
+            "config globals 'globals'\n\toption wifi_ip '{}'\n",
+            ip(5, 2)
+        ),
+    )
+    .unwrap();
+    let mut c = McNode::start("raven-map-c", "node-c", ip(5, 4), None, false, &reg);
+    a.advertise(&[&c]);
+    c.advertise(&[&a]);
+    // As Raven sends: to the nodes that list the channel, to stores, to radio bridges.
+    let ops = RavenSim::start(&reg, ip(5, 10), 0x5649_b001, "KN6PLV-ops", &["ops og=="]);
+    let net = RavenSim::start(&reg, ip(5, 11), 0x5649_b002, "KN6PLV-net", &[NET]);
+    let store = RavenSim::start_with(
+        &reg,
+        ip(5, 12),
+        0x5649_b003,
+        "KN6PLV-store",
+        &[],
+        ",\"store\":[\"*\"]",
+    );
+    let radio = RavenSim::start_with(
+        &reg,
+        ip(5, 13),
+        0x5649_b004,
+        "KN6PLV-radio",
+        &[],
+        ",\"bridge\":[{\"meshtastic\":{\"preset\":\"MediumFast\"}}]",
+    );
+    let quiet = RavenSim::start(&reg, ip(5, 14), 0x5649_b005, "KN6PLV-q", &["other og=="]);
+    a.start_sync();
+    c.start_sync();
+    let sims = [&ops, &net, &store, &radio, &quiet];
+    wait_for(
+        CONVERGE,
+        "the bridge knows every Raven node by name",
+        || sims.iter().all(|s| a.knows_peer(s.ip, true)),
+    );
+
+    let t = now();
+    // Posted on the bridge: "Everything"; Raven gets the text as MeshChat shows it.
+    a.post("e0000001", "two\nlines, \"quoted\" \\ <b>é ⚡\ttab", "", t);
+    let shown = a.messages()["e0000001"].0.clone();
+    assert_eq!(shown, "two\nlines, \"quoted\" \\ <b>é ⚡ tab");
+    let typed = shown.as_str();
+    // Pulled from c: #ops (automatic map), #net (the raven_channel option).
+    c.post("e0000002", "for ops", "ops", t);
+    c.post("e0000003", "for net", "net", t);
+    // Pulled from c after the bridge started, but dated an hour before: history.
+    let old = c.node.dir.join("old.db");
+    std::fs::write(
+        &old,
+        format!(
+            "e0000004\t{}\tolder than the bridge\tK1OLD\tnode-c\tnode\t\n",
+            t - 3600
+        ),
+    )
+    .unwrap();
+    let out = c.node.command(&["import", old.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    c.post("e0000005", "after the old one", "", t + 1);
+    wait_for(CONVERGE, "the stores get every new message", || {
+        let got = got_texts(&store);
+        [typed, "for ops", "for net", "after the old one"]
+            .iter()
+            .all(|s| got.iter().any(|g| g == s))
+    });
+    wait_for(CONVERGE, "a has the old message", || {
+        a.messages()
+            .values()
+            .any(|v| v.0 == "older than the bridge")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let all = [typed, "after the old one", "for ops", "for net"];
+    let expect: [(&RavenSim, &[&str]); 5] = [
+        (&ops, &["for ops"]),
+        (&net, &["for net"]),
+        (&store, &all),
+        (&radio, &all),
+        (&quiet, &[]),
+    ];
+    for (sim, want) in &expect {
+        let mut got = got_texts(sim);
+        got.sort();
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "what {} received", sim.long_name);
+    }
+    let net_copy = net
+        .received()
+        .into_iter()
+        .find(|x| x.json["data"]["text_message"] == "for net")
+        .unwrap();
+    assert_eq!(net_copy.json["namekey"], NET, "the option's namekey");
+    assert_eq!(net_copy.json["from"], 0x5a5a_0001u32, "the raven_id option");
+
+    // From Raven: the option's namekey lands in #net; a date of long ago is kept as it is.
+    let long_ago = t - 40 * 86_400;
+    net.send_text(NET, b"net from Raven", Some(b"RVN3"), long_ago);
+    let (_, n) = ops.send_text("ops og==", b"old ops from Raven", Some(b"RVN4"), long_ago);
+    assert_eq!(n, 1);
+    let find = |text: &str| {
+        a.json("messages")
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["message"] == text)
+            .cloned()
+    };
+    wait_for(CONVERGE, "both Raven messages on a", || {
+        find("net from Raven").is_some() && find("old ops from Raven").is_some()
+    });
+    for (text, channel) in [("net from Raven", "net"), ("old ops from Raven", "ops")] {
+        let m = find(text).unwrap();
+        assert_eq!(m["channel"], channel, "{m}");
+        assert_eq!(m["epoch"], long_ago, "{m}");
+    }
+
+    // Our entry lists what the bridge carries; the bridge on c is off (the default).
+    let entries = reg.entries();
+    let ours = entries
+        .iter()
+        .find(|e| e["ip"] == a.ip.to_string())
+        .unwrap();
+    assert_eq!(ours["id"], 0x5a5a_0001u32);
+    assert_eq!(a.report()["raven_id"], 0x5a5a_0001u32);
+    for nk in ["AREDN og==", "ops og==", NET] {
+        assert!(
+            ours["channels"].as_array().unwrap().iter().any(|c| c == nk),
+            "{nk} in {ours}"
+        );
+    }
+    assert!(c.report().is_null(), "{}", c.report());
+    assert!(!c.node.dir.join("ram/raven.json").exists());
+
+    // arednlink gone: publishing the entry of a new channel fails; the status says so.
+    let r = a.report();
+    assert_eq!(
+        (r["errors"].as_u64(), r["to_raven"].as_u64()),
+        (Some(0), Some(4)),
+        "{r}"
+    );
+    a.link = None;
+    std::thread::sleep(Duration::from_millis(200));
+    c.post("e0000006", "a new channel", "later", now());
+    wait_for(CONVERGE, "the failed publish in the status", || {
+        a.report()["errors"].as_u64().unwrap_or(0) >= 1
+    });
+    let r = a.report();
+    let last = r["last_error"].as_str().unwrap();
+    assert!(
+        last.starts_with("publishing our entry: arednlink socket "),
+        "{r}"
+    );
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(" errors (last: {last})")),
+        "{r}"
+    );
+    assert_eq!(r["state"], "on");
+    assert!(std::fs::read_to_string(a.sync_log())
+        .unwrap()
+        .contains(&format!("meshchat sync: raven: {last}")));
 }

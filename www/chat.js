@@ -15,10 +15,11 @@ const str = (v) => String(v ?? '');
 const mine = (m) => m.call_sign.toUpperCase() === S.call;
 const mentions = (m) => !mine(m) && mentionRe && mentionRe.test(m.message);
 const QUOTE = /^> (.+?) \(([0-9a-f]{8})\): (.*)\n/;
-// A direct channel's other member if mine, '' if others'; else undefined.
+// A direct channel's other member if mine, '' if others'; else undefined. Only the exact
+// form counts (upper-case, sorted): '@W2XYZ+K1ABC' is an ordinary channel.
 function peer(ch) {
-  const m = /^@([^+\s@]+)\+([^+\s@]+)$/.exec(ch);
-  return m ? (m[1] === S.call ? m[2] : m[2] === S.call ? m[1] : '') : undefined;
+  const m = /^@([^+\s@a-z]+)\+([^+\s@a-z]+)$/.exec(ch);
+  return !m || m[1] >= m[2] ? undefined : m[1] === S.call ? m[2] : m[2] === S.call ? m[1] : '';
 }
 const hiddenDM = (ch) => peer(ch) === '' && !S.others;
 const tag = (ch) => (peer(ch) ? '@' + peer(ch) : peer(ch) === '' ? ch : '#' + ch);

@@ -20,15 +20,24 @@
 pub mod run;
 pub mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use crate::config::{Origin, Problem};
 use crate::protocol::lines::unescape_each;
 use crate::protocol::uci::Section;
+use crate::store::log::Log;
 use crate::store::Paths;
+
+/// The options of a `config hook` section.
+pub const OPTIONS: &[&str] = &["command", "arg", "channel", "match", "timeout"];
+
+/// Why an option of a hook section is refused when it is none of [`OPTIONS`]: a
+/// misspelt `match` would otherwise run the hook for every message.
+const NOT_AN_OPTION: &str = "is not one of command, arg, channel, match, timeout";
 
 /// Seconds a hook may run when its section names no timeout.
 pub const DEFAULT_TIMEOUT: u64 = 10;
@@ -44,6 +53,8 @@ pub const WATCH_EVERY: Duration = Duration::from_millis(500);
 pub struct Error {
     /// `hook 'NAME' OPTION`.
     pub option: String,
+    /// The section's option at fault (its line is the one to report), or "".
+    pub key: &'static str,
     pub value: String,
     pub reason: &'static str,
 }
@@ -76,8 +87,9 @@ impl Hook {
     /// Validates a `config hook` section; `index` names an anonymous one.
     pub fn from_section(s: &Section, index: usize) -> Result<Hook, Error> {
         let name = s.name.clone().unwrap_or_else(|| format!("hook{index}"));
-        let bad = |option: &str, value: &str, reason| Error {
-            option: format!("hook '{name}' {option}"),
+        let bad = |key: &'static str, value: &str, reason| Error {
+            option: format!("hook '{name}' {key}"),
+            key,
             value: value.to_string(),
             reason,
         };
@@ -97,6 +109,18 @@ impl Hook {
                 _ => return Err(bad("timeout", t, "must be 1 to 3600 seconds")),
             },
         };
+        if let Some((k, _)) = s
+            .values
+            .iter()
+            .find(|(k, _)| !OPTIONS.contains(&k.as_str()))
+        {
+            return Err(Error {
+                option: format!("hook '{name}' option"),
+                key: "",
+                value: k.clone(),
+                reason: NOT_AN_OPTION,
+            });
+        }
         Ok(Hook {
             channel: s.get("channel").unwrap_or("*").to_string(),
             text: s.get("match").unwrap_or("*").to_ascii_lowercase(),
@@ -111,6 +135,7 @@ impl Hook {
         if sections.len() > MAX_HOOKS {
             return Err(Error {
                 option: "hook".into(),
+                key: "",
                 value: sections.len().to_string(),
                 reason: "too many hook sections (at most 32)",
             });
@@ -120,6 +145,46 @@ impl Hook {
             .enumerate()
             .map(|(i, s)| Hook::from_section(s, i))
             .collect()
+    }
+
+    /// Every mistake of the `config hook` sections, each at the line of the value at
+    /// fault (`meshchat check-config`); the sync daemon refuses to start on the first.
+    pub fn problems(sections: &[Section], file: Option<&Path>) -> Vec<Problem> {
+        let at = |line: usize, what: String| Problem {
+            file: file.map(Path::to_path_buf),
+            origin: Origin::Line(line),
+            what,
+        };
+        let mut out = Vec::new();
+        if let Some(extra) = sections.get(MAX_HOOKS) {
+            if let Err(e) = Hook::all(sections) {
+                out.push(at(extra.line, e.to_string()));
+            }
+        }
+        for (i, s) in sections.iter().enumerate() {
+            // Each unknown option at its line, with the option it may be a misspelling of.
+            for ((k, _), &n) in s.values.iter().zip(&s.lines) {
+                if !OPTIONS.contains(&k.as_str()) {
+                    let near = crate::config::nearest(k, OPTIONS);
+                    out.push(at(n, format!("unknown hook option '{k}'{near}")));
+                }
+            }
+            match Hook::from_section(s, i) {
+                Err(e) if e.reason != NOT_AN_OPTION => {
+                    // The line of the option at fault's last value, else the section's
+                    // own line (a missing command).
+                    let line = s
+                        .values
+                        .iter()
+                        .rposition(|(k, _)| k == e.key)
+                        .and_then(|i| s.lines.get(i).copied())
+                        .unwrap_or(s.line);
+                    out.push(at(line, e.to_string()));
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// True when a message of `channel` with the stored text `stored` matches.
@@ -206,19 +271,26 @@ fn log(msg: &str) {
 }
 
 impl Hooks {
-    /// Validates the `config hook` sections and starts watching the log of `paths`
-    /// (keeping `max` messages) for them; `None` when there are none, so a node without
-    /// hooks pays nothing.
-    pub fn start(paths: &Paths, max: usize, sections: &[Section]) -> Result<Option<Hooks>, Error> {
+    /// Validates the `config hook` sections and starts watching `messages` (the store's
+    /// log) for them, the marks under `paths`; `None` when there are none, so a node
+    /// without hooks pays nothing.
+    pub fn start(
+        paths: &Paths,
+        messages: &Log,
+        sections: &[Section],
+    ) -> Result<Option<Hooks>, Error> {
         if sections.is_empty() {
             return Ok(None);
         }
         let hooks: Vec<Arc<Hook>> = Hook::all(sections)?.into_iter().map(Arc::new).collect();
         let runner = run::Runner::start(action_log_file(paths));
-        let mut w = watch::Watch::open(paths, &ram_mark(paths), &flash_mark(paths), max);
+        let mut w = watch::Watch::open(messages, &ram_mark(paths), &flash_mark(paths));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, r) = (stop.clone(), runner.clone());
-        log(&format!("{} hooks, watching for new messages", hooks.len()));
+        log(&format!(
+            "{}, watching for new messages",
+            crate::count(hooks.len() as u64, "hook")
+        ));
         // The watch comes back through `watched` once the thread ends (a thread body
         // returns nothing: see `sys::thread`).
         let watched = Arc::new(Mutex::new(None));

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use crate::protocol::lines::{Message, MessageRef};
 use crate::store::atomic;
 use crate::store::log::{record_line, IdSet, Log};
-use crate::store::Paths;
 
 /// A position in the log: everything before `offset` in the file `ino` was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,10 +48,10 @@ impl Mark {
 
 /// The watcher's state.
 pub struct Watch {
-    paths: Paths,
+    /// The store's log, read whole after a compaction.
+    store: Log,
     log: PathBuf,
     ram: PathBuf,
-    max: usize,
     /// `None` while there is no log.
     mark: Option<Mark>,
     saved: Option<Mark>,
@@ -75,17 +74,16 @@ impl Watch {
     /// Looks at the log once: with a mark from `ram` (or, after a reboot, the copy at
     /// `flash`, which is then removed) that still fits the log, the records past it are
     /// new; otherwise nothing already there is.
-    pub fn open(paths: &Paths, ram: &Path, flash: &Path, max: usize) -> Watch {
-        let log = &paths.log();
+    pub fn open(store: &Log, ram: &Path, flash: &Path) -> Watch {
+        let log = store.path();
         let stored = Mark::read(ram).or_else(|| Mark::read(flash));
         if fs::symlink_metadata(flash).is_ok() {
             let _ = fs::remove_file(flash);
         }
         let mut w = Watch {
-            paths: paths.clone(),
+            store: store.clone(),
             log: log.to_path_buf(),
             ram: ram.to_path_buf(),
-            max,
             mark: None,
             saved: stored,
             seen: IdSet::default(),
@@ -146,10 +144,11 @@ impl Watch {
             _ => {
                 // The inode first: a compaction in between is seen again next time.
                 let ino = fs::metadata(&self.log)?.ino();
-                let contents = Log::new(&self.paths, self.max)
+                let contents = self
+                    .store
                     .read()
                     .map_err(|e| io::Error::other(e.to_string()))?;
-                let view = contents.view(self.max);
+                let view = contents.view(self.store.max());
                 for r in &view.messages {
                     if !self.seen.contains(&r.id.0) {
                         if let Ok(msg) = r.to_message() {
@@ -192,6 +191,7 @@ impl Watch {
 mod tests {
     use super::*;
     use crate::store::log::write_record;
+    use crate::store::Paths;
 
     fn msg(id: u32, epoch: u64) -> Message {
         Message::parse(&format!("{id:08x}\t{epoch}\thi\tK1ABC\tnode-a\tnode\t")).unwrap()
@@ -229,7 +229,7 @@ mod tests {
         let (log, ram, flash) = (paths.log(), dir.join("mark"), dir.join("flash.mark"));
         append(&log, &[msg(1, 10), msg(2, 11)]);
         // First start: what is there counts as handled.
-        let mut w = Watch::open(&paths, &ram, &flash, 100);
+        let mut w = Watch::open(&Log::new(&paths, 100), &ram, &flash);
         assert_eq!(ids(w.poll().unwrap()), Vec::<u32>::new());
         append(&log, &[msg(3, 12), msg(2, 11)]);
         assert_eq!(ids(w.poll().unwrap()), [3]);
@@ -237,13 +237,13 @@ mod tests {
         // A restart (RAM mark kept): messages appended meanwhile are new, once.
         drop(w);
         append(&log, &[msg(4, 13)]);
-        let mut w = Watch::open(&paths, &ram, &flash, 100);
+        let mut w = Watch::open(&Log::new(&paths, 100), &ram, &flash);
         assert_eq!(ids(w.poll().unwrap()), [4]);
         // A clean stop then a reboot (RAM gone): the flash copy continues, and is removed.
         w.save_flash(&flash);
         fs::remove_file(&ram).unwrap();
         append(&log, &[msg(5, 14)]);
-        let mut w = Watch::open(&paths, &ram, &flash, 100);
+        let mut w = Watch::open(&Log::new(&paths, 100), &ram, &flash);
         assert!(!flash.exists());
         assert_eq!(ids(w.poll().unwrap()), [5]);
         // A compaction (new inode, sorted) with one new message in it.
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(ids(w.poll().unwrap()), [6]);
         // A power cut (no mark at all): nothing runs twice.
         fs::remove_file(&ram).unwrap();
-        let mut w = Watch::open(&paths, &ram, &flash, 100);
+        let mut w = Watch::open(&Log::new(&paths, 100), &ram, &flash);
         assert_eq!(ids(w.poll().unwrap()), Vec::<u32>::new());
         // A torn record is left for the next look, not skipped.
         let mut s = String::new();

@@ -242,7 +242,7 @@ impl Files {
         for entry in rd.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if !name.starts_with("remote_files.") || name.contains(".tmp") {
+            if !name.starts_with(Paths::REMOTE_FILES) || name.contains(".tmp") {
                 continue;
             }
             let bytes = read_optional(&entry.path())?;
@@ -363,7 +363,7 @@ impl FileSink for Upload<'_> {
         }
         file.write_all(chunk)
             .map_err(|e| match Error::io("write", tmp)(e) {
-                Error::NoSpace(_) => UploadError::NoRoom,
+                Error::NoSpace { .. } => UploadError::NoRoom,
                 e => UploadError::Store(e),
             })
     }

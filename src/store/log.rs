@@ -412,16 +412,21 @@ impl Log {
             _ => count_records(&self.path)?,
         };
         if records > self.max * COMPACT_NUM / COMPACT_DEN {
-            self.compact_locked().map(|_| ())
-        } else {
-            self.store_meta(Meta {
-                key: Key::of(&after),
-                records,
-                version: None,
-                newest: None,
-            });
-            Ok(())
+            match self.compact_locked() {
+                Ok(_) => return Ok(()),
+                // The messages are stored: a failed compaction (a full flash has room for
+                // a record, not for the copy) must not report them lost, or a sender
+                // sends again. The next append tries again; `meshchat compact` reports.
+                Err(e) => eprintln!("meshchat: stored, but compacting the log failed: {e}"),
+            }
         }
+        self.store_meta(Meta {
+            key: Key::of(&after),
+            records,
+            version: None,
+            newest: None,
+        });
+        Ok(())
     }
 
     /// Adds the messages whose ids the log does not hold yet (sync, import). Messages

@@ -32,8 +32,9 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
-    /// The file system has no room left (`ENOSPC` or the quota we keep free).
-    NoSpace(PathBuf),
+    /// The file system has no room left (`ENOSPC`, `EFBIG`, `EDQUOT`) for the operation
+    /// `what` on `path`.
+    NoSpace { what: &'static str, path: PathBuf },
 }
 
 impl Error {
@@ -45,7 +46,10 @@ impl Error {
                 source.raw_os_error(),
                 Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT)
             ) {
-                Error::NoSpace(path.to_path_buf())
+                Error::NoSpace {
+                    what,
+                    path: path.to_path_buf(),
+                }
             } else {
                 Error::Io {
                     what,
@@ -82,7 +86,9 @@ impl Error {
             Error::Io { what, path, source } => {
                 format!("cannot {what} {}: {source}", file_name(path))
             }
-            Error::NoSpace(path) => format!("{} ({})", no_space(path), file_name(path)),
+            Error::NoSpace { what, path } => {
+                format!("cannot {what} {}: {}", file_name(path), no_space(path))
+            }
         }
     }
 }
@@ -93,7 +99,9 @@ impl fmt::Display for Error {
             Error::Io { what, path, source } => {
                 write!(f, "cannot {what} {}: {source}", path.display())
             }
-            Error::NoSpace(path) => write!(f, "{}: {}", no_space(path), path.display()),
+            Error::NoSpace { what, path } => {
+                write!(f, "cannot {what} {}: {}", path.display(), no_space(path))
+            }
         }
     }
 }
@@ -171,9 +179,12 @@ impl Paths {
     pub fn peer_stats(&self) -> PathBuf {
         self.ram_dir.join("peer_stats")
     }
+    /// The start of every peer's file list's name ([`Paths::remote_files`]).
+    pub const REMOTE_FILES: &'static str = "remote_files.";
+
     /// A peer's file list.
     pub fn remote_files(&self, node: &crate::protocol::NodeName) -> PathBuf {
-        self.ram_dir.join(format!("remote_files.{node}"))
+        self.ram_dir.join(format!("{}{node}", Paths::REMOTE_FILES))
     }
     /// Who may delete which shared file.
     pub fn file_owners(&self) -> PathBuf {
@@ -255,7 +266,7 @@ mod error_tests {
         let full = Error::io("append to", log)(io::Error::from_raw_os_error(libc::ENOSPC));
         assert_eq!(
             full.reply(),
-            "no space left on the node's flash (messages.log)"
+            "cannot append to messages.log: no space left on the node's flash"
         );
         assert!(full
             .to_string()
@@ -263,7 +274,10 @@ mod error_tests {
         let ram = Error::io("write", Path::new("/tmp/meshchat/users_local"))(
             io::Error::from_raw_os_error(libc::ENOSPC),
         );
-        assert_eq!(ram.reply(), "no space left in the node's RAM (users_local)");
+        assert_eq!(
+            ram.reply(),
+            "cannot write users_local: no space left in the node's RAM"
+        );
         let ro = Error::io("append to", log)(io::Error::from_raw_os_error(libc::EROFS));
         assert!(ro
             .reply()

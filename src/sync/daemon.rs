@@ -22,6 +22,7 @@ use super::patience::Patience;
 use super::strategy::{Ending, Millis, Planner, Strategy};
 use super::{delivery, digest, legacy, Error, Memo, Node, Outcome};
 use crate::config::Config;
+use crate::count;
 use crate::http::client::{Client, Transport};
 use crate::http::FetchError;
 use crate::protocol::digest::Key;
@@ -31,8 +32,10 @@ use crate::store::hints;
 use crate::store::peers::{Mode, PeerStats, Peers};
 use crate::sys;
 
-/// Worker threads: peers synced at once.
-pub const WORKERS: usize = 4;
+/// Worker threads: peers synced at once. Under load (1 message a second mesh-wide) a
+/// node starts about one pull a second and a far one over lossy radio holds a worker 5 to
+/// 15 s: with 4 workers, rounds queued and a post waited behind them (docs/SYNC.md).
+pub const WORKERS: usize = 8;
 /// A peer absent from discovery this long is forgotten, with its file list.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 /// The longest sleep, a bound should a wake-up be missed.
@@ -255,11 +258,6 @@ fn unreachable(e: &Error) -> bool {
     )
 }
 
-/// "1 peer", "2 peers".
-fn count(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-}
-
 fn log(msg: &str) {
     eprintln!("meshchat sync: {msg}");
 }
@@ -305,7 +303,7 @@ impl Daemon {
         if self.opts.verbose {
             log(&format!(
                 "{} ({} refused service entries)",
-                count(found.peers.len(), "peer"),
+                count(found.peers.len() as u64, "peer"),
                 found.rejected
             ));
         }
@@ -482,14 +480,18 @@ impl Daemon {
             .map_or((0, 0), |o| (o.tally.pulled, o.tally.rejected));
         if self.opts.verbose || summary != s.last_logged {
             log(&format!(
-                "{}: {summary}; pulled {pulled}, refused {rejected} lines, {} requests, {} bytes",
-                s.peer, d.requests, d.bytes
+                "{}: {summary}; pulled {pulled}, refused {}, {}, {}",
+                s.peer,
+                count(rejected, "line"),
+                count(u64::from(d.requests), "request"),
+                count(d.bytes, "byte")
             ));
             s.last_logged = summary;
         } else if pulled > 0 || rejected > 0 {
             log(&format!(
-                "{}: pulled {pulled}, refused {rejected} lines",
-                s.peer
+                "{}: pulled {pulled}, refused {}",
+                s.peer,
+                count(rejected, "line")
             ));
         }
         if self.opts.stats {
@@ -595,11 +597,11 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
             ", legacy only"
         }
     ));
-    let counters = Peers::new(&cfg.paths);
-    // Hooks run beside the sync loop, never in it (src/hooks).
-    let hooks = crate::hooks::Hooks::start(&cfg.paths, cfg.max_messages, &cfg.hooks)
-        .map_err(|e| StartError(e.to_string()))?;
     let node = Node::new(cfg, opts.stall);
+    let counters = node.peers.clone();
+    // Hooks run beside the sync loop, never in it (src/hooks).
+    let hooks = crate::hooks::Hooks::start(&node.cfg.paths, &node.local.log, &node.cfg.hooks)
+        .map_err(|e| StartError(e.to_string()))?;
     // The Raven bridge runs beside the rounds, on its own thread (docs/RAVEN.md).
     #[cfg(feature = "raven")]
     let _raven = (!opts.once).then(|| super::raven::spawn(&node)).flatten();
@@ -680,7 +682,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), StartError> {
         } else {
             format!(
                 "no peer could be reached ({} tried)",
-                count(d.peers.len(), "peer")
+                count(d.peers.len() as u64, "peer")
             )
         }));
     }

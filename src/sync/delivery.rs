@@ -444,8 +444,9 @@ impl Delivery {
         out
     }
 
-    /// The names known to hold the message with this id, if it is followed.
-    #[allow(dead_code)] // for the tests and the mesh simulator: the API reads the files
+    /// The names known to hold the message with this id, if it is followed (the API
+    /// reads the files instead).
+    #[cfg(test)]
     pub fn holders(&self, id: MessageId) -> Option<Vec<&str>> {
         let e = self.entries.iter().find(|(k, _)| k.id == id)?.1;
         Some(
@@ -456,19 +457,14 @@ impl Delivery {
         )
     }
 
-    /// How many nodes are known to hold the message with this id, if it is followed.
-    #[allow(dead_code)] // for the tests and the mesh simulator: the API reads the files
+    /// How many nodes are known to hold the message with this id, if it is followed (the
+    /// tests and the mesh simulator; the API reads the files instead).
+    #[cfg(any(test, feature = "sim"))]
     pub fn count(&self, id: MessageId) -> Option<usize> {
         self.entries
             .iter()
             .find(|(k, _)| k.id == id)
             .map(|(_, e)| e.holders.count())
-    }
-
-    /// The nodes of the zone this node knows of (itself included).
-    #[allow(dead_code)] // for the tests and the mesh simulator: the API reads the files
-    pub fn of(&self) -> usize {
-        self.roster.len()
     }
 
     /// The state the API serves (`store::delivery`): the roster, the messages posted
@@ -601,7 +597,7 @@ pub fn write(node: &Node) {
 
 /// How many nodes are known to hold a message (the simulator compares it with the
 /// truth); `None` when not followed.
-#[allow(dead_code)] // for the mesh simulator
+#[cfg(feature = "sim")]
 pub fn reported(node: &Node, id: MessageId) -> Option<usize> {
     with(node, |d| d.count(id))
 }
@@ -653,7 +649,7 @@ mod tests {
         // A stranger is not counted.
         d.peer_holds_all("zz", &keys);
         assert_eq!(d.count(MessageId(1)), Some(2));
-        assert_eq!(d.of(), 4);
+        assert_eq!(d.roster.len(), 4);
     }
 
     #[test]

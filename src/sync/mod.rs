@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::http::FetchError;
 use crate::protocol::digest::DigestError;
 use crate::store::files::Files;
+use crate::store::peers::Peers;
 use crate::store::status::Status;
 use crate::store::users::Users;
 use crate::store::Store;
@@ -88,6 +89,8 @@ pub struct Node {
     pub users: Users,
     pub files: Files,
     pub status: Status,
+    /// The per-peer counters the status page reads.
+    pub peers: Peers,
     /// Stall window of the peer client.
     pub stall: Duration,
     /// Held by the worker pulling a large batch (a legacy `messages_raw`, a digest
@@ -105,6 +108,7 @@ impl Node {
             users,
             files,
             status,
+            peers,
             ..
         } = cfg.store();
         Arc::new(Node {
@@ -112,6 +116,7 @@ impl Node {
             users,
             files,
             status,
+            peers,
             stall,
             bulk: Mutex::new(()),
             delivery: Mutex::new(delivery::Delivery::new(cfg.node().as_str())),

@@ -276,14 +276,17 @@ impl Planner {
     }
 
     /// Draws `k` free peers not yet in `out`, weighted, without replacement. The first
-    /// is drawn among the peers that answered last time (a reliable, usually near
-    /// contact every round); the others among all (the long jumps that make news
-    /// spread across the mesh, and find nearer peers).
+    /// is drawn among the peers that have answered (a reliable, usually near contact
+    /// every round, even when a lossy link made it fail lately); the others among all
+    /// (the long jumps that make news spread across the mesh, and find nearer peers).
     fn pick(&mut self, now: Millis, k: usize, out: &mut Vec<usize>) {
+        // Distance is measured against the nearest peer that ever answered, failing or
+        // not: were it left out when it fails, a node whose near peers all failed once
+        // would weigh every far peer it never tried above them, and lose its
+        // neighbourhood to draws across the whole mesh.
         let near = self
             .slots
             .iter()
-            .filter(|s| s.failures == 0)
             .filter_map(|s| s.rtt_ms)
             .min()
             .unwrap_or(NEAR_RTT_MS)
@@ -292,7 +295,7 @@ impl Planner {
             .filter(|&i| self.free(i, now) && !out.contains(&i))
             .map(|i| (i, self.weight(i, now, near)))
             .collect();
-        let answered = |i: usize| self.slots[i].rtt_ms.is_some() && self.slots[i].failures == 0;
+        let answered = |i: usize| self.slots[i].rtt_ms.is_some();
         let mut known: Vec<(usize, u64)> = pool.iter().copied().filter(|p| answered(p.0)).collect();
         for n in 0..k {
             let from = if n == 0 && !known.is_empty() {
@@ -527,6 +530,30 @@ mod tests {
         assert!(counts[0] > 20 * counts[1], "{counts:?}");
         assert!(counts[3] > 20 * counts[2], "{counts:?}");
         assert!(counts[2] > 0, "a failing peer keeps a chance: {counts:?}");
+    }
+
+    #[test]
+    fn near_peers_that_failed_once_stay_the_first_draw() {
+        // 0 and 1: near, answered, then lost one pull each to a lossy link; 2..200:
+        // far peers never tried. The node keeps its neighbourhood: were failing near
+        // peers measured against the default distance, every never-tried peer would
+        // weigh more and the first pick would wander across the mesh.
+        let mut p = planner(Strategy::Gossip { fanout: 3 }, 200);
+        for (i, rtt) in [(0, 300), (1, 400)] {
+            let ok = Ending::Answered {
+                news: false,
+                rtt_ms: Some(rtt),
+            };
+            p.finished(i, 0, ok);
+            p.finished(i, 0, Ending::Unreachable);
+        }
+        let mut now = 0;
+        for _ in 0..50 {
+            let s = p.start(now);
+            assert!(s[0] <= 1, "{s:?}");
+            finish_all(&mut p, &s, now, Ending::Failed);
+            now += IV;
+        }
     }
 
     #[test]

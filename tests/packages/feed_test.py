@@ -17,7 +17,8 @@ import pkglib  # noqa: E402
 STUB = os.path.join(ROOT, "tests", "packages", "feed-stub")
 FEED = os.path.join(ROOT, "openwrt-feed", "net", "meshchat", "Makefile")
 FAILURES = []
-EXECUTABLES = {"/www/cgi-bin/meshchat", "/etc/init.d/meshchat", "/www/cgi-bin/apps/meshchat/user"}
+EXECUTABLES = {"/www/cgi-bin/meshchat", "/etc/init.d/meshchat", "/www/cgi-bin/apps/meshchat/user",
+               "/etc/local/mesh-firewall/30-meshchat-raven"}
 
 
 def check(cond, what):

@@ -39,7 +39,8 @@ FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakeroot")
 BUDGET = 400 * 1024
 GOAL = 300 * 1024
 FAILURES = []
-EXECUTABLES = {"www/cgi-bin/meshchat", "etc/init.d/meshchat", "www/cgi-bin/apps/meshchat/user"}
+EXECUTABLES = {"www/cgi-bin/meshchat", "etc/init.d/meshchat", "www/cgi-bin/apps/meshchat/user",
+               "etc/local/mesh-firewall/30-meshchat-raven"}
 
 
 def check(cond, what):
@@ -310,6 +311,8 @@ class FakeRoot:
         shutil.copy(os.path.join(FAKE, "rc.common"), self.path("etc/rc.common"))
         shutil.copy(os.path.join(FAKE, "logcall"), self.path("usr/local/bin/node-setup"))
         shutil.copy(os.path.join(FAKE, "logcall"), self.path("usr/local/bin/" + restart))
+        # AREDN 4.26's delayed firewall reload, which runs /etc/local/mesh-firewall/*.
+        shutil.copy(os.path.join(FAKE, "logcall"), self.path("usr/local/bin/restart-firewall"))
         self.write("etc/local/uci/hsmmmesh", "config settings 'settings'\n\toption node 'KN6PLV-hap'\n")
         self.write("etc/config.mesh/setup",
                    "config services 'services'\n"
@@ -479,6 +482,10 @@ def install_tests(kind, path):
         check(any(c == "procd meshchat instance command=[/usr/bin/meshchat sync] respawn=[3600 5 0] "
                        "file=[/etc/config/meshchat]" for c in calls),
               f"{kind}: procd runs /usr/bin/meshchat sync with respawn")
+        st = [i for i, c in enumerate(calls) if c == "meshchat start"]
+        fw = [i for i, c in enumerate(calls) if c.startswith("restart-firewall")]
+        check(len(st) == 1 and len(fw) == 1 and st[0] < fw[0],
+              f"{kind}: the daemon started, then the firewall reloaded (runs the Raven port hook)")
         # Reinstall (upgrade to the same version): no second entry, no node-setup.
         root.clear_calls()
         hook(root, "up_pre", old=version)
@@ -505,6 +512,12 @@ def install_tests(kind, path):
                 hook(root, key, live=False)
                 # apk --force-no-chroot: run on the build host, from the image root.
                 hook(root, key, cwd="/tmp")
+        if kind == "apk":
+            # OpenWrt's image build with apk (include/rootfs.mk, CONFIG_USE_APK) adds the
+            # packages with --no-scripts, then runs each .post-install itself on the build
+            # host, from the image root, with IPKG_INSTROOT set and no APK_SCRIPT: here
+            # with sysfs and from /, so only IPKG_INSTROOT can stop it.
+            root.script(s["post"], env={"PATH": PATH, "IPKG_INSTROOT": "/build/root"})
         check(root.calls() == [] and root.read("etc/config.mesh/setup") == before
               and os.path.islink(root.path("etc/rc.d/S99meshchat")),
               f"{kind}: in an image root the scripts do nothing")
@@ -521,6 +534,8 @@ def install_tests(kind, path):
               f"{kind}: removal takes away only the entry it added")
         check(not os.path.exists(root.path("etc/meshchat.added-service")), f"{kind}: marker removed")
         check(any(c.startswith("node-setup") for c in calls), f"{kind}: removal applies the change")
+        check([c.strip() for c in calls].count("restart-firewall") == 1 and calls[-1].strip() == "restart-firewall",
+              f"{kind}: removal reloads the firewall last (closes the Raven port the hook opened)")
         log = root.path("usr/local/meshchat/messages.log")
         check(os.path.exists(log) and b"kept after removal" in open(log, "rb").read(),
               f"{kind}: message log kept after removal")

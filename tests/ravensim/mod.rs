@@ -157,6 +157,8 @@ pub struct RavenSim {
     pub ip: Ipv4Addr,
     pub long_name: String,
     pub channels: Vec<String>,
+    /// More members of the entry's `data`, raw (`,"store":["*"]`).
+    extra: String,
     sock: UdpSocket,
     registry: Registry,
     inbox: Arc<Mutex<Inbox>>,
@@ -189,6 +191,20 @@ impl RavenSim {
         long_name: &str,
         channels: &[&str],
     ) -> RavenSim {
+        RavenSim::start_with(registry, ip, id, long_name, channels, "")
+    }
+
+    /// [`RavenSim::start`] with more members in the entry's `data`: `extra` is raw JSON
+    /// that starts with a comma, e.g. `,"store":["*"]` or `,"bridge":[{"meshtastic":{}}]`
+    /// (a store node, a node that bridges to a radio network).
+    pub fn start_with(
+        registry: &Registry,
+        ip: Ipv4Addr,
+        id: u32,
+        long_name: &str,
+        channels: &[&str],
+        extra: &str,
+    ) -> RavenSim {
         let sock = UdpSocket::bind(SocketAddrV4::new(ip, 0)).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
@@ -197,6 +213,7 @@ impl RavenSim {
             ip,
             long_name: long_name.into(),
             channels: channels.iter().map(|c| c.to_string()).collect(),
+            extra: extra.into(),
             sock,
             registry: registry.clone(),
             inbox: Arc::default(),
@@ -229,7 +246,9 @@ impl RavenSim {
             }
             push_json_str(&mut data, c.as_bytes());
         }
-        data.extend_from_slice(b"]}");
+        data.push(b']');
+        data.extend_from_slice(self.extra.as_bytes());
+        data.push(b'}');
         let mut doc =
             b"{\"v1\":[{\"id\":\"KN6PLV.raven.v1.1\",\"topic\":\"KN6PLV.raven.v1\",\"data\":"
                 .to_vec();

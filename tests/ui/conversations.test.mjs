@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, ARTIFACTS, startServer, launch, openPage, login, until, assertClean } from './lib.mjs';
+import { BIN, ROOT, ARTIFACTS, startServer, launch, openPage, login, until, assertClean, nowSecs } from './lib.mjs';
 
 const md5 = (b) => createHash('md5').update(b).digest('hex');
 const FIXTURE = join(ROOT, 'tests/fixtures/lua-meshchat-2.18');
@@ -116,6 +116,7 @@ test('a direct message reaches the other node\'s Direct section and the legacy p
   const shown = () => k1.$$eval('#messages .msg .text', (els) => els.map((e) => e.textContent));
   await until(async () => (await shown()).includes('Meet on 146.52 at the top of the hour?'), 'mine in Everything');
   assert.ok(!(await shown()).includes('between others'));
+  assert.equal(await k1.locator('#channels button >> text=@N0CALL+W6ABC').count(), 0, 'not in my channels either');
   // ...but reachable: nothing is private.
   await k1.check('#opt-others');
   await until(async () => (await shown()).includes('between others'), 'others shown');
@@ -191,7 +192,7 @@ test('a call sign on a message or in the users list starts a conversation; not w
   await page.click('#messages .msg button.who >> text=W6ABC');
   await until(async () => (await page.textContent('#conv')).startsWith('Direct: W6ABC.'), 'conversation from a message');
   assert.deepEqual(await page.$$eval('#direct [aria-pressed="true"]', (x) => x.map((e) => e.firstChild.textContent)), ['W6ABC']);
-  // Users list: my own call sign is not a button; another's is.
+  // Users list: my own call sign is not a button (another's opens a conversation: below).
   await page.evaluate(() => { document.querySelector('#users-box').open = true; });
   await until(async () => (await page.locator('#users .user').count()) >= 1, 'users');
   assert.equal(await page.locator('#users button.who >> text=KN6PLV').count(), 0);
@@ -202,6 +203,76 @@ test('a call sign on a message or in the users list starts a conversation; not w
   assert.match(await page.textContent('#conv'), /^Direct: W6ABC\./, 'still the same conversation');
   assertClean(page);
   await page.context().close();
+});
+
+test('Direct: newest first with unread counts and alerts, opened from the users list, the exact form only; reply quotes cut, nested, absent or look-alike', async () => {
+  const srv = await startServer({ node: 'node-d' });
+  try {
+    // Another user on the mesh, as a sync would have stored it.
+    writeFileSync(join(srv.dataDir, 'ram', 'users_remote'), `W6ABC\taa\tfar-node\t${nowSecs() - 10}\tnode\n`);
+    const page = await openPage(browser, srv);
+    await login(page, 'KN6PLV');
+    const direct = () => page.$$eval('#direct button', (bs) => bs.map((b) => [b.firstChild.textContent,
+      b.querySelector('.badge')?.className ?? null, b.querySelector('.badge')?.textContent ?? null]));
+    const channels = () => page.$$eval('#channels button', (bs) => bs.map((b) => b.firstChild.textContent));
+    await srv.send({ call_sign: 'W6ABC', channel: '@KN6PLV+W6ABC', message: 'are you on?' });
+    await srv.send({ call_sign: 'N0CALL', channel: '@KN6PLV+N0CALL', message: 'one' });
+    await srv.send({ call_sign: 'N0CALL', channel: '@KN6PLV+N0CALL', message: 'two' });
+    // Not the exact form (unsorted, lower case): ordinary channels, not conversations.
+    await srv.send({ call_sign: 'W6ABC', channel: '@W6ABC+KN6PLV', message: 'unsorted' });
+    await srv.send({ call_sign: 'W6ABC', channel: '@kn6plv+w6abc', message: 'lower case' });
+    // For the replies below: a long message that quotes another one this node does not
+    // have, a text that merely starts with '>', a quote of the long one from elsewhere.
+    const long = '> N0CALL (0a0a0a0a): an older quote\nLine one   of the net report,\n\n  with  😀 spaces and a second line that goes on beyond sixty characters';
+    await srv.send({ id: 'cafe0001', call_sign: 'W6ABC', channel: 'ops', message: long });
+    await srv.send({ call_sign: 'W6ABC', channel: 'ops', message: '> not a quote\nsecond line' });
+    await srv.send({ call_sign: 'N0CALL', channel: 'other', message: '> W6ABC (cafe0001): Line one\nfrom elsewhere' });
+    await until(async () => (await channels()).includes('#@kn6plv+w6abc'), 'the look-alike channels');
+    // Newest first; every new message of a conversation is unread and an alert (gold).
+    assert.deepEqual(await direct(), [['N0CALL', 'badge at', '2'], ['W6ABC', 'badge at', '1']]);
+    assert.ok((await channels()).includes('#@W6ABC+KN6PLV'));
+    await srv.send({ call_sign: 'W6ABC', channel: '@KN6PLV+W6ABC', message: 'hello?' });
+    await until(async () => (await direct())[0][0] === 'W6ABC', 'the newer conversation first');
+    assert.deepEqual(await direct(), [['W6ABC', 'badge at', '2'], ['N0CALL', 'badge at', '2']]);
+
+    // A call sign in the users list opens the conversation, and reading it clears its count.
+    await page.evaluate(() => { document.querySelector('#users-box').open = true; });
+    await page.click('#users button.who >> text=W6ABC');
+    await until(async () => (await page.textContent('#conv')).startsWith('Direct: W6ABC.'), 'the conversation from the users list');
+    assert.deepEqual(await page.$$eval('#messages .msg .text', (e) => e.map((x) => x.textContent)), ['are you on?', 'hello?']);
+    assert.deepEqual(await direct(), [['W6ABC', null, null], ['N0CALL', 'badge at', '2']]);
+
+    // A reply from "Everything" to a long message that quotes another: the quote line holds
+    // the original's call sign and id and its text without its own quote, whitespace runs as
+    // one space, cut at 60 characters with '…'; it goes to the original's channel.
+    await page.click('#channels button >> text=Everything');
+    const orig = page.locator('#messages .msg', { hasText: 'an older quote' });
+    await orig.waitFor();
+    // Its own quote names a message this node does not have: a plain block, no jump.
+    assert.equal(await orig.locator('blockquote.quote').textContent(), 'N0CALL: an older quote');
+    assert.equal(await orig.locator('button.quote').count(), 0);
+    await orig.locator('.re').click();
+    await page.fill('#text', 'Copy.');
+    await page.press('#text', 'Enter');
+    const find = async (f) => (await srv.api({ action: 'messages' })).json.find(f);
+    const reply = await until(() => find((m) => m.message.endsWith('\nCopy.')), 'the reply stored');
+    assert.equal(reply.message, `> W6ABC (cafe0001): Line one of the net report, with 😀 spaces and a second line …\nCopy.`);
+    assert.equal(reply.channel, 'ops');
+
+    // A text that merely starts with '>' stays text.
+    const plain = page.locator('#messages .msg', { hasText: 'not a quote' });
+    await plain.waitFor();
+    assert.equal(await plain.locator('.quote').count(), 0);
+    assert.equal(await plain.locator('.text').textContent(), '> not a quote\nsecond line');
+
+    // A quote of a message in another channel: the click switches there and shows it.
+    await page.click('#channels button >> text=#other');
+    await page.click('#messages .msg button.quote');
+    await until(() => page.$$eval('#messages .msg.flash .text', (e) => e.length === 1 && e[0].textContent.startsWith('Line one')), 'the original shown');
+    assert.deepEqual(await page.$$eval('#channels [aria-pressed="true"]', (x) => x.map((e) => e.firstChild.textContent)), ['#ops']);
+    assertClean(page);
+    await page.context().close();
+  } finally { await srv.close(); }
 });
 
 test('the status page lists the action hooks\' outcomes, and shows nothing of them when there are none', async () => {

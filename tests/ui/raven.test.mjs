@@ -40,6 +40,20 @@ test('status page: Raven peers and the bridge', async () => {
   await page.context().close();
 });
 
+test('status page: a bridge that stays off says why', async () => {
+  const off = 'Raven bridge off: UDP port 4404 is in use (is Raven itself running on this node?)';
+  writeFileSync(join(srv.dataDir, 'ram', 'raven.json'), JSON.stringify({
+    node: 'KN6PLV-hap', port: 4404, mode: 'raven', pulled: 0, rejected: 0, errors: 0,
+    last_error: '', summary: off, state: 'off', reason: off.slice(18), raven_id: 3735928559,
+    map: [], to_raven: 0, from_raven: 0, peers: [],
+  }));
+  const page = await openPage(browser, srv, { path: 'meshchat/#status' });
+  await login(page);
+  await until(async () => (await page.textContent('#raven')) === off, 'the reason it is off');
+  assertClean(page);
+  await page.context().close();
+});
+
 test('status page without a bridge: no Raven line', async () => {
   const page = await openPage(browser, srv, { path: 'meshchat/#status' });
   await login(page);

@@ -120,11 +120,11 @@ mod tests {
     #[test]
     fn derived_ids_are_stable_and_recognised() {
         let a = meshchat_id(1447952385, 1968491793, Epoch(1795960975), "hello");
-        // Fixed: every bridge, every version, must derive this same id.
-        assert_eq!(
-            a,
-            meshchat_id(1447952385, 1968491793, Epoch(1795960975), "hello")
-        );
+        // Fixed: every bridge, every version, must derive these same ids (the values follow
+        // from docs/RAVEN.md's description alone).
+        assert_eq!(a, MessageId(0xc3df_efbf));
+        assert_eq!(raven_id(MessageId(0x0a1b_2c3d)), 0xdc84_15d2);
+        assert_eq!(node_id("node-a"), 0x9df9_24d1);
         assert_eq!(a.to_string(), format!("{:08x}", a.0));
         assert!(came_from_raven(a, Epoch(1795960975), "hello"));
         assert!(!came_from_raven(a, Epoch(1795960976), "hello"));
