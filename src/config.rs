@@ -345,7 +345,7 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
 /// Sorts problems as they are reported: file lines in order, then the command line.
 /// One function for every caller, so the sort is compiled once.
 fn in_order(problems: &mut [Problem]) {
-    problems.sort_by_key(|p| match p.origin {
+    crate::sort::sort_by_key(problems, |p| match p.origin {
         Origin::Line(n) => (0, n),
         Origin::Flag => (1, 0),
     });

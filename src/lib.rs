@@ -31,6 +31,7 @@ mod protocol;
 mod queue;
 mod reading;
 mod server;
+mod sort;
 mod store;
 mod sync;
 mod sys;

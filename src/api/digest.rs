@@ -178,13 +178,13 @@ fn queries(api: &Api, q: &str) -> Result<String, Response> {
                 write_id_list(&mut out, lo, hi, &ids);
             }
             Query::Have(lo, hi, mut have) => {
-                have.sort_unstable();
+                crate::sort::sort(&mut have);
                 let found = &view.messages[digest::range_indices(&keys, lo, hi)];
                 let lacking = found.iter().filter(|m| have.binary_search(&m.id).is_err());
                 write_section(&mut out, 'M', lines(lacking));
             }
             Query::Get(mut want) => {
-                want.sort_unstable();
+                crate::sort::sort(&mut want);
                 let found = view
                     .messages
                     .iter()

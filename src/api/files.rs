@@ -80,7 +80,7 @@ pub fn files(api: &Api, call: &mut Call) -> Response {
         all.push((e, true, admin || mine));
     }
     all.extend(remote.into_iter().map(|e| (e, false, false)));
-    all.sort_by_key(|a| std::cmp::Reverse(a.0.mtime));
+    crate::sort::sort_by_key(&mut all, |a| std::cmp::Reverse(a.0.mtime));
 
     let mut files_json = Vec::new();
     push_array(&mut files_json, &all, |out, (e, local, deletable)| {

@@ -68,7 +68,7 @@ pub fn advertised(api: &Api) -> Vec<services::Service> {
     let mut files: Vec<_> = std::fs::read_dir(&api.cfg.services_dir)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    files.sort();
+    crate::sort::sort(&mut files);
     files.push(api.cfg.services_olsr.clone());
     for path in files {
         if let Ok(bytes) = read_capped(&path, crate::protocol::limits::MAX_SERVICES_FILE) {

@@ -116,7 +116,9 @@ impl Files {
                 });
             }
         }
-        out.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.name.cmp(&b.name)));
+        crate::sort::sort_by(&mut out, |a, b| {
+            b.mtime.cmp(&a.mtime).then_with(|| a.name.cmp(&b.name))
+        });
         Ok(out)
     }
 

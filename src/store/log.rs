@@ -125,7 +125,7 @@ impl Contents {
                 _ => corrupt += 1,
             }
         }
-        messages.sort_unstable_by_key(|m| (m.epoch, m.id));
+        crate::sort::sort_by_key(&mut messages, |m| (m.epoch, m.id));
         if messages.len() > max {
             messages.drain(..messages.len() - max);
         }
@@ -463,7 +463,7 @@ impl Log {
                 keys.push((m.epoch, m.id));
             }
         })?;
-        keys.sort_unstable();
+        crate::sort::sort(&mut keys);
         if keys.len() > self.max {
             keys.drain(..keys.len() - self.max);
         }
@@ -496,7 +496,7 @@ impl Log {
         // A sort, not `select_nth_unstable`: the sort's code is in the binary already
         // (`keys`), a selection would add 3 KB for the same answer.
         let floor = (keys.len() >= self.max).then(|| {
-            keys.sort_unstable();
+            crate::sort::sort(&mut keys);
             keys[keys.len() - self.max]
         });
         Ok((all, floor))
@@ -582,7 +582,7 @@ impl Log {
             }
         })?;
         drop(seen);
-        kept.sort_unstable_by_key(|k| (k.0, k.1));
+        crate::sort::sort_by_key(&mut kept, |k| (k.0, k.1));
         if kept.len() > self.max {
             kept.drain(..kept.len() - self.max);
         }

@@ -28,7 +28,7 @@ impl Status {
     pub fn read(&self) -> Result<Vec<SyncStatus>> {
         let bytes = read_optional(&self.path)?;
         let (mut list, _) = parse_all(&String::from_utf8_lossy(&bytes), SyncStatus::parse);
-        list.sort_by_key(|a| std::cmp::Reverse(a.epoch));
+        crate::sort::sort_by_key(&mut list, |a| std::cmp::Reverse(a.epoch));
         Ok(list)
     }
 
@@ -41,7 +41,7 @@ impl Status {
             node: node.clone(),
             epoch,
         });
-        list.sort_by_key(|a| std::cmp::Reverse(a.epoch));
+        crate::sort::sort_by_key(&mut list, |a| std::cmp::Reverse(a.epoch));
         let mut out = String::new();
         for s in &list {
             s.write_line(&mut out);

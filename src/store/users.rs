@@ -51,7 +51,7 @@ impl Users {
         let (mut users, _) = self.read(&self.local)?;
         users.retain(|u| u.call_sign != user.call_sign && fresh(u, now));
         users.push(user);
-        users.sort_by_key(|a| std::cmp::Reverse(a.epoch));
+        crate::sort::sort_by_key(&mut users, |a| std::cmp::Reverse(a.epoch));
         users.truncate(MAX_USERS);
         atomic::replace(&self.local, write_list(&users).as_bytes(), false)
     }
@@ -70,7 +70,7 @@ impl Users {
     pub fn all(&self) -> Result<Vec<User>> {
         let (mut users, _) = self.read(&self.local)?;
         users.extend(self.read(&self.remote)?.0);
-        users.sort_by_key(|a| std::cmp::Reverse(a.epoch));
+        crate::sort::sort_by_key(&mut users, |a| std::cmp::Reverse(a.epoch));
         Ok(users)
     }
 
@@ -90,7 +90,7 @@ impl Users {
             }
         }
         users.retain(|u| fresh(u, now));
-        users.sort_by_key(|a| std::cmp::Reverse(a.epoch));
+        crate::sort::sort_by_key(&mut users, |a| std::cmp::Reverse(a.epoch));
         users.truncate(MAX_USERS);
         atomic::replace(&self.remote, write_list(&users).as_bytes(), false)
     }

@@ -106,13 +106,13 @@ impl Delivery {
     pub fn set_roster<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
         let mut roster: Vec<String> = names.into_iter().map(roster_name).collect();
         roster.push(self.me.clone());
-        roster.sort_unstable();
+        crate::sort::sort(&mut roster);
         roster.dedup();
         if roster.len() > MAX_ROSTER {
             roster.retain(|n| *n != self.me);
             roster.truncate(MAX_ROSTER - 1);
             roster.push(self.me.clone());
-            roster.sort_unstable();
+            crate::sort::sort(&mut roster);
         }
         if roster == self.roster {
             return;
@@ -254,7 +254,7 @@ impl Delivery {
         }
         let p = self.index(peer);
         let mut sorted = ids.to_vec();
-        sorted.sort_unstable();
+        crate::sort::sort(&mut sorted);
         let keys: Vec<Key> = self
             .entries
             .keys()
@@ -392,7 +392,7 @@ impl Delivery {
     /// The [`GOSSIP_NEWS`] entries whose holders changed last, newest news first.
     fn news(&self) -> Vec<Key> {
         let mut by_news: Vec<(u64, Key)> = self.entries.iter().map(|(k, e)| (e.seq, *k)).collect();
-        by_news.sort_unstable_by(|a, b| b.cmp(a));
+        crate::sort::sort_by(&mut by_news, |a, b| b.cmp(a));
         by_news
             .into_iter()
             .take(GOSSIP_NEWS)

@@ -127,7 +127,7 @@ impl Me {
     /// A node called `names`, at `addrs`, answering on `ports`.
     pub fn new(names: &[&str], addrs: Vec<IpAddr>, ports: Vec<u16>) -> Me {
         let mut names: Vec<String> = names.iter().map(|n| bare(n)).collect();
-        names.sort_unstable();
+        crate::sort::sort(&mut names);
         names.dedup();
         Me {
             names,
@@ -228,7 +228,7 @@ pub fn advertised(services_dir: &Path, services_olsr: &Path) -> (Vec<Service>, u
                 .collect()
         })
         .unwrap_or_default();
-    files.sort();
+    crate::sort::sort(&mut files);
     files.push(services_olsr.to_path_buf());
     let mut out = Vec::new();
     let mut rejected = 0;

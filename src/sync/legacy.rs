@@ -32,7 +32,7 @@ struct Candidates {
 /// Sorts candidates by key, oldest first (one function for both callers: one copy of
 /// the sort in the binary).
 fn oldest_first(items: &mut [(Key, u32, u32)]) {
-    items.sort_unstable_by_key(|i| i.0);
+    crate::sort::sort_by_key(items, |i| i.0);
 }
 
 /// Candidates a worker may hold while another one pulls a whole database.

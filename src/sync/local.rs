@@ -96,7 +96,7 @@ impl Local {
             .collect();
         let version = keys.iter().map(|k| u64::from(k.id.0)).sum();
         let mut ids: Vec<u32> = keys.iter().map(|k| k.id.0).collect();
-        ids.sort_unstable();
+        crate::sort::sort(&mut ids);
         let floor = (keys.len() >= self.log.max())
             .then(|| keys.first().copied())
             .flatten();
