@@ -192,7 +192,9 @@ def serve_check(arch, cmd, binary, tmp, ui):
         if big_endian_mips(arch):
             print(f"  --   {arch}: sync --once not run: under qemu-user (Debian 12's 7.2) a big-endian "
                   "MIPS guest spins after reading the interface list over netlink (getifaddrs), "
-                  "before any request; mipsel_24kc runs the same code")
+                  "before any request. A C program that only calls musl's getifaddrs, built with the same zig, "
+                  "never returns under qemu-mips either and runs under qemu-mipsel: qemu's netlink for "
+                  "big-endian guests. mipsel_24kc runs the same meshchat code")
             return
         form = urllib.parse.urlencode({"action": "send_message", "message": said, "call_sign": "N0CALL",
                                        "channel": "", "epoch": str(int(time.time()))}).encode()
