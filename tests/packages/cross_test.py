@@ -24,8 +24,9 @@ import pkglib  # noqa: E402
 
 FAILURES = []
 # Stripped node binary, bytes (KB = 1024): a node's flash (docs/PACKAGING.md). The budget
-# is enforced; the goal is printed with the distance to it until the binary meets it.
-BUDGETS = {"mips_24kc": 800 * 1024}
+# is enforced (a ratchet: 571,472 bytes when it was set); the goal is printed with the
+# distance to it until the binary meets it.
+BUDGETS = {"mips_24kc": 600 * 1024}
 GOALS = {"mips_24kc": 500 * 1024}
 
 

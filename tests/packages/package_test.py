@@ -34,10 +34,10 @@ import pkglib  # noqa: E402
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakeroot")
-# Each node package: a node's free flash (docs/PACKAGING.md). The budget is enforced; the
-# goal is printed with the distance to it until the packages meet it.
-BUDGET = 400 * 1024
-GOAL = 300 * 1024
+# Each node package: a node's free flash (docs/PACKAGING.md). Every node package meets
+# the 300 KB goal, so it is the enforced budget; the distance to it is printed.
+BUDGET = 300 * 1024
+GOAL = BUDGET
 FAILURES = []
 EXECUTABLES = {"www/cgi-bin/meshchat", "etc/init.d/meshchat", "www/cgi-bin/apps/meshchat/user",
                "etc/local/mesh-firewall/30-meshchat-raven"}
