@@ -3,6 +3,8 @@
 //! store assembled in one place, the configuration flags declared once.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 fn src() -> PathBuf {
@@ -30,16 +32,7 @@ fn sources() -> Vec<(String, String)> {
 
 /// The code a build ships: comments and the inline unit-test module left out.
 fn shipped(text: &str) -> String {
-    let mark = "\n#[cfg(test)]\nmod ";
-    let mut end = text.len();
-    for (i, _) in text.match_indices(mark) {
-        let line = text[i + mark.len()..].lines().next().unwrap_or("");
-        if line.trim_end().ends_with('{') {
-            end = i;
-            break;
-        }
-    }
-    text[..end]
+    common::without_unit_tests(text)
         .lines()
         .map(|l| l.split("//").next().unwrap())
         .collect::<Vec<_>>()

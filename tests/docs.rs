@@ -3,6 +3,8 @@
 //! action of the API is described in docs/API.md, docs/PROTOCOL.md and docs/openapi.yaml.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -179,20 +181,6 @@ fn every_referenced_file_exists_in_the_repository() {
     );
 }
 
-/// The source up to its first inline `#[cfg(test)] mod NAME {`.
-fn without_unit_tests(text: &str) -> &str {
-    let mark = "\n#[cfg(test)]\nmod ";
-    let mut end = text.len();
-    for (i, _) in text.match_indices(mark) {
-        let line = text[i + mark.len()..].lines().next().unwrap_or("");
-        if line.trim_end().ends_with('{') {
-            end = i;
-            break;
-        }
-    }
-    &text[..end]
-}
-
 /// Every file meshchat keeps under `data_dir` or `ram_dir` (a literal name joined to one
 /// of them in the shipped code) is in the README's data-layout table, and every name the
 /// table gives is one the code writes.
@@ -212,7 +200,7 @@ fn the_readme_data_layout_names_every_file_meshchat_keeps() {
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
     {
         let text = std::fs::read_to_string(file).unwrap();
-        let shipped = without_unit_tests(&text);
+        let shipped = common::without_unit_tests(&text);
         for dir in ["ram_dir.join(\"", "data_dir.join(\""] {
             for part in shipped.split(dir).skip(1) {
                 kept.insert(part.split('"').next().unwrap().to_string());

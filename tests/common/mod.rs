@@ -532,3 +532,18 @@ pub fn terminate(child: &mut Child) {
         .status();
     let _ = child.wait();
 }
+
+/// The source up to its first inline `#[cfg(test)] mod NAME {`: the code a build ships
+/// and its comments, without the unit tests.
+pub fn without_unit_tests(text: &str) -> &str {
+    let mark = "\n#[cfg(test)]\nmod ";
+    let mut end = text.len();
+    for (i, _) in text.match_indices(mark) {
+        let line = text[i + mark.len()..].lines().next().unwrap_or("");
+        if line.trim_end().ends_with('{') {
+            end = i;
+            break;
+        }
+    }
+    &text[..end]
+}
