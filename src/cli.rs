@@ -159,6 +159,18 @@ impl Filter {
     }
 }
 
+/// The message `send -` reads: all of stdin, through the one read-to-end every reader
+/// uses, without its final newline.
+#[cfg(feature = "client")]
+pub fn message_from_stdin() -> Result<String, String> {
+    let mut bytes = Vec::new();
+    crate::reading::to_end(&mut std::io::stdin(), &mut bytes)
+        .map_err(|e| format!("cannot read the message from stdin: {e}"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| "cannot read the message from stdin: it is not UTF-8 text".to_string())?;
+    Ok(text.trim_end_matches('\n').to_string())
+}
+
 /// One message as shown.
 #[cfg(feature = "client")]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,11 +368,15 @@ pub fn export(
     };
     let (_, refused) = write_from(source, format, filter, out)?;
     if refused > 0 {
-        let (lines, were) = match refused {
-            1 => ("1 line".to_string(), "was not a valid message"),
-            n => (format!("{n} lines"), "were not valid messages"),
+        let were = if refused == 1 {
+            "was not a valid message"
+        } else {
+            "were not valid messages"
         };
-        eprintln!("meshchat: {lines} of the node's answer {were}, left out");
+        eprintln!(
+            "meshchat: {} of the node's answer {were}, left out",
+            crate::count(refused as u64, "line")
+        );
     }
     Ok(())
 }

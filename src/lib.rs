@@ -43,7 +43,7 @@ pub use arena::Arena;
 pub use cli::NOT_IN_NODE_BUILDS;
 pub use cli::{export, Filter};
 #[cfg(feature = "client")]
-pub use cli::{send, tail};
+pub use cli::{message_from_stdin, send, tail};
 pub use config::{Config, Overrides, Problem};
 pub use sync::Options as SyncOptions;
 pub use sys::catch_stop_signals;
@@ -69,8 +69,9 @@ pub fn sync(cfg: Config, opts: SyncOptions) -> Result<(), String> {
     sync::run(cfg, opts).map_err(|e| e.to_string())
 }
 
-/// "1 peer", "2 peers": counts in what meshchat says (every module sees this root item).
-fn count(n: u64, what: &str) -> String {
+/// "1 peer", "2 peers": counts in what meshchat says (every module sees this root item;
+/// the command's messages use it too).
+pub fn count(n: u64, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 

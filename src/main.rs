@@ -52,11 +52,6 @@ fn overrides(c: Common) -> Result<Overrides, String> {
     })
 }
 
-/// "1 peer", "2 peers".
-fn count(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-}
-
 /// The configuration for a command that works on this node's files. Every mistake is
 /// printed (stderr: syslog under procd), and any mistake refuses the command: a daemon
 /// never runs on a configuration other than the one written.
@@ -70,25 +65,8 @@ fn load(c: Common) -> Result<Config, String> {
     }
     Err(format!(
         "{} in the configuration: not starting (`meshchat check-config` lists them)",
-        count(problems.len(), "mistake")
+        meshchat::count(problems.len() as u64, "mistake")
     ))
-}
-
-/// All of stdin as text (`send -`). Plain reads rather than `read_to_string`, whose copy for stdin
-/// costs 1.5 KB of binary for this one use.
-#[cfg(feature = "client")]
-fn read_stdin() -> Result<String, String> {
-    use std::io::Read;
-    let (mut stdin, mut bytes, mut chunk) = (std::io::stdin(), Vec::new(), [0u8; 4096]);
-    loop {
-        match stdin.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
 }
 
 /// Writes to stdout; a reader that went away (`| head`) ends the output quietly.
@@ -132,18 +110,14 @@ fn run(a: Args) -> Result<(), String> {
                 );
             }
             let text = if a.words == ["-"] {
-                read_stdin()
-                    .map_err(|e| format!("cannot read the message from stdin: {e}"))?
-                    .trim_end_matches('\n')
-                    .to_string()
+                meshchat::message_from_stdin()?
             } else {
                 a.words.join(" ")
             };
-            let (url, call_sign) = (a.value("url"), a.value("call-sign"));
+            let url = a.value("url").unwrap_or_default();
+            let call_sign = a.value("call-sign").unwrap_or_default();
             let channel = a.value("channel").unwrap_or_default();
-            let to = a.value("to");
-            let (url, call_sign) = (url.unwrap_or_default(), call_sign.unwrap_or_default());
-            meshchat::send(&url, &call_sign, &channel, to.as_deref(), &text)
+            meshchat::send(&url, &call_sign, &channel, a.value("to").as_deref(), &text)
         }
         #[cfg(feature = "client")]
         "tail" => {
@@ -206,7 +180,10 @@ fn run(a: Args) -> Result<(), String> {
             if problems.is_empty() {
                 print("meshchat: the configuration has no mistakes\n")
             } else {
-                Err(format!("{} found", count(problems.len(), "mistake")))
+                Err(format!(
+                    "{} found",
+                    meshchat::count(problems.len() as u64, "mistake")
+                ))
             }
         }
     }

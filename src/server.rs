@@ -83,12 +83,11 @@ struct Shared {
 /// Binds `listen`, prints `listening on http://ADDR/` (tests read it to learn the port),
 /// and serves until SIGTERM or SIGINT.
 pub fn run(cfg: Config, listen: &str) -> Result<(), Error> {
-    // HOST:PORT with a host and a port number; the hint keeps a port that was given.
-    let port = listen
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse::<u16>().ok());
-    if !matches!(listen.rsplit_once(':'), Some((host, _)) if !host.is_empty()) || port.is_none() {
+    // HOST:PORT with a host and a port number; the hint keeps a port that was given
+    // (`18082` alone is a port without a host).
+    let (host, port) = listen.rsplit_once(':').unwrap_or(("", listen));
+    let port = port.parse::<u16>().ok();
+    if host.is_empty() || port.is_none() {
         return Err(Error(format!(
             "invalid --listen '{listen}': expected HOST:PORT, e.g. 127.0.0.1:{}",
             port.unwrap_or(8080)
