@@ -639,10 +639,16 @@ impl Config {
     /// Validates raw values; a value that does not fit becomes a problem and the option
     /// its default.
     pub fn from_raw_lenient(mut raw: Raw) -> (Config, Vec<Problem>) {
-        // Each round removes one bad value: at most one round per value, plus one.
+        // Each round removes one bad value: at most one round per value, plus one. The
+        // round that succeeds gives the configuration (every CGI request comes here).
+        let mut built = None;
         for _ in 0..=raw.values.len() {
-            let Err(e) = Config::from_raw(&raw) else {
-                break;
+            let e = match Config::from_raw(&raw) {
+                Ok(cfg) => {
+                    built = Some(cfg);
+                    break;
+                }
+                Err(e) => e,
             };
             let Error::Invalid { option, value, .. } = &e else {
                 break;
@@ -670,7 +676,7 @@ impl Config {
             });
         }
         in_order(&mut raw.problems);
-        let cfg = Config::from_raw(&raw).unwrap_or_else(|_| {
+        let cfg = built.unwrap_or_else(|| {
             // Unreachable: every bad value was removed above. The defaults always fit.
             Config::from_raw(&Raw::default()).unwrap_or_else(|_| unreachable!())
         });
