@@ -89,6 +89,21 @@ macro_rules! client_commands {
     };
 }
 
+/// `serve` in [`TOP_HELP`]: only in builds with the cargo feature `serve`.
+#[cfg(feature = "serve")]
+macro_rules! serve_command {
+    () => {
+        "  serve             serve the API and the web UI over HTTP
+"
+    };
+}
+#[cfg(not(feature = "serve"))]
+macro_rules! serve_command {
+    () => {
+        ""
+    };
+}
+
 /// `meshchat --help`.
 pub const TOP_HELP: &str = concat!(
     "Usage: meshchat [--version] [<command>] [<args>]
@@ -102,8 +117,9 @@ Options:
 Commands:
   cgi               answer one CGI request from the environment (the default
                     under a web server)
-  serve             serve the API and the web UI over HTTP
-  import            import a legacy Lua MeshChat database
+",
+    serve_command!(),
+    "  import            import a legacy Lua MeshChat database
                     (/tmp/meshchat/messages.<zone>) or a jsonl export into the
                     log
   compact           rewrite the message log now, keeping only the newest
@@ -136,6 +152,7 @@ Options:
 ",
         tail: "",
     },
+    #[cfg(feature = "serve")]
     Spec {
         name: "serve",
         local: true,
@@ -427,6 +444,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, Refused> {
                     None,
                 ))
             }
+            #[cfg(not(feature = "serve"))]
+            None if a == "serve" => return Err(refuse(meshchat::NO_SERVE.to_string(), None)),
             None => return Err(refuse(format!("Unrecognized argument: {a}"), None)),
         }
     };

@@ -30,6 +30,7 @@ mod http;
 mod protocol;
 mod queue;
 mod reading;
+#[cfg(feature = "serve")]
 mod server;
 mod sort;
 mod store;
@@ -45,6 +46,14 @@ pub use cli::{export, Filter};
 #[cfg(feature = "client")]
 pub use cli::{message_from_stdin, send, tail};
 pub use config::{Config, Overrides, Problem};
+
+/// Why `meshchat serve` refuses in a node build (no cargo feature `serve`): a node's own
+/// web server runs the CGI.
+#[cfg(not(feature = "serve"))]
+pub const NO_SERVE: &str = "meshchat serve is not in node packages: on a node, its web \
+     server (uhttpd) runs meshchat as the CGI at http://<node>:8080/cgi-bin/meshchat and \
+     serves the web UI at http://<node>:8080/meshchat/; `meshchat serve` is for a Pi, a \
+     Debian box or a laptop (the .deb packages or a build from source)";
 pub use sync::Options as SyncOptions;
 pub use sys::catch_stop_signals;
 
@@ -54,6 +63,7 @@ pub fn cgi(overrides: &Overrides) -> i32 {
 }
 
 /// `meshchat serve`: the API and the web UI on `listen`, until SIGTERM/SIGINT.
+#[cfg(feature = "serve")]
 pub fn serve(cfg: Config, listen: &str) -> Result<(), String> {
     server::run(cfg, listen).map_err(|e| e.to_string())
 }

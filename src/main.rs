@@ -91,6 +91,7 @@ fn run(a: Args) -> Result<(), String> {
                 Err("the CGI response could not be written".into())
             }
         }
+        #[cfg(feature = "serve")]
         "serve" => {
             let cfg = load(Common::of(&a))?;
             let listen = a.value("listen");

@@ -2,8 +2,8 @@
 # Builds fully static musl binaries for the radios with the pinned tools (installed into
 # tools/ on first use). Usage: scripts/cross/build.sh [ARCH...]
 #   ARCH: OpenWrt package arch from scripts/cross/targets (default: all five).
-# Output: build/cross/<ARCH>/meshchat (stripped): the node build, without the embedded
-# web UI (uhttpd serves /www/meshchat/). With CROSS_SERVE=1: build/cross-serve/<ARCH>/meshchat,
+# Output: build/cross/<ARCH>/meshchat (stripped): the node build, without `serve` and the
+# embedded web UI (uhttpd runs the CGI and serves /www/meshchat/). With CROSS_SERVE=1: build/cross-serve/<ARCH>/meshchat,
 # the `serve` build with the UI inside (the .deb packages). Cargo's work folder: target-cross/.
 set -eu
 cd "$(dirname "$0")/../.."

@@ -57,6 +57,7 @@ impl fmt::Display for FetchError {
 impl std::error::Error for FetchError {}
 
 /// Why a request could not be read; each maps to one status.
+#[cfg(feature = "serve")]
 #[derive(Debug)]
 pub enum HeadError {
     /// The client closed before a whole head arrived: no reply.
@@ -72,6 +73,7 @@ pub enum HeadError {
     LengthRequired,
 }
 
+#[cfg(feature = "serve")]
 impl fmt::Display for HeadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

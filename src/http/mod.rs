@@ -14,9 +14,12 @@ pub mod client;
 pub mod error;
 pub mod framing;
 pub mod head;
+#[cfg(feature = "serve")]
 pub mod server;
 
-pub use error::{FetchError, HeadError};
+pub use error::FetchError;
+#[cfg(feature = "serve")]
+pub use error::HeadError;
 
 /// A transfer must average at least this many bytes per second (the legacy client's own
 /// cut-off): slower peers are dropped, and a dripping client cannot hold a worker for long.
