@@ -5,9 +5,12 @@
 #[path = "src/protocol/crc32.rs"]
 #[allow(dead_code)]
 pub mod crc32;
+#[path = "src/protocol/deflate.rs"]
+#[allow(dead_code)]
+pub mod deflate;
 /// What `src/api/gzip.rs` imports, where the crate has it.
 mod protocol {
-    pub use super::crc32;
+    pub use super::{crc32, deflate};
 }
 
 #[path = "src/api/gzip.rs"]

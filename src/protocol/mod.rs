@@ -5,6 +5,7 @@
 //! Out of scope: files, sockets, locks, the clock (callers pass `now` in).
 
 pub mod crc32;
+pub mod deflate;
 pub mod delivery;
 pub mod digest;
 pub mod direct;
