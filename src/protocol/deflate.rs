@@ -14,11 +14,9 @@ const HASH_BITS: u32 = 15;
 const MIN_MATCH: usize = 3;
 const MAX_MATCH: usize = 258;
 /// Chain links followed per position, and a match long enough to stop looking (zlib's
-/// level 6: 128 and 128); a match shorter than `LAZY` is checked against the next
-/// position's.
+/// level 6: 128 and 128); a shorter match is checked against the next position's.
 const MAX_CHAIN: u32 = 128;
 const NICE: usize = 128;
-const LAZY: usize = 258;
 /// Symbols per block: each block gets Huffman codes fitted to its own text.
 const BLOCK: usize = 16_384;
 /// The order in which the code-length code's lengths are sent.
@@ -33,7 +31,7 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
     while i < data.len() {
         let (mut len, mut dist) = m.longest(i);
         let mut at = i;
-        if len >= MIN_MATCH && len < LAZY {
+        if (MIN_MATCH..NICE).contains(&len) {
             // One step of laziness: a longer match at the next byte wins over this one.
             let (len2, dist2) = m.longest(i + 1);
             if len2 > len {
