@@ -20,7 +20,7 @@
 #[cfg(not(target_has_atomic = "64"))]
 use self::no_atomic64::AtomicU64;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 #[cfg(target_has_atomic = "64")]
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
@@ -209,28 +209,17 @@ impl Client {
     }
 }
 
-/// The addresses of `host`: an IP address as is, a name through the system resolver
-/// within [`CONNECT_TIMEOUT`] (a lookup that hangs is left to finish in its thread).
+/// The addresses of `host`: an IP address as is, a name through [`super::resolve`]
+/// within [`CONNECT_TIMEOUT`].
 fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let (tx, rx) = crate::queue::unbounded();
-    let name = (host.to_string(), port);
-    crate::sys::thread_with(
-        None,
-        None,
-        Box::new(move || {
-            let found = name.to_socket_addrs().map(|a| a.collect::<Vec<_>>());
-            let _ = tx.send(found);
-        }),
-    )
-    .map_err(|e| FetchError::Connect(e.to_string()))?;
-    match rx.recv_timeout(CONNECT_TIMEOUT) {
-        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Err(crate::queue::Recv::Timeout) => Err(FetchError::Timeout),
-        _ => Err(FetchError::NoHost),
+    let found = super::resolve::lookup(host, port, CONNECT_TIMEOUT)?;
+    if found.is_empty() {
+        return Err(FetchError::NoHost);
     }
+    Ok(found)
 }
 
 /// A connection to the first address of `url`'s host that accepts one within `within`.

@@ -5,6 +5,7 @@
 //! - [`server`]: reading a request with hard limits, writing a response;
 //! - [`framing`]: the client's wire format (URL, request head, response head, body framing);
 //! - [`client`]: requests to a peer over `std::net`, with every limit a router needs;
+//! - [`resolve`]: a peer's name to its addresses (`/etc/hosts`, DNS);
 //! - [`error`]: why an exchange failed.
 //!
 //! In scope: bytes on a TCP connection. Out of scope: what the requests mean (`api`,
@@ -14,6 +15,7 @@ pub mod client;
 pub mod error;
 pub mod framing;
 pub mod head;
+pub mod resolve;
 #[cfg(feature = "serve")]
 pub mod server;
 

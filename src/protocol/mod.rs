@@ -6,6 +6,7 @@
 
 pub mod crc32;
 pub mod deflate;
+pub mod dns;
 pub mod delivery;
 pub mod digest;
 pub mod direct;
