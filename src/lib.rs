@@ -27,6 +27,9 @@ mod cli;
 mod config;
 mod hooks;
 mod http;
+// The C library's malloc in the static musl builds (tested on every host).
+#[cfg(any(test, all(target_os = "linux", target_env = "musl")))]
+mod malloc;
 mod protocol;
 mod queue;
 mod reading;
