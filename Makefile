@@ -50,6 +50,7 @@ test: deps lint unit $(TEST_TARGETS)
 # mips_24kc one's instructions per request under qemu.
 bench: deps release
 	$(MAKE) --no-print-directory cross ARCH="x86_64 mips_24kc"
+	$(MAKE) --no-print-directory cross-serve ARCH=x86_64
 	scripts/bench.py
 
 clean:

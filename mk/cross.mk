@@ -27,7 +27,7 @@ cross: cross-tools
 cross-serve: cross-tools
 	CROSS_SERVE=1 scripts/cross/build.sh $(ARCH)
 
-# Every binary under qemu-user-static: --version, CGI round trip, serve over loopback;
+# Every binary under qemu-user-static: --version, CGI round trip, sync --once over loopback;
 # the size budgets; the x86_64 serve build's embedded UI.
 test-cross: deps cross
 	$(MAKE) --no-print-directory cross-serve ARCH=x86_64

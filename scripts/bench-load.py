@@ -6,7 +6,9 @@ a message is stored twice, or a log record is damaged or holds a message the loa
 send, or a peak RSS passes its bound. Throughput and latency are figures only, never a
 pass/fail test.
 
-Usage: bench-load.py BINARY [SECONDS]   (default 60; `make test` runs a short one)
+Usage: bench-load.py BINARY [SECONDS [SERVE_BINARY]]   (default 60; `make test` runs a
+short one). SERVE_BINARY runs `serve` (default: BINARY); a node build, which has no
+`serve`, is given with the serve build beside it.
 """
 
 import os
@@ -260,7 +262,8 @@ def main():
     for tool in ("wrk", "lighttpd"):
         if not shutil.which(tool):
             sys.exit(f"bench-load: {tool} is needed (scripts/install-deps.sh all installs it)")
-    results = [("`meshchat serve`", run_serve(binary, seconds)),
+    serve_binary = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else binary
+    results = [("`meshchat serve`", run_serve(serve_binary, seconds)),
                ("CGI under lighttpd", run_lighttpd(binary, seconds))]
     print("\n## Load (wrk)\n")
     print(f"wrk, {THREADS} threads, {CONNECTIONS} connections, {seconds} s; every 4th request a "

@@ -37,6 +37,15 @@ def binary():
     return os.path.join(ROOT, "target", "x86_64-unknown-linux-musl", "release", "meshchat")
 
 
+def serve_binary():
+    """The x86_64 musl build with `serve` (node builds leave it out): the peers of the
+    sync bench and the server of the load test."""
+    if os.environ.get("SERVE_BIN"):
+        return os.environ["SERVE_BIN"]
+    cross = os.path.join(ROOT, "build", "cross-serve", "x86_64", "meshchat")
+    return cross if os.path.exists(cross) else os.path.join(ROOT, "target", "release", "meshchat")
+
+
 def tools():
     os.makedirs(BUILD, exist_ok=True)
     for name in ("measure", "trivial-cgi", "http-bench"):
@@ -490,10 +499,11 @@ def main():
 
     sync_bench = os.path.join(ROOT, "scripts", "bench-sync.sh")
     if os.path.exists(sync_bench):
-        p = subprocess.run([sync_bench, bin_path], capture_output=True, text=True)
+        p = subprocess.run([sync_bench, serve_binary()], capture_output=True, text=True)
         out.append(p.stdout if p.returncode == 0 else "\n## Sync\n\nbench-sync.sh failed:\n\n```\n%s\n```\n" % p.stderr[-2000:])
 
-    load = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench-load.py"), bin_path],
+    load = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench-load.py"), bin_path, "60",
+                           serve_binary()],
                           capture_output=True, text=True)
     out.append(load.stdout if load.returncode == 0 else "\n## Load\n\nbench-load.py failed:\n\n```\n%s\n```\n" % load.stderr[-2000:])
 
