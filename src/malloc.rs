@@ -369,7 +369,9 @@ mod tests {
                                 let (q, len, b) = live.swap_remove((r as usize >> 4) % live.len());
                                 let q = unsafe { realloc(q as *mut u8, n) };
                                 let kept = len.min(n);
-                                assert!(unsafe { std::slice::from_raw_parts(q, kept) }.iter().all(|&x| x == b));
+                                assert!(unsafe { std::slice::from_raw_parts(q, kept) }
+                                    .iter()
+                                    .all(|&x| x == b));
                                 q
                             }
                             _ => malloc(n),
@@ -381,12 +383,16 @@ mod tests {
                         live.push((p as usize, n, fill));
                         if live.len() > 200 || r % 3 == 0 {
                             let (q, len, b) = live.swap_remove((r as usize >> 3) % live.len());
-                            assert!(unsafe { std::slice::from_raw_parts(q as *const u8, len) }.iter().all(|&x| x == b));
+                            assert!(unsafe { std::slice::from_raw_parts(q as *const u8, len) }
+                                .iter()
+                                .all(|&x| x == b));
                             unsafe { free(q as *mut u8) };
                         }
                     }
                     for (q, len, b) in live {
-                        assert!(unsafe { std::slice::from_raw_parts(q as *const u8, len) }.iter().all(|&x| x == b));
+                        assert!(unsafe { std::slice::from_raw_parts(q as *const u8, len) }
+                            .iter()
+                            .all(|&x| x == b));
                         unsafe { free(q as *mut u8) };
                     }
                 })

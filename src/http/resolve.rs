@@ -52,15 +52,23 @@ pub fn lookup(host: &str, port: u16, within: Duration) -> Result<Vec<SocketAddr>
     let read = |path| std::fs::read_to_string(path).unwrap_or_default();
     let mut ips = dns::hosts(&read("/etc/hosts"), host);
     if ips.is_empty() {
-        ips = ask(&conf(&read("/etc/resolv.conf")), host, Instant::now() + within)?;
+        ips = ask(
+            &conf(&read("/etc/resolv.conf")),
+            host,
+            Instant::now() + within,
+        )?;
     }
-    Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
+    Ok(ips
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
 }
 
 /// Asks `c`'s servers for `host`, then for `host` in each search domain if it has no
 /// dot, until one has addresses.
 fn ask(c: &Conf, host: &str, deadline: Instant) -> Result<Vec<IpAddr>, FetchError> {
-    let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| FetchError::Connect(e.to_string()))?;
+    let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+        .map_err(|e| FetchError::Connect(e.to_string()))?;
     let mut names = vec![host.to_string()];
     if !host.contains('.') {
         names.extend(c.search.iter().map(|d| format!("{host}.{d}")));
@@ -68,13 +76,18 @@ fn ask(c: &Conf, host: &str, deadline: Instant) -> Result<Vec<IpAddr>, FetchErro
     let mut id = [0u8; 2];
     // Without the kernel's RNG, the clock still varies the ids.
     if crate::sys::random(&mut id).is_err() {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         id = (t.subsec_nanos() as u16 ^ std::process::id() as u16).to_be_bytes();
     }
     let mut id = u16::from_be_bytes(id);
     for name in names {
         id = id.wrapping_add(2);
-        let (Some(qa), Some(qaaaa)) = (dns::query(id, &name, dns::A), dns::query(id ^ 1, &name, dns::AAAA)) else {
+        let (Some(qa), Some(qaaaa)) = (
+            dns::query(id, &name, dns::A),
+            dns::query(id ^ 1, &name, dns::AAAA),
+        ) else {
             continue;
         };
         if let Some(ips) = exchange(&sock, &c.servers, id, [&qa, &qaaaa], deadline)? {
@@ -111,7 +124,9 @@ fn exchange(
             resend = now + Duration::from_secs(1);
         }
         // Never zero: a zero timeout is refused, and the read would then block.
-        let _ = sock.set_read_timeout(Some((resend.min(deadline) - now).max(Duration::from_millis(1))));
+        let _ = sock.set_read_timeout(Some(
+            (resend.min(deadline) - now).max(Duration::from_millis(1)),
+        ));
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
             continue;
         };
@@ -141,9 +156,18 @@ mod tests {
     #[test]
     fn resolv_conf_names_servers_and_search_domains() {
         let c = conf("# AREDN\nnameserver 10.1.1.1\nnameserver ::1\nsearch local.mesh\nnameserver 10.1.1.2\n");
-        assert_eq!(c.servers, vec![SocketAddr::from(([10, 1, 1, 1], 53)), SocketAddr::from(([10, 1, 1, 2], 53))]);
+        assert_eq!(
+            c.servers,
+            vec![
+                SocketAddr::from(([10, 1, 1, 1], 53)),
+                SocketAddr::from(([10, 1, 1, 2], 53))
+            ]
+        );
         assert_eq!(c.search, vec!["local.mesh".to_string()]);
-        assert_eq!(conf("").servers, vec![SocketAddr::from(([127, 0, 0, 1], 53))]);
+        assert_eq!(
+            conf("").servers,
+            vec![SocketAddr::from(([127, 0, 0, 1], 53))]
+        );
         assert_eq!(conf("search a b\ndomain c\n").search, vec!["c".to_string()]);
     }
 
@@ -165,7 +189,9 @@ mod tests {
                 let mut name = Vec::new();
                 let mut at = 12;
                 while q[at] != 0 {
-                    name.push(String::from_utf8_lossy(&q[at + 1..at + 1 + q[at] as usize]).into_owned());
+                    name.push(
+                        String::from_utf8_lossy(&q[at + 1..at + 1 + q[at] as usize]).into_owned(),
+                    );
                     at += 1 + q[at] as usize;
                 }
                 let found = names.iter().find(|(n, _)| *n == name.join("."));
@@ -186,19 +212,34 @@ mod tests {
     #[test]
     fn asks_the_servers_and_the_search_domains() {
         let c = Conf {
-            servers: vec![server(&[("node-a.local.mesh", [10, 9, 8, 7]), ("node-b", [10, 0, 0, 2])])],
+            servers: vec![server(&[
+                ("node-a.local.mesh", [10, 9, 8, 7]),
+                ("node-b", [10, 0, 0, 2]),
+            ])],
             search: vec!["local.mesh".into()],
         };
         let soon = || Instant::now() + Duration::from_secs(10);
-        assert_eq!(ask(&c, "node-b", soon()).unwrap(), vec![IpAddr::from([10, 0, 0, 2])]);
-        assert_eq!(ask(&c, "node-a", soon()).unwrap(), vec![IpAddr::from([10, 9, 8, 7])]);
+        assert_eq!(
+            ask(&c, "node-b", soon()).unwrap(),
+            vec![IpAddr::from([10, 0, 0, 2])]
+        );
+        assert_eq!(
+            ask(&c, "node-a", soon()).unwrap(),
+            vec![IpAddr::from([10, 9, 8, 7])]
+        );
         assert!(matches!(ask(&c, "node-c", soon()), Err(FetchError::NoHost)));
         let silent = Conf {
-            servers: vec![UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()],
+            servers: vec![UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()],
             search: vec![],
         };
         let t = Instant::now();
-        assert!(matches!(ask(&silent, "node-a", t + Duration::from_millis(300)), Err(FetchError::Timeout)));
+        assert!(matches!(
+            ask(&silent, "node-a", t + Duration::from_millis(300)),
+            Err(FetchError::Timeout)
+        ));
         assert!(t.elapsed() < Duration::from_secs(2));
     }
 }

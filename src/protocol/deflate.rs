@@ -22,7 +22,9 @@ const GOOD: usize = 32;
 /// Symbols per block: each block gets Huffman codes fitted to its own text.
 const BLOCK: usize = 16_384;
 /// The order in which the code-length code's lengths are sent.
-const CL_ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+const CL_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
 
 /// The raw deflate stream of `data` (no zlib or gzip framing).
 pub fn deflate(data: &[u8]) -> Vec<u8> {
@@ -35,7 +37,14 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
         let mut at = i;
         if (MIN_MATCH..NICE).contains(&len) {
             // One step of laziness: a longer match at the next byte wins over this one.
-            let (len2, dist2) = m.longest(i + 1, if len >= GOOD { MAX_CHAIN / 4 } else { MAX_CHAIN });
+            let (len2, dist2) = m.longest(
+                i + 1,
+                if len >= GOOD {
+                    MAX_CHAIN / 4
+                } else {
+                    MAX_CHAIN
+                },
+            );
             if len2 > len {
                 symbols.push(u32::from(data[i]));
                 (len, dist, at) = (len2, dist2, i + 1);
@@ -145,12 +154,20 @@ fn common(a: &[u8], b: &[u8]) -> usize {
         let x = usize::from_ne_bytes(a[n..n + W].try_into().unwrap_or_default())
             ^ usize::from_ne_bytes(b[n..n + W].try_into().unwrap_or_default());
         if x != 0 {
-            let same = if cfg!(target_endian = "little") { x.trailing_zeros() } else { x.leading_zeros() };
+            let same = if cfg!(target_endian = "little") {
+                x.trailing_zeros()
+            } else {
+                x.leading_zeros()
+            };
             return n + same as usize / 8;
         }
         n += W;
     }
-    n + a[n..].iter().zip(&b[n..]).take_while(|(x, y)| x == y).count()
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// A match length (3..=258) as (length symbol, extra bits, their count).
@@ -160,14 +177,22 @@ fn length_code(len: usize) -> (usize, u32, u32) {
     }
     let v = len - MIN_MATCH;
     let bits = if v < 8 { 0 } else { v.ilog2() - 2 };
-    (257 + 4 * bits as usize + (v >> bits), (v & ((1 << bits) - 1)) as u32, bits)
+    (
+        257 + 4 * bits as usize + (v >> bits),
+        (v & ((1 << bits) - 1)) as u32,
+        bits,
+    )
 }
 
 /// A distance (1..=32768) as (distance symbol, extra bits, their count).
 fn distance_code(dist: usize) -> (usize, u32, u32) {
     let v = dist - 1;
     let bits = if v < 4 { 0 } else { v.ilog2() - 1 };
-    (2 * bits as usize + (v >> bits), (v & ((1 << bits) - 1)) as u32, bits)
+    (
+        2 * bits as usize + (v >> bits),
+        (v & ((1 << bits) - 1)) as u32,
+        bits,
+    )
 }
 
 /// Writes one dynamic Huffman block of `symbols` (literals below 256, matches as
@@ -190,7 +215,11 @@ fn block(out: &mut Bits, symbols: &[u32], last: bool) {
     let ndist = 1.max(used(&dist_len));
 
     // The two length lists as one run-length coded sequence: (symbol, extra, bits).
-    let all: Vec<u8> = lit_len[..nlit].iter().chain(&dist_len[..ndist]).copied().collect();
+    let all: Vec<u8> = lit_len[..nlit]
+        .iter()
+        .chain(&dist_len[..ndist])
+        .copied()
+        .collect();
     let mut runs: Vec<(usize, u32, u32)> = Vec::new();
     let mut i = 0;
     while i < all.len() {
@@ -198,7 +227,11 @@ fn block(out: &mut Bits, symbols: &[u32], last: bool) {
         let run = all[i..].iter().take_while(|&&x| x == l).count();
         if l == 0 && run >= 3 {
             let r = run.min(138);
-            runs.push(if r >= 11 { (18, r as u32 - 11, 7) } else { (17, r as u32 - 3, 3) });
+            runs.push(if r >= 11 {
+                (18, r as u32 - 11, 7)
+            } else {
+                (17, r as u32 - 3, 3)
+            });
             i += r;
         } else if l != 0 && run >= 4 {
             let r = (run - 1).min(6);
@@ -215,7 +248,12 @@ fn block(out: &mut Bits, symbols: &[u32], last: bool) {
         cl_freq[r.0] += 1;
     }
     let cl_len = code_lengths(&cl_freq, 7);
-    let ncl = 4.max(CL_ORDER.iter().rposition(|&s| cl_len[s] != 0).map_or(0, |p| p + 1));
+    let ncl = 4.max(
+        CL_ORDER
+            .iter()
+            .rposition(|&s| cl_len[s] != 0)
+            .map_or(0, |p| p + 1),
+    );
 
     out.put(u32::from(last), 1);
     out.put(2, 2);
@@ -234,7 +272,10 @@ fn block(out: &mut Bits, symbols: &[u32], last: bool) {
     let dist_code = codes(&dist_len);
     for &s in symbols {
         if s < 256 {
-            out.put(u32::from(lit_code[s as usize]), u32::from(lit_len[s as usize]));
+            out.put(
+                u32::from(lit_code[s as usize]),
+                u32::from(lit_len[s as usize]),
+            );
         } else {
             let (sym, extra, bits) = length_code((s >> 16) as usize);
             out.put(u32::from(lit_code[sym]), u32::from(lit_len[sym]));
@@ -366,15 +407,34 @@ mod tests {
     #[test]
     fn length_and_distance_symbols_match_the_tables() {
         // RFC 1951 3.2.5: (first length, symbol, extra bits).
-        for (len, sym, bits) in [(3, 257, 0), (10, 264, 0), (11, 265, 1), (18, 268, 1), (19, 269, 2),
-            (35, 273, 3), (67, 277, 4), (131, 281, 5), (227, 284, 5), (257, 284, 5), (258, 285, 0)]
-        {
+        for (len, sym, bits) in [
+            (3, 257, 0),
+            (10, 264, 0),
+            (11, 265, 1),
+            (18, 268, 1),
+            (19, 269, 2),
+            (35, 273, 3),
+            (67, 277, 4),
+            (131, 281, 5),
+            (227, 284, 5),
+            (257, 284, 5),
+            (258, 285, 0),
+        ] {
             let (s, _, b) = length_code(len);
             assert_eq!((s, b), (sym, bits), "length {len}");
         }
-        for (dist, sym, bits) in [(1, 0, 0), (4, 3, 0), (5, 4, 1), (7, 5, 1), (9, 6, 2), (13, 7, 2),
-            (17, 8, 3), (1025, 20, 9), (24577, 29, 13), (32768, 29, 13)]
-        {
+        for (dist, sym, bits) in [
+            (1, 0, 0),
+            (4, 3, 0),
+            (5, 4, 1),
+            (7, 5, 1),
+            (9, 6, 2),
+            (13, 7, 2),
+            (17, 8, 3),
+            (1025, 20, 9),
+            (24577, 29, 13),
+            (32768, 29, 13),
+        ] {
             let (s, _, b) = distance_code(dist);
             assert_eq!((s, b), (sym, bits), "distance {dist}");
         }
@@ -434,7 +494,10 @@ mod tests {
         }
         let ours = deflate(&body).len();
         let miniz = miniz_oxide::deflate::compress_to_vec(&body, 6).len();
-        assert!(ours * 100 <= miniz * 105, "ours {ours} bytes, miniz {miniz}");
+        assert!(
+            ours * 100 <= miniz * 105,
+            "ours {ours} bytes, miniz {miniz}"
+        );
         assert!(ours * 8 < body.len(), "{ours} of {}", body.len());
     }
 }

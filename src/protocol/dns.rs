@@ -137,10 +137,21 @@ mod tests {
 
     #[test]
     fn answers_give_their_addresses() {
-        let r = reply(7, 0, &[(5, b"\x03foo\xc0\x0c"), (A, &[10, 1, 2, 3]), (AAAA, &[0xfd; 16])]);
+        let r = reply(
+            7,
+            0,
+            &[
+                (5, b"\x03foo\xc0\x0c"),
+                (A, &[10, 1, 2, 3]),
+                (AAAA, &[0xfd; 16]),
+            ],
+        );
         assert_eq!(
             answer(&r, 7),
-            Some(Answer::Found(vec!["10.1.2.3".parse().unwrap(), "fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd".parse().unwrap()]))
+            Some(Answer::Found(vec![
+                "10.1.2.3".parse().unwrap(),
+                "fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd".parse().unwrap()
+            ]))
         );
         assert_eq!(answer(&r, 8), None, "another query's id");
         assert_eq!(answer(&reply(7, 0, &[]), 7), Some(Answer::Found(vec![])));
@@ -160,10 +171,20 @@ mod tests {
 
     #[test]
     fn hosts_lines_name_addresses() {
-        let text = "127.0.0.1 localhost\n# 10.0.0.9 node-a\n10.0.0.1\tNode-A node-a.local.mesh # mesh\n\
+        let text =
+            "127.0.0.1 localhost\n# 10.0.0.9 node-a\n10.0.0.1\tNode-A node-a.local.mesh # mesh\n\
                     fd00::1 node-a\nbogus node-a\n";
-        assert_eq!(hosts(text, "node-a"), vec!["10.0.0.1".parse::<IpAddr>().unwrap(), "fd00::1".parse().unwrap()]);
-        assert_eq!(hosts(text, "NODE-A.local.mesh."), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            hosts(text, "node-a"),
+            vec![
+                "10.0.0.1".parse::<IpAddr>().unwrap(),
+                "fd00::1".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            hosts(text, "NODE-A.local.mesh."),
+            vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
         assert!(hosts(text, "node-b").is_empty());
     }
 }

@@ -6,10 +6,10 @@
 
 pub mod crc32;
 pub mod deflate;
-pub mod dns;
 pub mod delivery;
 pub mod digest;
 pub mod direct;
+pub mod dns;
 pub mod export;
 pub mod form;
 pub mod json;
