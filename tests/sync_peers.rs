@@ -1,7 +1,8 @@
 //! Who the sync daemon talks to and what it records, through the real binary: two peers
 //! on one host keep two file lists and two sync statuses; a node skips its own service
 //! entries whether they name it by name or by address; `--stats` counts a connection that
-//! never opened as an attempt, not as a request.
+//! never opened as an attempt, not as a request; a peer given by host name is found
+//! through `/etc/hosts`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -151,4 +152,43 @@ http://127.0.0.1:{dead}/meshchat|tcp|MeshChat\n"
     let mut want = vec![format!("127.0.0.1_{pa}"), format!("127.0.0.1_{pb}")];
     want.sort();
     assert_eq!(nodes, want);
+}
+
+/// A peer named by host name is found through `/etc/hosts` (meshchat's own resolver,
+/// src/http/resolve.rs), and its message comes over. Only `localhost`: any other name
+/// would ask this machine's name servers.
+#[test]
+fn a_peer_named_in_etc_hosts_is_reached() {
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let listed = hosts.lines().any(|l| {
+        let mut w = l.split('#').next().unwrap_or("").split_whitespace();
+        w.next() == Some("127.0.0.1") && w.any(|n| n == "localhost")
+    });
+    if !listed {
+        eprintln!("skipped: /etc/hosts has no '127.0.0.1 localhost' line");
+        return;
+    }
+    let (peer, server) = peer("peers-named", "node-named", "named.txt");
+    let sent = peer.post(&[
+        ("action", "send_message"),
+        ("message", "found by name"),
+        ("call_sign", "K1ABC"),
+        ("epoch", &common::now().to_string()),
+    ]);
+    assert_eq!(sent.status_reply().0, 200);
+    let me = Node::new("peers-by-name", "node-me", &[]);
+    let conf = std::fs::read_to_string(&me.config).unwrap();
+    std::fs::write(
+        &me.config,
+        format!("{conf}\tlist peer 'localhost:{}'\n", port(&server)),
+    )
+    .unwrap();
+    let rounds = sync_once(&me);
+    let r = rounds
+        .iter()
+        .find(|r| r["peer"] == format!("localhost:{}", port(&server)))
+        .unwrap_or_else(|| panic!("no round with the named peer: {rounds:?}"));
+    assert_eq!(r["ok"], "1", "{r:?}");
+    let messages = me.get("action=messages").text();
+    assert!(messages.contains("found by name"), "{messages}");
 }
