@@ -2,9 +2,10 @@
 //! memory from one bump arena in `.bss`.
 //!
 //! Why: a CGI answers one request and exits, so freeing is worth nothing to it, while
-//! the static musl builds' `malloc` (zig's libc) gives every size class its own 64 KB
-//! slab, each mapped with `mmap` and trimmed with `munmap`: eight such pairs and their
-//! scattered page faults per request, on a CPU where every one counts. The arena is one
+//! any `malloc` maps its memory first (zig libc's gave every size class its own 64 KB
+//! slab: eight `mmap`/`munmap` pairs and their scattered page faults per request; the
+//! static builds' own, `malloc.rs`, maps 256 KB chunks), on a CPU where every system call
+//! counts. The arena is one
 //! contiguous run of pages: no system call, and only the pages used are ever touched
 //! (`.bss` costs no file bytes). A block freed or grown while it is the newest one gives
 //! its room back or grows in place (a `Vec` filled by doubling, a body buffer dropped);
