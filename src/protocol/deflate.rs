@@ -74,8 +74,9 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
 /// each hash (0: none), `prev` the previous one of the same hash, per window slot.
 struct Matcher<'a> {
     data: &'a [u8],
-    head: Vec<u32>,
-    prev: Vec<u32>,
+    // Fixed sizes: indexes masked to them need no bounds checks in the inner loop.
+    head: Box<[u32; 1 << HASH_BITS]>,
+    prev: Box<[u32; WINDOW]>,
     /// Positions below this are in the chains.
     next: usize,
 }
@@ -84,15 +85,15 @@ impl<'a> Matcher<'a> {
     fn new(data: &'a [u8]) -> Matcher<'a> {
         Matcher {
             data,
-            head: vec![0; 1 << HASH_BITS],
-            prev: vec![0; WINDOW],
+            head: zeros(),
+            prev: zeros(),
             next: 0,
         }
     }
 
     fn hash(&self, i: usize) -> usize {
-        let d = self.data;
-        let v = u32::from(d[i]) | u32::from(d[i + 1]) << 8 | u32::from(d[i + 2]) << 16;
+        let b = &self.data[i..i + MIN_MATCH];
+        let v = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
         (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
     }
 
@@ -101,8 +102,8 @@ impl<'a> Matcher<'a> {
     fn skip(&mut self, i: usize) {
         if i == self.next && i + MIN_MATCH <= self.data.len() {
             let h = self.hash(i);
-            self.prev[i % WINDOW] = self.head[h];
-            self.head[h] = i as u32 + 1;
+            self.prev[i % WINDOW] = self.head[h % (1 << HASH_BITS)];
+            self.head[h % (1 << HASH_BITS)] = i as u32 + 1;
             self.next = i + 1;
         }
     }
@@ -114,16 +115,18 @@ impl<'a> Matcher<'a> {
         let max = (d.len() - i.min(d.len())).min(MAX_MATCH);
         let mut best = (0, 0);
         if max >= MIN_MATCH && i == self.next {
-            let mut cand = self.head[self.hash(i)];
+            let mut cand = self.head[self.hash(i) % (1 << HASH_BITS)];
             let mut chain = chain;
             let mut best_len = MIN_MATCH - 1;
+            let here = &d[i..i + max];
             while cand != 0 && chain > 0 {
                 let c = cand as usize - 1;
                 if i - c > WINDOW {
                     break;
                 }
-                if d[c + best_len] == d[i + best_len] {
-                    let len = common(&d[c..c + max], &d[i..i + max]);
+                let there = &d[c..c + max];
+                if there[best_len] == here[best_len] {
+                    let len = common(there, here);
                     if len > best_len {
                         best_len = len;
                         best = (len, i - c);
@@ -144,6 +147,14 @@ impl<'a> Matcher<'a> {
         self.skip(i);
         best
     }
+}
+
+/// A zeroed table on the heap (not built on the stack first).
+fn zeros<const N: usize>() -> Box<[u32; N]> {
+    vec![0; N]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!())
 }
 
 /// How many leading bytes `a` and `b` (of one length) share: a word at a time.
