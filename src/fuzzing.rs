@@ -509,3 +509,40 @@ pub fn delivery(data: &[u8]) {
         }
     }
 }
+
+/// DNS answers as the resolver reads them (`src/protocol/dns.rs`) and `/etc/hosts` text:
+/// no more addresses than the answer's record count; a query we write for a name taken
+/// from the input is answered, as a name server would, by NXDOMAIN or by no records.
+pub fn dns(data: &[u8]) {
+    use crate::protocol::dns::{self, Answer};
+    let id = data
+        .get(..2)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    if let Some(Answer::Found(ips)) = dns::answer(data, id) {
+        assert!(ips.len() <= usize::from(u16::from_be_bytes([data[6], data[7]])));
+    }
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let name = text.split_whitespace().nth(1).unwrap_or("node");
+    let _ = dns::hosts(text, name);
+    if let Some(q) = dns::query(id, name, dns::A) {
+        assert!(q.len() <= 12 + 255 + 4, "{name:?}");
+        let mut reply = q.clone();
+        reply[2] |= 0x80;
+        reply[3] = 0x83;
+        assert_eq!(dns::answer(&reply, id), Some(Answer::NoName));
+        reply[3] = 0x80;
+        assert_eq!(dns::answer(&reply, id), Some(Answer::Found(Vec::new())));
+    }
+}
+
+/// The gzip writer (`src/protocol/deflate.rs` inside `src/api/gzip.rs`): whatever the
+/// bytes, the body inflates back to them.
+pub fn deflate(data: &[u8]) {
+    use crate::api::gzip;
+    assert_eq!(
+        gzip::decompress(&gzip::compress(data)).as_deref(),
+        Some(data)
+    );
+}
