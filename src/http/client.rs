@@ -20,7 +20,7 @@
 #[cfg(not(target_has_atomic = "64"))]
 use self::no_atomic64::AtomicU64;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::TcpStream;
 #[cfg(target_has_atomic = "64")]
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
@@ -209,23 +209,10 @@ impl Client {
     }
 }
 
-/// The addresses of `host`: an IP address as is, a name through [`super::resolve`]
-/// within [`CONNECT_TIMEOUT`].
-fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let found = super::resolve::lookup(host, port, CONNECT_TIMEOUT)?;
-    if found.is_empty() {
-        return Err(FetchError::NoHost);
-    }
-    Ok(found)
-}
-
 /// A connection to the first address of `url`'s host that accepts one within `within`.
 fn connect(url: &Url, within: Duration) -> Result<TcpStream, FetchError> {
     let mut last = FetchError::NoHost;
-    for addr in resolve(&url.host, url.port)? {
+    for addr in super::resolve::lookup(&url.host, url.port, CONNECT_TIMEOUT)? {
         match TcpStream::connect_timeout(&addr, within) {
             Ok(s) => return Ok(s),
             Err(e) => {

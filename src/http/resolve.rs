@@ -47,8 +47,12 @@ fn conf(text: &str) -> Conf {
     c
 }
 
-/// The addresses of `host` at `port`, found within `within`.
+/// The addresses of `host` at `port`, found within `within`: an IP address as is, a name
+/// as above; never an empty list (a name without addresses is [`FetchError::NoHost`]).
 pub fn lookup(host: &str, port: u16, within: Duration) -> Result<Vec<SocketAddr>, FetchError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
     let read = |path| std::fs::read_to_string(path).unwrap_or_default();
     let mut ips = dns::hosts(&read("/etc/hosts"), host);
     if ips.is_empty() {
