@@ -259,44 +259,52 @@ fn block(out: &mut Bits, symbols: &[u32], last: bool) {
         cl_freq[r.0] += 1;
     }
     let cl_len = code_lengths(&cl_freq, 7);
-    let ncl = 4.max(
-        CL_ORDER
-            .iter()
-            .rposition(|&s| cl_len[s] != 0)
-            .map_or(0, |p| p + 1),
-    );
+    let cl_sent: Vec<u8> = CL_ORDER.iter().map(|&s| cl_len[s]).collect();
+    let ncl = 4.max(used(&cl_sent));
 
     out.put(u32::from(last), 1);
     out.put(2, 2);
     out.put((nlit - 257) as u32, 5);
     out.put((ndist - 1) as u32, 5);
     out.put((ncl - 4) as u32, 4);
-    for &s in &CL_ORDER[..ncl] {
-        out.put(u32::from(cl_len[s]), 3);
+    for &l in &cl_sent[..ncl] {
+        out.put(u32::from(l), 3);
     }
-    let cl_code = codes(&cl_len);
+    let cl = Codes::new(cl_len);
     for &(s, extra, bits) in &runs {
-        out.put(u32::from(cl_code[s]), u32::from(cl_len[s]));
-        out.put(extra, bits);
+        cl.put(out, s, extra, bits);
     }
-    let lit_code = codes(&lit_len);
-    let dist_code = codes(&dist_len);
+    let (lit, dist) = (Codes::new(lit_len), Codes::new(dist_len));
     for &s in symbols {
         if s < 256 {
-            out.put(
-                u32::from(lit_code[s as usize]),
-                u32::from(lit_len[s as usize]),
-            );
+            lit.put(out, s as usize, 0, 0);
         } else {
             let (sym, extra, bits) = length_code((s >> 16) as usize);
-            out.put(u32::from(lit_code[sym]), u32::from(lit_len[sym]));
-            out.put(extra, bits);
+            lit.put(out, sym, extra, bits);
             let (sym, extra, bits) = distance_code((s & 0xffff) as usize);
-            out.put(u32::from(dist_code[sym]), u32::from(dist_len[sym]));
-            out.put(extra, bits);
+            dist.put(out, sym, extra, bits);
         }
     }
-    out.put(u32::from(lit_code[256]), u32::from(lit_len[256]));
+    lit.put(out, 256, 0, 0);
+}
+
+/// A Huffman code: each symbol's length and its canonical code, bit-reversed.
+struct Codes {
+    lengths: Vec<u8>,
+    codes: Vec<u16>,
+}
+
+impl Codes {
+    fn new(lengths: Vec<u8>) -> Codes {
+        let codes = codes(&lengths);
+        Codes { lengths, codes }
+    }
+
+    /// Writes symbol `s`, then its `bits` extra bits `extra`.
+    fn put(&self, out: &mut Bits, s: usize, extra: u32, bits: u32) {
+        out.put(u32::from(self.codes[s]), u32::from(self.lengths[s]));
+        out.put(extra, bits);
+    }
 }
 
 /// How many symbols a length list needs to send (up to its last nonzero length).
