@@ -48,9 +48,8 @@ impl Mark {
 
 /// The watcher's state.
 pub struct Watch {
-    /// The store's log, read whole after a compaction.
-    store: Log,
-    log: PathBuf,
+    /// The store's log (its file is watched; read whole after a compaction).
+    log: Log,
     ram: PathBuf,
     /// `None` while there is no log.
     mark: Option<Mark>,
@@ -81,8 +80,7 @@ impl Watch {
             let _ = fs::remove_file(flash);
         }
         let mut w = Watch {
-            store: store.clone(),
-            log: log.to_path_buf(),
+            log: store.clone(),
             ram: ram.to_path_buf(),
             mark: None,
             saved: stored,
@@ -113,7 +111,7 @@ impl Watch {
 
     /// The messages that reached the log since the last look, each once.
     pub fn poll(&mut self) -> io::Result<Vec<Message>> {
-        let meta = match fs::metadata(&self.log) {
+        let meta = match fs::metadata(self.log.path()) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
@@ -122,7 +120,7 @@ impl Watch {
         match self.mark {
             Some(m) if m.ino == meta.ino() && m.offset == meta.len() => return Ok(fresh),
             Some(m) if m.ino == meta.ino() && m.offset < meta.len() => {
-                let mut f = File::open(&self.log)?;
+                let mut f = File::open(self.log.path())?;
                 f.seek(SeekFrom::Start(m.offset))?;
                 let mut tail = Vec::with_capacity((meta.len() - m.offset) as usize);
                 f.read_to_end(&mut tail)?;
@@ -143,12 +141,12 @@ impl Watch {
             // not seen, read as every action reads it.
             _ => {
                 // The inode first: a compaction in between is seen again next time.
-                let ino = fs::metadata(&self.log)?.ino();
+                let ino = fs::metadata(self.log.path())?.ino();
                 let contents = self
-                    .store
+                    .log
                     .read()
                     .map_err(|e| io::Error::other(e.to_string()))?;
-                let view = contents.view(self.store.max());
+                let view = contents.view(self.log.max());
                 for r in &view.messages {
                     if !self.seen.contains(&r.id.0) {
                         if let Ok(msg) = r.to_message() {
