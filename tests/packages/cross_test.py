@@ -25,18 +25,10 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import pkglib  # noqa: E402
+from checks import check, finish  # noqa: E402
 
-FAILURES = []
 # Stripped node binary, bytes (KB = 1024): a node's flash (docs/PACKAGING.md, "Size").
 BUDGETS = {"mips_24kc": 500 * 1024}
-
-
-def check(cond, what):
-    if cond:
-        print(f"  ok   {what}")
-    else:
-        print(f"  FAIL {what}")
-        FAILURES.append(what)
 
 
 def runner(arch):
@@ -77,7 +69,6 @@ def test_arch(arch):
         check(False, f"{arch}: binary exists (run `make cross ARCH={arch}`)")
         return
     cmd = runner(arch)
-    t = pkglib.target(arch)
 
     # The ELF: static, no interpreter; MIPS soft-float (qemu's 24Kc has no FPU).
     phdrs = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True).stdout
@@ -300,14 +291,7 @@ def main():
         return 1
     for arch in archs:
         test_arch(arch)
-    total = sum(1 for _ in FAILURES)
-    if FAILURES:
-        print(f"cross_test: {total} check(s) failed:")
-        for f in FAILURES:
-            print(f"  - {f}")
-        return 1
-    print(f"cross_test: all checks passed for {' '.join(archs)}")
-    return 0
+    return finish("cross_test", archs)
 
 
 if __name__ == "__main__":

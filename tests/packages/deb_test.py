@@ -17,18 +17,11 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import pkglib  # noqa: E402
+from checks import check, finish  # noqa: E402
 
-FAILURES = []
 FILES = ["etc/meshchat/meshchat.conf", "lib/systemd/system/meshchat-sync.service",
          "lib/systemd/system/meshchat.service", "usr/bin/meshchat",
          "usr/lib/tmpfiles.d/meshchat.conf", "usr/share/doc/meshchat/copyright"]
-
-
-def check(cond, what):
-    print(("  ok   " if cond else "  FAIL ") + what)
-    if not cond:
-        FAILURES.append(what)
-    return cond
 
 
 def sh(args, **kw):
@@ -143,11 +136,7 @@ def main():
         return 1
     for a in archs:
         test(a)
-    if FAILURES:
-        print(f"deb_test: {len(FAILURES)} check(s) failed")
-        return 1
-    print(f"deb_test: all checks passed for {' '.join(archs)}")
-    return 0
+    return finish("deb_test", archs)
 
 
 if __name__ == "__main__":

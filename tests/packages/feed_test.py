@@ -13,18 +13,12 @@ import tempfile
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import pkglib  # noqa: E402
+from checks import check, finish  # noqa: E402
 
 STUB = os.path.join(ROOT, "tests", "packages", "feed-stub")
 FEED = os.path.join(ROOT, "openwrt-feed", "net", "meshchat", "Makefile")
-FAILURES = []
 EXECUTABLES = {"/www/cgi-bin/meshchat", "/etc/init.d/meshchat", "/www/cgi-bin/apps/meshchat/user",
                "/etc/local/mesh-firewall/30-meshchat-raven"}
-
-
-def check(cond, what):
-    print(("  ok   " if cond else "  FAIL ") + what)
-    if not cond:
-        FAILURES.append(what)
 
 
 def main():
@@ -92,11 +86,7 @@ def main():
           "Cross.toml configures the five targets of scripts/cross/targets")
     check(all(targets.get(t, {}).get("build-std") for t in
               ("mips-unknown-linux-musl", "mipsel-unknown-linux-musl")), "Cross.toml: build-std for MIPS")
-    if FAILURES:
-        print(f"feed_test: {len(FAILURES)} check(s) failed")
-        return 1
-    print("feed_test: all checks passed")
-    return 0
+    return finish("feed_test")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 sys.path.insert(0, HERE)
 import build  # noqa: E402
 import pkglib  # noqa: E402
+from checks import check, finish  # noqa: E402
 from package_test import FAKE, FakeRoot  # noqa: E402
 
 HOOK = "etc/local/mesh-firewall/30-meshchat-raven"
@@ -57,7 +58,6 @@ PORT = raven_port()
 OPEN = [f"insert rule inet fw4 input_{z} udp dport {PORT} accept" for z in ("wifi", "dtdlink", "vpn")]
 # procd's PATH for services and hotplug: fw4 and its includes inherit it.
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-FAILURES = []
 
 NFT_STUB = """#!/bin/sh
 # Records each call's arguments, one call a line; a ruleset load reads its input away.
@@ -169,13 +169,6 @@ def real_nft(hook):
               f"real nft, raven={value}: input and input_lan untouched")
 
 
-def check(cond, what):
-    print(("  ok   " if cond else "  FAIL ") + what)
-    if not cond:
-        FAILURES.append(what)
-    return cond
-
-
 def setup(tmp):
     """A fake node: busybox, fake uci and rc.common, the packaged configuration, init
     script and hook (with the modes the packages give them), the stand-in firewall."""
@@ -236,11 +229,11 @@ def main():
         feed = [l.strip() for l in f.read().splitlines() if l.rstrip().endswith("$(1)/" + HOOK)]
     check(len(feed) == 1 and feed[0].startswith("$(INSTALL_BIN) "), f"openwrt-feed: /{HOOK} installed with $(INSTALL_BIN)")
     if hook is None:
-        return finish()
+        return finish("firewall_test")
     if os.geteuid() != 0:
         # CI runs as root; elsewhere the runs are skipped, saying why, not failed.
         print("firewall_test: SKIPPED the hook runs: they need root (chroot into a throw-away root)")
-        return finish()
+        return finish("firewall_test")
     with tempfile.TemporaryDirectory(prefix="meshchat-fw-") as tmp:
         root = setup(tmp)
         conf = root.read("etc/config/meshchat")
@@ -293,15 +286,7 @@ def main():
         check(r.returncode == 0 and not r.stderr and nft_calls(root) == [],
               f"without restart-firewall: reload exits 0, quietly, touches no firewall {r.stderr[-200:]!r}")
     real_nft(hook)
-    return finish()
-
-
-def finish():
-    if FAILURES:
-        print(f"firewall_test: {len(FAILURES)} check(s) failed")
-        return 1
-    print("firewall_test: all checks passed")
-    return 0
+    return finish("firewall_test")
 
 
 if __name__ == "__main__":

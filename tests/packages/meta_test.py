@@ -10,14 +10,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import build  # noqa: E402
 import pkglib  # noqa: E402
-
-FAILURES = []
-
-
-def check(cond, what):
-    print(("  ok   " if cond else "  FAIL ") + what)
-    if not cond:
-        FAILURES.append(what)
+from checks import check, finish  # noqa: E402
 
 
 def main():
@@ -40,11 +33,7 @@ def main():
     with open(os.path.join(ROOT, "ipk", "postinst")) as f:
         check("chmod 0600 /etc/config/meshchat" in f.read(),
               "ipk/postinst: an upgraded node's kept configuration becomes 0600 too")
-    if FAILURES:
-        print(f"meta_test: {len(FAILURES)} check(s) failed")
-        return 1
-    print("meta_test: all checks passed")
-    return 0
+    return finish("meta_test")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@
 
 Usage: package_test.py [ARCH...]   (default: the five)
 """
-import gzip
 import hashlib
 import io
 import json
@@ -30,6 +29,7 @@ import zlib
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "package"))
 import pkglib  # noqa: E402
+from checks import check, finish  # noqa: E402
 
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -38,16 +38,8 @@ FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakeroot")
 # the 300 KB goal, so it is the enforced budget; the distance to it is printed.
 BUDGET = 300 * 1024
 GOAL = BUDGET
-FAILURES = []
 EXECUTABLES = {"www/cgi-bin/meshchat", "etc/init.d/meshchat", "www/cgi-bin/apps/meshchat/user",
                "etc/local/mesh-firewall/30-meshchat-raven"}
-
-
-def check(cond, what):
-    print(("  ok   " if cond else "  FAIL ") + what)
-    if not cond:
-        FAILURES.append(what)
-    return cond
 
 
 def sh(args, **kw):
@@ -616,13 +608,7 @@ def main():
         install_tests("apk", os.path.join(dist, "x86_64", pkglib.apk_name()))
     else:
         print("install tests: skipped (they need the x86_64 packages)")
-    if FAILURES:
-        print(f"package_test: {len(FAILURES)} check(s) failed:")
-        for f in FAILURES:
-            print(f"  - {f}")
-        return 1
-    print(f"package_test: all checks passed for {' '.join(archs)}")
-    return 0
+    return finish("package_test", archs)
 
 
 if __name__ == "__main__":
